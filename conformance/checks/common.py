@@ -1,0 +1,72 @@
+"""Helpers shared by checks: status expectations, message text, JSON paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.engine import Context, fail
+from conformance.verdicts import Finding
+from conformance.wire import Exchange
+
+STOP_REASONS = ("end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
+                "model_context_window_exceeded")
+
+
+def short(value: Any, limit: int = 100) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def expect_ok(ex: Exchange, rule: str) -> list[Finding]:
+    """A finding unless the exchange is a 2xx; names the status and the error the target gave."""
+    if ex.ok:
+        return []
+    body = ex.json
+    detail = ""
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        detail = f" {body['error'].get('type')}: {body['error'].get('message')}"
+    elif ex.body:
+        detail = " " + ex.body[:120].decode("utf-8", "replace")
+    return [fail(rule, "HTTP 200", f"HTTP {ex.status}{detail}")]
+
+
+def message_body(ex: Exchange) -> dict | None:
+    body = ex.json
+    return body if isinstance(body, dict) else None
+
+
+def message_text(message: dict | None) -> str:
+    """The text of all text blocks of a message, joined as a client shows it."""
+    if not isinstance(message, dict) or not isinstance(message.get("content"), list):
+        return ""
+    return "".join(
+        block.get("text", "") for block in message["content"]
+        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
+    )
+
+
+def tool_uses(message: dict | None) -> list[dict]:
+    if not isinstance(message, dict) or not isinstance(message.get("content"), list):
+        return []
+    return [b for b in message["content"] if isinstance(b, dict) and b.get("type") == "tool_use"]
+
+
+def contains_words(text: str, words: list[str]) -> bool:
+    return " ".join(words) in " ".join(text.split())
+
+
+def require_message(ex: Exchange, rule: str) -> tuple[dict | None, list[Finding]]:
+    """The JSON message of a 200 exchange, or the findings that explain why there is none."""
+    findings = expect_ok(ex, rule)
+    if findings:
+        return None, findings
+    body = message_body(ex)
+    if body is None:
+        return None, [fail(rule, "a JSON object body", f"{ex.content_type or 'no content-type'}: "
+                           f"{ex.body[:80].decode('utf-8', 'replace')!r}")]
+    return body, []
+
+
+def text_probe(ctx: Context, key: str, **kwargs):
+    """The shared non-streaming text probe `key` (reply with three nonce words)."""
+    return ctx.exchange(key, lambda: ctx.request(ctx.probes.text_body(key, **kwargs)))

@@ -1,0 +1,204 @@
+"""Checks of the non-streaming Message: headers, schema, id, stop fields, usage, content, directives."""
+
+from __future__ import annotations
+
+from conformance import schemas
+from conformance.checks.common import (
+    STOP_REASONS,
+    contains_words,
+    message_text,
+    require_message,
+    short,
+    text_probe,
+)
+from conformance.engine import Context, check, fail, warn
+
+PROBE = "text"
+
+
+def _message(ctx: Context, rule: str):
+    return require_message(text_probe(ctx, PROBE), rule)
+
+
+@check("message/content-type-json", rule="MSG-CONTENT-TYPE", tier="cheap")
+def content_type_json(ctx: Context):
+    """A non-streaming response is application/json."""
+    ex = text_probe(ctx, PROBE)
+    _, findings = require_message(ex, "MSG-CONTENT-TYPE")
+    if findings:
+        return findings
+    media = ex.content_type.split(";")[0].strip().lower()
+    if media != "application/json":
+        return [fail("MSG-CONTENT-TYPE", "Content-Type: application/json", f"Content-Type: {ex.content_type or '(none)'}")]
+    return []
+
+
+@check("message/schema", rule="MSG-SCHEMA", tier="cheap")
+def message_schema(ctx: Context):
+    """The Message validates against the SDK-derived, tightened schema."""
+    body, findings = _message(ctx, "MSG-SCHEMA")
+    if body is None:
+        return findings
+    return [fail("MSG-SCHEMA", "valid against message.schema.json", err.message, err.path)
+            for err in schemas.validate("message", body)]
+
+
+@check("message/id", rule="MSG-ID", tier="cheap")
+def message_id(ctx: Context):
+    """Message.id is a non-empty string (msg_ prefix expected)."""
+    body, findings = _message(ctx, "MSG-ID")
+    if body is None:
+        return findings
+    value = body.get("id")
+    if not isinstance(value, str) or not value:
+        return [fail("MSG-ID", "a non-empty string id", short(value), "$.id")]
+    if not value.startswith("msg_"):
+        return [warn("MSG-ID", "an id starting with msg_ (as the real API sends)", short(value), "$.id")]
+    return []
+
+
+@check("message/stop-reason", rule="MSG-STOP-REASON", tier="cheap")
+def stop_reason(ctx: Context):
+    """stop_reason and stop_sequence are present; a natural end is end_turn with stop_sequence null."""
+    body, findings = _message(ctx, "MSG-STOP-REASON")
+    if body is None:
+        return findings
+    out = []
+    for key in ("stop_reason", "stop_sequence"):
+        if key not in body:
+            out.append(fail("MSG-STOP-REASON", f"key {key} present (null allowed only for stop_sequence)",
+                            "key missing", f"$.{key}"))
+    reason = body.get("stop_reason")
+    if "stop_reason" in body and reason not in STOP_REASONS:
+        out.append(fail("MSG-STOP-REASON", f"one of {', '.join(STOP_REASONS)}", short(reason), "$.stop_reason"))
+    elif reason is not None and reason != "end_turn":
+        out.append(fail("MSG-STOP-REASON", "end_turn for a short reply that ended naturally", short(reason),
+                        "$.stop_reason"))
+    if body.get("stop_sequence") is not None and reason != "stop_sequence":
+        out.append(fail("MSG-STOP-REASON", "stop_sequence null unless stop_reason is stop_sequence",
+                        short(body.get("stop_sequence")), "$.stop_sequence"))
+    return out
+
+
+def usage_findings(usage: object, where: str, rule: str) -> list:
+    if not isinstance(usage, dict):
+        return [fail(rule, "a usage object", short(usage), where)]
+    out = []
+    for key in ("input_tokens", "output_tokens"):
+        value = usage.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            out.append(fail(rule, "an integer >= 0", short(value) if key in usage else "missing", f"{where}.{key}"))
+    if isinstance(usage.get("input_tokens"), int) and usage.get("input_tokens") == 0:
+        out.append(fail(rule, "input_tokens > 0 for a non-empty prompt", "0", f"{where}.input_tokens"))
+    for key in ("cache_creation_input_tokens", "cache_read_input_tokens"):
+        if key in usage and usage[key] is not None and (not isinstance(usage[key], int) or isinstance(usage[key], bool)):
+            out.append(fail(rule, "an integer when present", short(usage[key]), f"{where}.{key}"))
+    return out
+
+
+@check("message/usage", rule="MSG-USAGE", tier="cheap")
+def usage(ctx: Context):
+    """usage carries integer input and output token counts, input > 0."""
+    body, findings = _message(ctx, "MSG-USAGE")
+    if body is None:
+        return findings
+    return usage_findings(body.get("usage"), "$.usage", "MSG-USAGE")
+
+
+@check("message/no-empty-text-blocks", rule="MSG-NO-EMPTY-TEXT", tier="cheap")
+def no_empty_text(ctx: Context):
+    """No text block with empty text (clients that replay it get a 400)."""
+    body, findings = _message(ctx, "MSG-NO-EMPTY-TEXT")
+    if body is None:
+        return findings
+    content = body.get("content") if isinstance(body.get("content"), list) else []
+    return [warn("MSG-NO-EMPTY-TEXT", "non-empty text in every text block", "text \"\"", f"$.content[{i}].text")
+            for i, block in enumerate(content)
+            if isinstance(block, dict) and block.get("type") == "text" and block.get("text") == ""]
+
+
+@check("message/request-id-header", rule="MSG-REQUEST-ID", tier="cheap")
+def request_id_header(ctx: Context):
+    """A successful response carries a request-id header."""
+    ex = text_probe(ctx, PROBE)
+    if not ex.ok:
+        return [fail("MSG-REQUEST-ID", "HTTP 200 with a request-id header", f"HTTP {ex.status}")]
+    if not ex.request_id:
+        return [warn("MSG-REQUEST-ID", "a request-id header (the SDK exposes it as _request_id)", "no request-id header")]
+    return []
+
+
+@check("message/follows-directive", rule="MSG-DIRECTIVE", tier="cheap")
+def follows_directive(ctx: Context):
+    """The reply contains the nonce words the user asked for."""
+    words = ctx.probes.text_words(PROBE)
+    first, accepted = ctx.content_exchange(
+        PROBE, lambda: ctx.request(ctx.probes.text_body(PROBE)),
+        lambda ex: ex.ok and contains_words(message_text(ex.json if isinstance(ex.json, dict) else None), words))
+    body, findings = require_message(first, "MSG-DIRECTIVE")
+    if body is None:
+        return findings
+    if accepted is None:
+        return [ctx_finding(ctx, "MSG-DIRECTIVE", f"text containing {' '.join(words)!r}",
+                            short(message_text(body)), "$.content")]
+    return []
+
+
+def ctx_finding(ctx: Context, rule: str, expected: str, got: str, where: str = ""):
+    return (fail if ctx.content_verdict().value == "fail" else warn)(rule, expected, got, where)
+
+
+@check("message/max-tokens-stop", rule="MSG-MAX-TOKENS", tier="cheap")
+def max_tokens_stop(ctx: Context):
+    """Hitting max_tokens stops with stop_reason max_tokens and output_tokens <= max_tokens."""
+    words = ctx.probes.max_tokens_words()
+    limit = 5
+
+    def build():
+        return ctx.request({"model": ctx.target.model, "max_tokens": limit,
+                            "messages": [{"role": "user", "content": "Reply with exactly: " + " ".join(words)}]})
+
+    body, findings = require_message(ctx.exchange("max-tokens", build), "MSG-MAX-TOKENS")
+    if body is None:
+        return findings
+    out = []
+    if body.get("stop_reason") != "max_tokens":
+        out.append(fail("MSG-MAX-TOKENS", "stop_reason max_tokens (max_tokens=5, a 30-word reply asked for)",
+                        short(body.get("stop_reason")), "$.stop_reason"))
+    used = (body.get("usage") or {}).get("output_tokens") if isinstance(body.get("usage"), dict) else None
+    if isinstance(used, int) and used > limit:
+        out.append(fail("MSG-MAX-TOKENS", f"usage.output_tokens <= {limit}", str(used), "$.usage.output_tokens"))
+    return out
+
+
+@check("message/stop-sequence", rule="MSG-STOP-SEQUENCE", tier="cheap")
+def stop_sequence(ctx: Context):
+    """A stop sequence ends the reply with stop_reason stop_sequence and the matched string."""
+    before, seq, after = ctx.probes.stop_words()
+    directive = "Reply with exactly: " + " ".join(before + [seq] + after)
+
+    def build():
+        return ctx.request({"model": ctx.target.model, "max_tokens": 64, "stop_sequences": [seq],
+                            "messages": [{"role": "user", "content": directive}]})
+
+    def accepted(ex):
+        body = ex.json if isinstance(ex.json, dict) else None
+        return ex.ok and body is not None and body.get("stop_reason") == "stop_sequence"
+
+    first, ok = ctx.content_exchange("stop-sequence", build, accepted)
+    body, findings = require_message(first, "MSG-STOP-SEQUENCE")
+    if body is None:
+        return findings
+    final = ok.json if ok is not None else body
+    out = []
+    if final.get("stop_reason") != "stop_sequence":
+        out.append(ctx_finding(ctx, "MSG-STOP-SEQUENCE", f"stop_reason stop_sequence (stop_sequences=[{seq!r}])",
+                               short(final.get("stop_reason")), "$.stop_reason"))
+        return out
+    if final.get("stop_sequence") != seq:
+        out.append(fail("MSG-STOP-SEQUENCE", f"stop_sequence {seq!r}", short(final.get("stop_sequence")),
+                        "$.stop_sequence"))
+    if seq in message_text(final):
+        out.append(fail("MSG-STOP-SEQUENCE", "the text ends before the stop sequence",
+                        short(message_text(final)), "$.content"))
+    return out

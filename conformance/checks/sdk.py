@@ -1,0 +1,73 @@
+"""Client-compatibility checks: the official Python SDK's create and stream helpers against the target."""
+
+from __future__ import annotations
+
+from conformance.checks.common import contains_words, short
+from conformance.engine import Context, check, fail
+from conformance.verdicts import Evidence, Finding
+
+SDK_TIMEOUT = 60.0
+
+
+def sdk_client(ctx: Context):
+    import anthropic
+
+    target = ctx.target
+    return anthropic.Anthropic(
+        api_key=target.api_key.reveal(),
+        base_url=target.base_url,
+        max_retries=0,
+        timeout=min(SDK_TIMEOUT, target.timeout),
+        default_headers=dict(target.headers),
+        _strict_response_validation=True,
+    )
+
+
+def _sdk_error(ctx: Context, rule: str, call: str, exc: Exception) -> Finding:
+    detail = ctx.target.redact(f"{type(exc).__module__}.{type(exc).__name__}: {exc}")
+    return fail(rule, f"{call} completes", short(detail, 300))
+
+
+def _content_finding(ctx: Context, rule: str, call: str, words: list[str], text: str) -> list[Finding]:
+    if contains_words(text, words):
+        return []
+    return [Finding(ctx.content_verdict(), rule, f"{call} returns text containing {' '.join(words)!r}",
+                    short(text))]
+
+
+def _params(ctx: Context, key: str) -> tuple[dict, list[str]]:
+    body = ctx.probes.text_body(key)
+    return {k: body[k] for k in ("model", "max_tokens", "messages")}, ctx.probes.text_words(key)
+
+
+@check("sdk/messages-create", rule="SDK-CREATE", tier="cheap")
+def messages_create(ctx: Context):
+    """anthropic.Anthropic().messages.create(...) works (strict response validation, SDK 2.x: Bearer)."""
+    params, words = _params(ctx, "sdk-create")
+    ctx.evidence.append(Evidence(f"anthropic SDK messages.create(model={params['model']}, max_tokens="
+                                 f"{params['max_tokens']}) at {ctx.target.base_url} (key redacted)", ""))
+    try:
+        with sdk_client(ctx) as client:
+            message = client.messages.create(**params)
+    except Exception as exc:
+        return [_sdk_error(ctx, "SDK-CREATE", "messages.create", exc)]
+    text = "".join(getattr(block, "text", "") for block in message.content)
+    return _content_finding(ctx, "SDK-CREATE", "messages.create", words, text)
+
+
+@check("sdk/messages-stream", rule="SDK-STREAM", tier="cheap")
+def messages_stream(ctx: Context):
+    """anthropic.Anthropic().messages.stream(...).get_final_message() works."""
+    params, words = _params(ctx, "sdk-stream")
+    ctx.evidence.append(Evidence(f"anthropic SDK messages.stream(model={params['model']}).get_final_message() "
+                                 f"at {ctx.target.base_url} (key redacted)", ""))
+    try:
+        with sdk_client(ctx) as client, client.messages.stream(**params) as stream:
+            message = stream.get_final_message()
+    except Exception as exc:
+        return [_sdk_error(ctx, "SDK-STREAM", "messages.stream().get_final_message()", exc)]
+    text = "".join(getattr(block, "text", "") for block in message.content)
+    findings = _content_finding(ctx, "SDK-STREAM", "get_final_message()", words, text)
+    if message.stop_reason is None:
+        findings.append(fail("SDK-STREAM", "a final message with a stop_reason", "stop_reason None"))
+    return findings

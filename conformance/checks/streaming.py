@@ -1,0 +1,173 @@
+"""Checks of the raw SSE stream: framing, event order, deltas, usage, stop, and the accumulated result."""
+
+from __future__ import annotations
+
+from conformance import schemas
+from conformance.checks.common import contains_words, expect_ok, short
+from conformance.engine import Context, check, fail, warn
+from conformance.verdicts import Finding, Verdict
+from conformance.wire import Exchange
+
+PROBE = "text-stream"
+DOCUMENTED_EVENTS = frozenset({"message_start", "content_block_start", "content_block_delta", "content_block_stop",
+                               "message_delta", "message_stop", "ping", "error"})
+TOOL_PROBE = "tool-stream"
+
+
+def stream_exchange(ctx: Context, name: str = PROBE) -> Exchange:
+    if name == TOOL_PROBE:
+        return ctx.exchange(name, lambda: ctx.request(ctx.probes.tool_body(TOOL_PROBE, stream=True)))
+    if name == "long-stream":
+        words = ctx.probes.long_words()
+        return ctx.exchange(name, lambda: ctx.request({
+            "model": ctx.target.model, "max_tokens": 400, "stream": True,
+            "messages": [{"role": "user", "content": "Reply with exactly: " + " ".join(words)}]}))
+    return ctx.exchange(name, lambda: ctx.request(ctx.probes.text_body(name, stream=True)))
+
+
+def violations(ctx: Context, rule: str, name: str = PROBE) -> list[Finding]:
+    """The state machine's violations of `rule` on the stream `name`, as findings."""
+    ex = stream_exchange(ctx, name)
+    findings = expect_ok(ex, rule)
+    if findings:
+        return findings
+    decoder, validator = ex.stream
+    out = []
+    for v in validator.violations_for(rule):
+        where = f"event #{v.event_index}" if v.event_index is not None else "end of stream"
+        if v.path:
+            where += f" {v.path}"
+        where += f" in state {v.state}"
+        out.append(fail(rule, v.expected, v.got, where))
+    return out
+
+
+def _register_order_check(check_id: str, rule: str, summary: str, name: str = PROBE) -> None:
+    def run(ctx: Context):
+        return violations(ctx, rule, name)
+
+    run.__doc__ = summary
+    check(check_id, rule=rule, tier="cheap")(run)
+
+
+for _id, _rule, _summary in [
+    ("streaming/named-events", "SSE-EVENT-FIELD", "Every SSE event has an event: line."),
+    ("streaming/event-name-matches-type", "SSE-EVENT-TYPE-MATCH", "event: names equal the data's type."),
+    ("streaming/data-is-json", "SSE-DATA-JSON", "Every data: is a JSON object with a type; no [DONE]."),
+    ("streaming/framing", "SSE-FRAMING", "The body decodes as UTF-8 SSE and ends on an event boundary."),
+    ("streaming/message-start-first", "STREAM-START", "One message_start, first (pings excepted)."),
+    ("streaming/message-start-shape", "STREAM-START-SHAPE", "message_start has empty content, null stop_reason, usage."),
+    ("streaming/block-sequence", "STREAM-BLOCK-ORDER", "Blocks start densely from 0, one open at a time."),
+    ("streaming/delta-matches-block", "STREAM-DELTA-TYPE", "Each delta type matches its block type."),
+    ("streaming/message-delta-usage", "STREAM-DELTA-USAGE", "message_delta carries cumulative usage.output_tokens."),
+    ("streaming/final-stop-reason", "STREAM-STOP-REASON", "The last message_delta has a valid stop_reason."),
+    ("streaming/message-stop-last", "STREAM-STOP-LAST", "One message_stop, and it is last."),
+]:
+    _register_order_check(_id, _rule, _summary)
+
+
+@check("streaming/content-type", rule="SSE-CONTENT-TYPE", tier="cheap")
+def content_type(ctx: Context):
+    """A stream is served as text/event-stream."""
+    ex = stream_exchange(ctx)
+    findings = expect_ok(ex, "SSE-CONTENT-TYPE")
+    if findings:
+        return findings
+    media = ex.content_type.split(";")[0].strip().lower()
+    if media != "text/event-stream":
+        return [fail("SSE-CONTENT-TYPE", "Content-Type: text/event-stream", f"Content-Type: {ex.content_type or '(none)'}")]
+    return []
+
+
+@check("streaming/event-schema", rule="STREAM-EVENT-SCHEMA", tier="cheap")
+def event_schema(ctx: Context):
+    """Every event's data validates against its SDK-derived schema."""
+    ex = stream_exchange(ctx)
+    findings = expect_ok(ex, "STREAM-EVENT-SCHEMA")
+    if findings:
+        return findings
+    out = []
+    for event, data in ex.stream[1].events:
+        if data is None or data.get("type") not in DOCUMENTED_EVENTS:
+            continue  # framing and unknown events are other checks' business
+        for err in schemas.validate("stream-event", data):
+            out.append(fail("STREAM-EVENT-SCHEMA", f"a valid {data.get('type')} event", err.message,
+                            f"event #{event.index} {err.path}"))
+    return out[:20]
+
+
+@check("streaming/unknown-events", rule="STREAM-UNKNOWN-EVENT", tier="cheap")
+def unknown_events(ctx: Context):
+    """Event types outside the documented set are reported as warnings, never failures."""
+    ex = stream_exchange(ctx)
+    findings = expect_ok(ex, "STREAM-UNKNOWN-EVENT")
+    if findings:
+        return findings
+    return [warn("STREAM-UNKNOWN-EVENT", v.expected, v.got, f"event #{v.event_index}")
+            for v in ex.stream[1].warnings]
+
+
+def accumulated_text_finding(ctx: Context, name: str, words: list[str], rule: str) -> list[Finding]:
+    def accept(ex: Exchange) -> bool:
+        return ex.ok and contains_words(ex.stream[1].text, words)
+
+    build = {PROBE: lambda: ctx.request(ctx.probes.text_body(PROBE, stream=True))}.get(name)
+    if build is None:
+        first, accepted = stream_exchange(ctx, name), None
+        accepted = first if accept(first) else None
+    else:
+        first, accepted = ctx.content_exchange(name, build, accept)
+    findings = expect_ok(first, rule)
+    if findings:
+        return findings
+    if accepted is None:
+        verdict = ctx.content_verdict()
+        got = first.stream[1].text
+        return [Finding(verdict, rule, f"accumulated text containing {' '.join(words)[:120]!r}",
+                        f"{short(got, 160)} ({len(got.split())} words)", "text_delta accumulation")]
+    return []
+
+
+@check("streaming/follows-directive", rule="STREAM-DIRECTIVE", tier="cheap")
+def follows_directive(ctx: Context):
+    """The text accumulated from the deltas is the reply the user asked for."""
+    return accumulated_text_finding(ctx, PROBE, ctx.probes.text_words(PROBE), "STREAM-DIRECTIVE")
+
+
+@check("streaming/long-text", rule="STREAM-LONG", tier="expensive")
+def long_text(ctx: Context):
+    """A 120-word streamed reply arrives whole, with a clean event sequence."""
+    ex = stream_exchange(ctx, "long-stream")
+    findings = expect_ok(ex, "STREAM-LONG")
+    if findings:
+        return findings
+    out = [fail("STREAM-LONG", v.expected, v.got, f"event #{v.event_index} in state {v.state} [{v.rule}]")
+           for v in ex.stream[1].violations]
+    return out + accumulated_text_finding(ctx, "long-stream", ctx.probes.long_words(), "STREAM-LONG")
+
+
+@check("streaming/tool-input", rule="STREAM-TOOL-INPUT", tier="cheap")
+def tool_input(ctx: Context):
+    """A streamed forced tool call: partial_json strings concatenate to the directed input; stop_reason tool_use."""
+    ex = stream_exchange(ctx, TOOL_PROBE)
+    findings = expect_ok(ex, "STREAM-TOOL-INPUT")
+    if findings:
+        return findings
+    validator = ex.stream[1]
+    out = [fail("STREAM-TOOL-INPUT", v.expected, v.got, f"event #{v.event_index} {v.path} [{v.rule}]")
+           for v in validator.violations_for("STREAM-TOOL-JSON")]
+    spec = ctx.probes.tool(TOOL_PROBE)
+    blocks = [b for b in (validator.message or {}).get("content", []) if isinstance(b, dict)
+              and b.get("type") == "tool_use"]
+    match = [b for b in blocks if b.get("name") == spec.name]
+    if not match:
+        out.append(fail("STREAM-TOOL-INPUT", f"a tool_use block for {spec.name}",
+                        f"blocks: {[b.get('type') for b in (validator.message or {}).get('content', [])]}"))
+    elif match[0].get("input") != spec.arguments:
+        got = match[0].get("input")
+        out.append(Finding(ctx.content_verdict() if isinstance(got, dict) else Verdict.FAIL, "STREAM-TOOL-INPUT",
+                           f"input {spec.arguments}", short(got), "accumulated partial_json"))
+    if validator.stop_reasons and validator.stop_reasons[-1] != "tool_use":
+        out.append(fail("STREAM-TOOL-INPUT", "final stop_reason tool_use", short(validator.stop_reasons[-1]),
+                        "message_delta $.delta.stop_reason"))
+    return out

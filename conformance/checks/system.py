@@ -1,0 +1,42 @@
+"""Checks of system handling: a string, text blocks with cache_control, and role: system messages."""
+
+from __future__ import annotations
+
+from conformance.checks.common import contains_words, message_text, require_message, short
+from conformance.engine import Context, check
+from conformance.verdicts import Finding
+
+
+def system_findings(ctx: Context, form: str, rule: str) -> list[Finding]:
+    words = ctx.probes.text_words("system-" + form)
+
+    def accept(ex):
+        return ex.ok and contains_words(message_text(ex.json if isinstance(ex.json, dict) else None), words)
+
+    first, accepted = ctx.content_exchange(
+        "system-" + form, lambda: ctx.request(ctx.probes.system_body(form)), accept)
+    body, findings = require_message(first, rule)
+    if body is None:
+        return findings
+    if accepted is None:
+        return [Finding(ctx.content_verdict(), rule, f"a reply following the system instruction: {' '.join(words)!r}",
+                        short(message_text(body)), "$.content")]
+    return []
+
+
+@check("system/string", rule="SYS-STRING", tier="cheap")
+def system_string(ctx: Context):
+    """A top-level system string takes effect."""
+    return system_findings(ctx, "string", "SYS-STRING")
+
+
+@check("system/blocks", rule="SYS-BLOCKS", tier="cheap")
+def system_blocks(ctx: Context):
+    """A top-level system given as text blocks with cache_control takes effect."""
+    return system_findings(ctx, "blocks", "SYS-BLOCKS")
+
+
+@check("system/role-system-message", rule="SYS-ROLE-MESSAGE", tier="cheap")
+def system_role_message(ctx: Context):
+    """A role: system message after the user turn is accepted and takes effect."""
+    return system_findings(ctx, "role-message", "SYS-ROLE-MESSAGE")

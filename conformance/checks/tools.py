@@ -1,0 +1,144 @@
+"""Checks of tool use: a forced call, ids, stop_reason, input against its schema, and the round trip."""
+
+from __future__ import annotations
+
+import re
+
+import jsonschema
+
+from conformance.checks.common import contains_words, message_text, require_message, short, tool_uses
+from conformance.engine import Context, check, fail, warn
+from conformance.verdicts import Finding
+from conformance.wire import Exchange
+
+PROBE = "tool-forced"
+TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
+
+
+def forced(ctx: Context) -> Exchange:
+    return ctx.exchange(PROBE, lambda: ctx.request(ctx.probes.tool_body(PROBE)))
+
+
+def forced_call(ctx: Context, rule: str) -> tuple[dict | None, list[Finding]]:
+    """The tool_use block of the forced call, or findings saying why there is none."""
+    body, findings = require_message(forced(ctx), rule)
+    if body is None:
+        return None, findings
+    spec = ctx.probes.tool(PROBE)
+    calls = [b for b in tool_uses(body) if b.get("name") == spec.name]
+    if not calls:
+        kinds = [b.get("type") for b in body.get("content", []) if isinstance(b, dict)] \
+            if isinstance(body.get("content"), list) else body.get("content")
+        return None, [fail(rule, f"a tool_use block calling {spec.name} (tool_choice forces it)",
+                           f"content block types {short(kinds)}", "$.content")]
+    return calls[0], []
+
+
+@check("tools/forced-call", rule="TOOL-FORCED", tier="cheap")
+def forced_tool_call(ctx: Context):
+    """tool_choice {type: tool} yields a tool_use for that tool with the requested input."""
+    call, findings = forced_call(ctx, "TOOL-FORCED")
+    if call is None:
+        return findings
+    spec = ctx.probes.tool(PROBE)
+    value = call.get("input")
+    if not isinstance(value, dict):
+        return [fail("TOOL-FORCED", "input as a JSON object", short(value), "$.content[].input")]
+    if value != spec.arguments:
+        return [Finding(ctx.content_verdict(), "TOOL-FORCED", f"input {spec.arguments}", short(value),
+                        "$.content[].input")]
+    return []
+
+
+@check("tools/tool-use-id", rule="TOOL-ID", tier="cheap")
+def tool_use_id(ctx: Context):
+    """tool_use.id matches ^[a-zA-Z0-9_-]+$ (toolu_ prefix expected)."""
+    call, findings = forced_call(ctx, "TOOL-ID")
+    if call is None:
+        return findings
+    value = call.get("id")
+    if not isinstance(value, str) or not TOOL_ID.match(value):
+        return [fail("TOOL-ID", "an id matching ^[a-zA-Z0-9_-]+$", short(value), "$.content[].id")]
+    if not value.startswith("toolu_"):
+        return [warn("TOOL-ID", "an id starting with toolu_ (as the real API sends)", short(value), "$.content[].id")]
+    return []
+
+
+@check("tools/stop-reason", rule="TOOL-STOP-REASON", tier="cheap")
+def tool_stop_reason(ctx: Context):
+    """A turn that ends in a tool call has stop_reason tool_use."""
+    call, findings = forced_call(ctx, "TOOL-STOP-REASON")
+    if call is None:
+        return findings
+    body = forced(ctx).json
+    if body.get("stop_reason") != "tool_use":
+        return [fail("TOOL-STOP-REASON", "stop_reason tool_use", short(body.get("stop_reason")), "$.stop_reason")]
+    return []
+
+
+@check("tools/input-matches-schema", rule="TOOL-INPUT-SCHEMA", tier="cheap")
+def input_matches_schema(ctx: Context):
+    """tool_use.input is an object valid against the tool's input_schema."""
+    call, findings = forced_call(ctx, "TOOL-INPUT-SCHEMA")
+    if call is None:
+        return findings
+    value = call.get("input")
+    if not isinstance(value, dict):
+        return [fail("TOOL-INPUT-SCHEMA", "a JSON object", f"{type(value).__name__} {short(value)}", "$.content[].input")]
+    schema = ctx.probes.tool(PROBE).schema
+    return [fail("TOOL-INPUT-SCHEMA", "valid against the tool's input_schema", err.message,
+                 "$.content[].input" + "".join(f"[{p!r}]" for p in err.absolute_path))
+            for err in jsonschema.Draft202012Validator(schema).iter_errors(value)]
+
+
+def second_turn(ctx: Context, key: str, result_content, is_error: bool = False) -> tuple[Exchange, str]:
+    """Send the tool result back: the assistant turn replayed verbatim when the target gave one."""
+    spec = ctx.probes.tool(PROBE)
+    first = forced(ctx)
+    body = first.json if first.ok and isinstance(first.json, dict) else None
+    calls = [b for b in tool_uses(body) if b.get("name") == spec.name and isinstance(b.get("id"), str)
+             and TOOL_ID.match(b["id"])]
+    if calls and isinstance(calls[0].get("input"), dict):
+        assistant = body["content"]
+        tool_id, how = calls[0]["id"], "the target's own tool_use turn, replayed verbatim"
+    else:
+        tool_id = "toolu_" + ctx.session.nonces.word(key + ".id")
+        assistant = [{"type": "tool_use", "id": tool_id, "name": spec.name, "input": spec.arguments}]
+        how = "a harness-made tool_use turn (the first turn gave no usable tool_use)"
+    result = {"type": "tool_result", "tool_use_id": tool_id, "content": result_content}
+    if is_error:
+        result["is_error"] = True
+    request_body = {
+        "model": ctx.target.model, "max_tokens": 64, "tools": [spec.tool],
+        "messages": [{"role": "user", "content": ctx.probes.tool_body(PROBE)["messages"][0]["content"]},
+                     {"role": "assistant", "content": assistant},
+                     {"role": "user", "content": [result]}],
+    }
+    return ctx.exchange(key, lambda: ctx.request(request_body)), how
+
+
+def round_trip_findings(ctx: Context, key: str, rule: str, content_of, is_error: bool) -> list[Finding]:
+    words = ctx.probes.tool_result_words(key)
+    ex, how = second_turn(ctx, key, content_of(" ".join(words)), is_error)
+    body, findings = require_message(ex, rule)
+    if body is None:
+        return [Finding(f.verdict, f.rule, f.expected, f.got, f"second turn ({how})") for f in findings]
+    if not contains_words(message_text(body), words):
+        verdict = ctx.content_verdict()
+        return [Finding(verdict, rule, f"a final answer containing the tool result {' '.join(words)!r}",
+                        short(message_text(body)) + f" (stop_reason {body.get('stop_reason')})",
+                        f"second turn ({how})")]
+    return []
+
+
+@check("tools/round-trip", rule="TOOL-ROUND-TRIP", tier="cheap")
+def round_trip(ctx: Context):
+    """tool_use, then tool_result (string content), then a final answer that uses the result."""
+    return round_trip_findings(ctx, "tool-round-trip", "TOOL-ROUND-TRIP", lambda text: text, False)
+
+
+@check("tools/result-blocks-with-error", rule="TOOL-RESULT-BLOCKS", tier="cheap")
+def result_blocks(ctx: Context):
+    """A tool_result with block-array content and is_error true is accepted and reaches the model."""
+    return round_trip_findings(ctx, "tool-result-blocks", "TOOL-RESULT-BLOCKS",
+                               lambda text: [{"type": "text", "text": text}], True)

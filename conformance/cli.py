@@ -1,0 +1,142 @@
+"""The command line: run the suites against a target, serve the reference server, list the checks."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NO_CHECKS = 0, 1, 2, 3, 4
+EXIT_CODES = {
+    EXIT_OK: "every selected check passed, warned, or was skipped/unsupported with a reason",
+    EXIT_FAILED: "at least one check failed or errored",
+    EXIT_USAGE: "usage error (bad option, missing key for a real target)",
+    EXIT_UNREACHABLE: "the target could not be reached at all",
+    EXIT_NO_CHECKS: "the selection (-k) matched no check",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="anthropic-conformance",
+                                     description="Conformance harness for Anthropic Messages API endpoints.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the conformance suites against a target",
+                         epilog="exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()))
+    run.add_argument("--base-url", default=None,
+                     help="the SDK's base_url (default $ANTHROPIC_BASE_URL; none: the embedded reference server)")
+    run.add_argument("--api-key", default=None, help="API key (default $ANTHROPIC_API_KEY); never printed")
+    run.add_argument("--model", default=None, help="model name (default: the first model the target lists)")
+    run.add_argument("--header", action="append", default=[], metavar="NAME:VALUE", help="extra request header")
+    run.add_argument("--anthropic-version", default="2023-06-01", help="anthropic-version for general probes")
+    run.add_argument("--expensive", action="store_true", help="also run the expensive checks")
+    run.add_argument("--report", default=None, metavar="PATH", help="write the JSON report")
+    run.add_argument("--junit", default=None, metavar="PATH", help="write JUnit XML")
+    run.add_argument("-k", dest="keyword", default=None, metavar="EXPR", help="select checks (pytest -k syntax)")
+    run.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    run.add_argument("-v", "--verbose", action="store_true", help="list every check as it runs")
+
+    serve = sub.add_parser("serve", help="run the reference server (a local Anthropic fake)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+
+    sub.add_parser("checks", help="list every check id with its tier, area and rule")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return cmd_serve(args)
+    if args.command == "checks":
+        return cmd_checks()
+    return cmd_run(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from conformance.embedded import KEY_ENV
+    from reference_server import serve
+
+    key = os.environ.get(KEY_ENV)
+    if not key:
+        print(f"note: ${KEY_ENV} is not set, so any non-empty API key is accepted", file=sys.stderr)
+    serve(host=args.host, port=args.port, api_key=key or None)
+    return EXIT_OK
+
+
+def cmd_checks() -> int:
+    from conformance.engine import all_checks, statement
+
+    for check in sorted(all_checks().values(), key=lambda c: c.id):
+        for item in check.item_ids():
+            print(f"{item:45} {check.tier:9} {check.rule:22} {statement(check.rule)}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import pytest
+
+    from conformance.discovery import Unreachable, probe_models
+    from conformance.pytest_run import ConformanceRun, parse_headers
+    from conformance.target import Secret, Target
+
+    base_url = args.base_url or os.environ.get("ANTHROPIC_BASE_URL")
+    target = None
+    if base_url:
+        key = args.api_key or os.environ.get("ANTHROPIC_API_KEY", "")
+        if not key:
+            print("error: a real target needs an API key: pass --api-key or set ANTHROPIC_API_KEY.", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            headers = parse_headers(args.header)
+        except pytest.UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        target = Target(base_url=base_url, api_key=Secret(key), model=args.model or "", headers=headers,
+                        anthropic_version=args.anthropic_version, timeout=args.timeout)
+        try:
+            probe_models(target)
+        except Unreachable as exc:
+            print(f"error: the target {target.redact(base_url)} cannot be reached: {exc}", file=sys.stderr)
+            return EXIT_UNREACHABLE
+    selection = {"keyword": args.keyword, "expensive": args.expensive}
+    run = ConformanceRun(target, expensive=args.expensive, report_path=args.report, selection=selection)
+    suites = Path(str(resources.files("conformance.suites")))
+    pytest_args = [str(suites), "-c", str(suites / "conformance.ini"), "--rootdir", str(suites),
+                   "-p", "no:cacheprovider", "-p", "conformance.plugin", "--tb=line", "-rfEsw",
+                   "-v" if args.verbose else "-q"]
+    if args.keyword:
+        pytest_args += ["-k", args.keyword]
+    if args.junit:
+        pytest_args += ["--junitxml", args.junit]
+    code = pytest.main(pytest_args, plugins=[run])
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return EXIT_USAGE
+    if run.report is None or code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+            print("error: no check matched the selection", file=sys.stderr)
+            return EXIT_NO_CHECKS
+        return EXIT_FAILED
+    print_summary(run.report)
+    summary = run.report["summary"]
+    return EXIT_FAILED if summary["fail"] or summary["error"] else EXIT_OK
+
+
+def print_summary(report: dict) -> None:
+    target = report["target"]
+    kind = "embedded reference server" if target["embedded"] else target["base_url"]
+    s = report["summary"]
+    print(f"\nanthropic-conformance {report['tool']['version']} against {kind} (model {target['model']})")
+    print("  " + ", ".join(f"{s[v]} {v}" for v in ("pass", "fail", "warn", "unsupported", "skipped", "error"))
+          + f"  of {s['total']} checks")
+    for result in report["results"]:
+        if result["verdict"] in ("warn", "skipped", "unsupported"):
+            detail = result["reason"] or (result["findings"][0]["got"] if result["findings"] else "")
+            print(f"  {result['verdict'].upper():11} {result['id']}: {detail}")
+    print(f"  output tokens requested {report['tokens']['requested']}, used {report['tokens']['used']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

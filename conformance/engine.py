@@ -1,0 +1,221 @@
+"""The check engine: the registry of checks, a run session with shared exchanges, and running one check."""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from conformance.data import rules
+from conformance.probes import Nonces, Probes
+from conformance.target import Target
+from conformance.verdicts import CheckResult, Evidence, Finding, Verdict, worst
+from conformance.wire import Exchange, Wire, WireRequest
+
+TIERS = ("free", "cheap", "expensive")
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    rule: str
+    tier: str
+    func: Callable
+    params: tuple[str, ...] = ()
+    summary: str = ""
+
+    @property
+    def area(self) -> str:
+        return self.id.split("/", 1)[0]
+
+    def item_ids(self) -> list[str]:
+        return [f"{self.id}[{p}]" for p in self.params] if self.params else [self.id]
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(check_id: str, *, rule: str, tier: str, params: tuple[str, ...] = ()):
+    """Register a check function `func(ctx, param) -> list[Finding]` under a stable id."""
+    if tier not in TIERS:
+        raise ValueError(f"{check_id}: unknown tier {tier!r}")
+
+    def register(func: Callable) -> Callable:
+        if check_id in REGISTRY:
+            raise ValueError(f"duplicate check id {check_id}")
+        doc = (func.__doc__ or "").strip().splitlines()
+        REGISTRY[check_id] = Check(check_id, rule, tier, func, tuple(params), doc[0] if doc else "")
+        return func
+
+    return register
+
+
+def all_checks() -> dict[str, Check]:
+    import conformance.checks  # noqa: F401  (registers every check)
+
+    return REGISTRY
+
+
+def split_item_id(item_id: str) -> tuple[str, str | None]:
+    if item_id.endswith("]") and "[" in item_id:
+        base, param = item_id[:-1].split("[", 1)
+        return base, param
+    return item_id, None
+
+
+class Skip(Exception):
+    """Raised by a check that cannot run here; the first argument is the reason."""
+
+
+class Unsupported(Exception):
+    """Raised by a check when the target cleanly declines an optional feature."""
+
+
+class HarnessError(Exception):
+    """The transport or the harness broke: never a conformance verdict."""
+
+
+@dataclass
+class Session:
+    """One run against one target: nonces, probes and exchanges shared by every check."""
+
+    target: Target
+    expensive: bool = False
+    seed: int | None = None
+    content_attempts: int = 3
+    _exchanges: dict[str, Exchange] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def __post_init__(self) -> None:
+        self.nonces = Nonces(self.seed)
+        self.probes = Probes(self.nonces, self.target.model)
+        self.wire = Wire(self.target)
+        self._auth: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Session({self.target!r})"
+
+    def close(self) -> None:
+        self.wire.close()
+
+    def exchange(self, name: str, build: Callable[[], WireRequest]) -> Exchange:
+        """The exchange called `name`, sent once per session."""
+        with self._lock:
+            if name not in self._exchanges:
+                self._exchanges[name] = self.wire.send(name, build())
+            return self._exchanges[name]
+
+    @property
+    def auth(self) -> str:
+        """The credential style the general probes use: x-api-key if the target takes it, else Bearer."""
+        if self._auth is None:
+            from conformance.checks.auth import negotiate_auth
+
+            self._auth = negotiate_auth(self)
+        return self._auth
+
+    @property
+    def exchanges(self) -> dict[str, Exchange]:
+        return dict(self._exchanges)
+
+
+class Context:
+    """What a check sees: the session's exchanges, and a record of which ones it used."""
+
+    def __init__(self, session: Session, check: Check) -> None:
+        self.session = session
+        self.check = check
+        self.target = session.target
+        self.probes = session.probes
+        self.used: list[Exchange] = []
+        self.evidence: list[Evidence] = []  # for checks that do not go through the wire (the SDK ones)
+
+    def exchange(self, name: str, build: Callable[[], WireRequest]) -> Exchange:
+        return self.use(self.session.exchange(name, build))
+
+    def use(self, exchange: Exchange) -> Exchange:
+        """Record that this check reads `exchange`; a transport failure makes the check an error."""
+        if exchange not in self.used:
+            self.used.append(exchange)
+        if exchange.error:
+            raise HarnessError(f"exchange {exchange.name!r}: {exchange.error}")
+        return exchange
+
+    def request(self, body, **kwargs) -> WireRequest:
+        """A WireRequest with the session's negotiated auth unless the probe says otherwise."""
+        kwargs.setdefault("auth", self.session.auth)
+        kwargs.setdefault("version", self.target.anthropic_version)
+        return WireRequest(body=body, **kwargs)
+
+    def content_exchange(self, name: str, build: Callable[[], WireRequest], accept: Callable[[Exchange], bool]):
+        """The probe's exchange; against a model (not deterministic), retried a few times until `accept`.
+
+        Returns (first exchange, accepted exchange or None). Shape is judged on the first one.
+        """
+        first = self.exchange(name, build)
+        if accept(first):
+            return first, first
+        if self.target.deterministic:
+            return first, None
+        for attempt in range(2, self.session.content_attempts + 1):
+            retry = self.exchange(f"{name}#retry{attempt}", build)
+            if accept(retry):
+                return first, retry
+        return first, None
+
+    def content_verdict(self) -> Verdict:
+        """A content miss is a failure on a deterministic target, a warning against a real model."""
+        return Verdict.FAIL if self.target.deterministic else Verdict.WARN
+
+
+def fail(rule: str, expected: str, got: str, where: str = "") -> Finding:
+    return Finding(Verdict.FAIL, rule, expected, got, where)
+
+
+def warn(rule: str, expected: str, got: str, where: str = "") -> Finding:
+    return Finding(Verdict.WARN, rule, expected, got, where)
+
+
+def run_check(session: Session, item_id: str) -> CheckResult:
+    """Run one check item (an id, with `[param]` for parametrized checks) and judge it."""
+    base, param = split_item_id(item_id)
+    check_def = all_checks().get(base)
+    if check_def is None:
+        raise KeyError(f"no check with id {base!r}")
+    if check_def.tier == "expensive" and not (session.expensive or session.target.embedded):
+        return CheckResult(item_id, Verdict.SKIPPED, check_def.rule, check_def.tier,
+                           reason="expensive: this check generates longer output; enable it with --expensive")
+    ctx = Context(session, check_def)
+    reason = ""
+    findings: list[Finding] = []
+    try:
+        findings = list(check_def.func(ctx, param) if check_def.params else check_def.func(ctx))
+        verdict = worst([f.verdict for f in findings])
+    except Skip as exc:
+        verdict, reason = Verdict.SKIPPED, str(exc)
+    except Unsupported as exc:
+        verdict, reason = Verdict.UNSUPPORTED, f"unsupported: {exc}"
+    except HarnessError as exc:
+        verdict, reason = Verdict.ERROR, str(exc)
+    except Exception as exc:  # a bug in the harness, never the target's fault
+        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        verdict, reason = Verdict.ERROR, f"harness error: {session.target.redact(tb)}"
+    evidence = tuple(ctx.evidence) + tuple(
+        Evidence(ex.describe_request(session.target), ex.describe_response(session.target)) for ex in ctx.used
+    )
+    return CheckResult(
+        check_id=item_id,
+        verdict=verdict,
+        rule=check_def.rule,
+        tier=check_def.tier,
+        findings=tuple(findings),
+        evidence=evidence,
+        reason=reason,
+        tokens_requested=sum(ex.request.max_tokens for ex in ctx.used),
+        tokens_used=sum(ex.usage_output_tokens for ex in ctx.used),
+    )
+
+
+def statement(rule_id: str) -> str:
+    return rules()[rule_id]["statement"]

@@ -1,0 +1,45 @@
+"""pytest entry point: registers the --conformance-* options; everything else loads only when they are used."""
+
+from __future__ import annotations
+
+import pytest
+
+RUN_PLUGIN_NAME = "anthropic-conformance-run"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("anthropic-conformance", "Anthropic Messages API conformance")
+    group.addoption("--conformance-base-url", default=None,
+                    help="base URL of the target (the SDK's base_url); default: the embedded reference server")
+    group.addoption("--conformance-api-key", default=None,
+                    help="API key for the target (default: $ANTHROPIC_CONFORMANCE_API_KEY, then $ANTHROPIC_API_KEY)")
+    group.addoption("--conformance-model", default=None, help="model name (default: the first model listed)")
+    group.addoption("--conformance-header", action="append", default=[], metavar="NAME:VALUE",
+                    help="extra header sent with every request (repeatable)")
+    group.addoption("--conformance-anthropic-version", default=None,
+                    help="anthropic-version for general probes (default 2023-06-01)")
+    group.addoption("--conformance-expensive", action="store_true", default=False,
+                    help="also run expensive checks against a real target")
+    group.addoption("--conformance-report", default=None, metavar="PATH", help="write the JSON report here")
+    group.addoption("--conformance-timeout", type=float, default=None, help="seconds per request (default 60)")
+
+
+def _wanted(config: pytest.Config) -> bool:
+    """Active only when a --conformance-* option is given or the packaged suites are being run."""
+    opt = config.option
+    if any(getattr(opt, name, None) for name in (
+        "conformance_base_url", "conformance_api_key", "conformance_model", "conformance_header",
+        "conformance_anthropic_version", "conformance_expensive", "conformance_report", "conformance_timeout",
+    )):
+        return True
+    return any("conformance.suites" in str(arg) or "conformance/suites" in str(arg).replace("\\", "/")
+               for arg in config.args)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.has_plugin(RUN_PLUGIN_NAME) or not _wanted(config):
+        return
+    from conformance.pytest_run import ConformanceRun
+
+    config.pluginmanager.register(ConformanceRun.from_options(config), RUN_PLUGIN_NAME)

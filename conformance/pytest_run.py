@@ -1,0 +1,152 @@
+"""The active pytest side of a conformance run: markers, the session fixture, outcomes, the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+
+import pytest
+
+from conformance.embedded import EmbeddedServer
+from conformance.engine import Session, run_check, statement
+from conformance.report import build_report, result_dict, write_report
+from conformance.target import Secret, Target
+from conformance.verdicts import Verdict, render
+
+USER_PROPERTY = "conformance_result"
+TIERS_HELP = {
+    "free": "conformance check that generates nothing (auth, validation errors)",
+    "cheap": "conformance check with tiny max_tokens (the core behaviours)",
+    "expensive": "conformance check with longer outputs; needs --conformance-expensive against a real target",
+}
+
+
+class ConformanceWarning(UserWarning):
+    """A difference from the real API that clients still tolerate."""
+
+
+def parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
+    headers = []
+    for value in values:
+        name, sep, rest = value.partition(":")
+        if not sep or not name.strip():
+            raise pytest.UsageError(f"--header {value!r}: expected NAME:VALUE")
+        headers.append((name.strip(), rest.strip()))
+    return tuple(headers)
+
+
+class ConformanceRun:
+    """Registered as a pytest plugin for one run against one target."""
+
+    def __init__(self, target: Target | None, *, expensive: bool = False, report_path: str | None = None,
+                 selection: dict | None = None, seed: int | None = None) -> None:
+        self.target = target  # None: start the embedded reference server
+        self.expensive = expensive
+        self.report_path = report_path
+        self.selection = dict(selection or {})
+        self.seed = seed
+        self.results: dict[str, dict] = {}
+        self.report: dict | None = None
+        self._server: EmbeddedServer | None = None
+        self._session: Session | None = None
+
+    @classmethod
+    def from_options(cls, config: pytest.Config) -> ConformanceRun:
+        opt = config.option
+        target = None
+        if opt.conformance_base_url:
+            key = opt.conformance_api_key or os.environ.get("ANTHROPIC_CONFORMANCE_API_KEY") or os.environ.get(
+                "ANTHROPIC_API_KEY", "")
+            target = Target(
+                base_url=opt.conformance_base_url, api_key=Secret(key), model=opt.conformance_model or "",
+                headers=parse_headers(opt.conformance_header),
+                anthropic_version=opt.conformance_anthropic_version or "2023-06-01",
+                timeout=opt.conformance_timeout or 60.0,
+            )
+        return cls(target, expensive=opt.conformance_expensive, report_path=opt.conformance_report,
+                   selection={"keyword": opt.keyword or None, "expensive": opt.conformance_expensive})
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def pytest_configure(self, config: pytest.Config) -> None:
+        for tier, text in TIERS_HELP.items():
+            config.addinivalue_line("markers", f"{tier}: {text}")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self.target is None and not hasattr(session.config, "workerinput"):
+            self._server = EmbeddedServer().start()
+            self.target = Target(base_url=self._server.base_url, api_key=self._server.api_key,
+                                 model="reference-model", embedded=True)
+        if self.target is not None and not self.target.model:
+            from conformance.discovery import first_model
+
+            self.target = first_model(self.target)
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        if self.target is None:
+            return ["conformance target: the embedded reference server"]
+        kind = " (embedded reference server)" if self.target.embedded else ""
+        return [f"conformance target: {self.target.redact(self.target.base_url)}{kind}  model={self.target.model}"
+                f"  anthropic-version={self.target.anthropic_version}  key redacted"]
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = Session(self.target, expensive=self.expensive, seed=self.seed)
+        return self._session
+
+    @pytest.fixture(scope="session")
+    def conformance_session(self) -> Session:
+        return self.session
+
+    @pytest.fixture
+    def conformance_check(self, request: pytest.FixtureRequest, conformance_session: Session):
+        def run(item_id: str) -> None:
+            started = time.monotonic()
+            result = run_check(conformance_session, item_id)
+            target = conformance_session.target
+            reproduce = reproduce_command(target, item_id)
+            message = render(result, statement(result.rule), reproduce) if result.verdict is not Verdict.PASS else ""
+            record = result_dict(result, target.redact(message), time.monotonic() - started)
+            request.node.user_properties.append((USER_PROPERTY, json.dumps(record)))
+            if result.verdict in (Verdict.FAIL, Verdict.ERROR):
+                pytest.fail(target.redact(message), pytrace=False)
+            if result.verdict is Verdict.WARN:
+                warnings.warn(ConformanceWarning(target.redact(message)), stacklevel=2)
+            elif result.verdict in (Verdict.SKIPPED, Verdict.UNSUPPORTED):
+                pytest.skip(target.redact(result.reason or result.verdict.value))
+
+        return run
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == USER_PROPERTY and report.when == "call":
+                record = json.loads(value)
+                self.results[record["id"]] = record
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        try:
+            if hasattr(session.config, "workerinput") or self.target is None:
+                return
+            exchanges = self._session.exchanges.values() if self._session else []
+            tokens = (sum(ex.request.max_tokens for ex in exchanges), sum(ex.usage_output_tokens for ex in exchanges))
+            self.report = build_report(self.target, self.selection, list(self.results.values()), tokens)
+            if self.report_path:
+                write_report(self.report, self.report_path)
+        finally:
+            if self._session is not None:
+                self._session.close()
+            if self._server is not None:
+                self._server.stop()
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self._server is not None:  # every exit path, also when the session never finished
+            self._server.stop()
+
+
+def reproduce_command(target: Target, item_id: str) -> str:
+    if target.embedded:
+        return f"anthropic-conformance run -k '{item_id}'"
+    return f"anthropic-conformance run --base-url {target.redact(target.base_url)} -k '{item_id}'"

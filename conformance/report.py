@@ -1,0 +1,88 @@
+"""The JSON report: built from check results, validated against schemas/report.schema.json, written."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from conformance import __version__
+from conformance.data import rules
+from conformance.target import Target
+from conformance.verdicts import CheckResult, Verdict
+
+SCHEMA_VERSION = "1.0"
+
+
+def sdk_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("anthropic")
+    except Exception:  # pragma: no cover - the SDK is a dependency
+        return "unknown"
+
+
+def public_url(url: str) -> str:
+    """The URL without any user:password part."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def result_dict(result: CheckResult, message: str, duration: float = 0.0) -> dict:
+    rule = rules().get(result.rule, {})
+    return {
+        "id": result.check_id,
+        "area": result.area,
+        "verdict": result.verdict.value,
+        "rule": result.rule,
+        "rule_statement": rule.get("statement", ""),
+        "rule_source": rule.get("source", ""),
+        "tier": result.tier,
+        "message": message,
+        "reason": result.reason,
+        "findings": [
+            {"verdict": f.verdict.value, "rule": f.rule, "expected": f.expected, "got": f.got, "where": f.where}
+            for f in result.findings
+        ],
+        "evidence": [{"request": e.request, "response": e.response} for e in result.evidence],
+        "tokens_requested": result.tokens_requested,
+        "tokens_used": result.tokens_used,
+        "duration": round(duration, 4),
+    }
+
+
+def build_report(target: Target, selection: dict, results: list[dict], exchanges_tokens: tuple[int, int]) -> dict:
+    counts = Counter(r["verdict"] for r in results)
+    summary = {v.value: counts.get(v.value, 0) for v in Verdict}
+    summary["total"] = len(results)
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "anthropic-conformance", "version": __version__, "sdk_version": sdk_version(),
+                 "python": platform.python_version()},
+        "target": {"base_url": target.redact(public_url(target.base_url)), "model": target.model,
+                   "anthropic_version": target.anthropic_version, "embedded": target.embedded},
+        "selection": selection,
+        "results": sorted(results, key=lambda r: r["id"]),
+        "summary": summary,
+        "tokens": {"requested": exchanges_tokens[0], "used": exchanges_tokens[1]},
+    }
+    return json.loads(target.redact(json.dumps(report)))
+
+
+def write_report(report: dict, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(report, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def validate_report(report: dict) -> list[str]:
+    import jsonschema
+
+    from conformance.data import load_json
+
+    validator = jsonschema.Draft202012Validator(load_json("schemas", "report.schema.json"))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '$'}: {e.message}" for e in validator.iter_errors(report)]

@@ -1,0 +1,83 @@
+"""The target under test: base URL, credentials (in a self-redacting type), model and headers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+REDACTED = "<redacted>"
+
+
+class Secret:
+    """A credential that never shows itself: repr, str, format, pickling for logs all redact."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED})"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self):  # pragma: no cover - guards accidental serialisation
+        raise TypeError("a Secret cannot be serialised")
+
+
+def redact(text: str, secrets: Iterable[Secret | str | None]) -> str:
+    """Replace every occurrence of each secret (and of its Bearer form) in text."""
+    for secret in secrets:
+        value = secret.reveal() if isinstance(secret, Secret) else secret
+        if value and len(value) >= 4:
+            text = text.replace(value, REDACTED)
+    return text
+
+
+@dataclass(frozen=True)
+class Target:
+    base_url: str
+    api_key: Secret = field(repr=False)
+    model: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    anthropic_version: str = "2023-06-01"
+    embedded: bool = False  # the harness's own reference server: deterministic, everything may run
+    timeout: float = 60.0
+
+    def __repr__(self) -> str:
+        return f"Target(base_url={self.base_url!r}, model={self.model!r}, api_key={REDACTED})"
+
+    def url(self, path: str) -> str:
+        """The URL the SDK would call: base path + path (e.g. /v1/messages)."""
+        return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+    @property
+    def deterministic(self) -> bool:
+        return self.embedded
+
+    def redact(self, text: str) -> str:
+        secrets: list[Secret | str | None] = [self.api_key]
+        secrets += [value for name, value in self.headers if _is_credential_header(name)]
+        return redact(text, secrets)
+
+
+def _is_credential_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in {"authorization", "x-api-key", "proxy-authorization", "cookie"} or "key" in lowered or (
+        "token" in lowered
+    )

@@ -1,0 +1,82 @@
+"""Verdicts, findings and check results, and how one failure reads."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Verdict(enum.StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    UNSUPPORTED = "unsupported"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+# Worst first: the verdict of a check is the worst of its findings.
+_SEVERITY = [Verdict.ERROR, Verdict.FAIL, Verdict.WARN, Verdict.UNSUPPORTED, Verdict.SKIPPED, Verdict.PASS]
+
+
+def worst(verdicts: list[Verdict]) -> Verdict:
+    return min(verdicts, key=_SEVERITY.index, default=Verdict.PASS)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One observed difference from the contract: the problem, then the evidence."""
+
+    verdict: Verdict
+    rule: str
+    expected: str
+    got: str
+    where: str = ""  # event index, state or JSON path
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What produced a result: the request and the response, already redacted."""
+
+    request: str
+    response: str
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check_id: str
+    verdict: Verdict
+    rule: str
+    tier: str
+    findings: tuple[Finding, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    reason: str = ""  # for skipped / unsupported / error: why
+    tokens_requested: int = 0
+    tokens_used: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def area(self) -> str:
+        return self.check_id.split("/", 1)[0]
+
+
+def render(result: CheckResult, statement: str, reproduce: str) -> str:
+    """The failure text of DESIGN.md section 4: problem, evidence, what to do."""
+    head = f"{result.verdict.value.upper()} {result.check_id}   rule {result.rule}: {statement}"
+    lines = [head]
+    if result.reason:
+        lines.append(f"  reason    {result.reason}")
+    for finding in result.findings[:12]:
+        if finding.verdict is Verdict.PASS:
+            continue
+        tag = "" if finding.rule == result.rule else f" [{finding.rule}]"
+        where = f"{finding.where}: " if finding.where else ""
+        lines.append(f"  expected  {where}{finding.expected}{tag}")
+        lines.append(f"  got       {where}{finding.got}")
+    if len(result.findings) > 12:
+        lines.append(f"  ...       {len(result.findings) - 12} more findings")
+    for ev in result.evidence[:3]:
+        lines.append(f"  request   {ev.request}")
+        lines.append(f"  response  {ev.response}")
+    lines.append(f"  reproduce {reproduce}")
+    return "\n".join(lines)

@@ -1,0 +1,191 @@
+"""Raw HTTP exchanges with the target: send one request, record status, headers and raw body bytes."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import httpx
+
+from conformance.target import Target
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+USER_AGENT = "anthropic-conformance"
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    """What the harness sends; `auth` names the credential style, never the credential."""
+
+    method: str = "POST"
+    path: str = "/v1/messages"
+    body: Any = None  # a JSON value, or raw bytes sent as they are
+    auth: str = "x-api-key"  # x-api-key | bearer | none | wrong-x-api-key | wrong-bearer
+    version: str | None = "2023-06-01"  # anthropic-version; None sends none
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def json(self) -> dict | None:
+        return self.body if isinstance(self.body, dict) else None
+
+    @property
+    def max_tokens(self) -> int:
+        body = self.json or {}
+        value = body.get("max_tokens")
+        return value if isinstance(value, int) and not isinstance(value, bool) and body.get("model") else 0
+
+
+@dataclass
+class Exchange:
+    """One recorded request and its response (or the transport error that stopped it)."""
+
+    name: str
+    request: WireRequest
+    url: str
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
+    body: bytes = b""
+    error: str | None = None  # transport failure: timeout, refused, reset, oversized
+    elapsed: float = 0.0
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    @property
+    def request_id(self) -> str | None:
+        return self.headers.get("request-id")
+
+    @cached_property
+    def json(self) -> Any:
+        """The body parsed as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    @cached_property
+    def stream(self):
+        """The body decoded and validated as an SSE message stream: (decoder, validator)."""
+        from conformance.sse import validate_stream
+
+        return validate_stream(self.body)
+
+    @property
+    def usage_output_tokens(self) -> int:
+        body = self.json if isinstance(self.json, dict) else None
+        if body is None and self.content_type.startswith("text/event-stream"):
+            tokens = self.stream[1].output_tokens
+            return tokens[-1] if tokens else 0
+        usage = (body or {}).get("usage")
+        value = usage.get("output_tokens") if isinstance(usage, dict) else None
+        return value if isinstance(value, int) else 0
+
+    def describe_request(self, target: Target) -> str:
+        body = self.request.json or {}
+        parts = [f"{self.request.method} {self.url}"]
+        if body.get("stream"):
+            parts.append("stream=true")
+        if "model" in body:
+            parts.append(f"model={body['model']}")
+        if isinstance(self.request.body, bytes):
+            parts.append(f"raw body {len(self.request.body)} bytes")
+        parts.append(f"auth={self.request.auth}" + ("" if self.request.auth == "none" else " (key redacted)"))
+        parts.append(f"anthropic-version={self.request.version or 'none'}")
+        for name, value in self.request.headers:
+            parts.append(f"{name}: {value}")
+        return target.redact("  ".join(parts))
+
+    def describe_response(self, target: Target) -> str:
+        if self.error:
+            return target.redact(f"no response: {self.error}")
+        parts = [str(self.status), self.content_type or "(no content-type)"]
+        parts.append(f"request-id: {self.request_id}" if self.request_id else "no request-id")
+        if self.content_type.startswith("text/event-stream"):
+            parts.append(f"{len(self.stream[1].events)} events")
+        else:
+            snippet = self.body[:160].decode("utf-8", "replace").replace("\n", " ")
+            parts.append(f"body {snippet}{'...' if len(self.body) > 160 else ''}")
+        return target.redact("  ".join(parts))
+
+
+def auth_headers(target: Target, auth: str) -> dict[str, str]:
+    key = target.api_key.reveal()
+    wrong = "sk-ant-conformance-wrong-" + "0" * 24
+    return {
+        "x-api-key": {"x-api-key": key},
+        "bearer": {"authorization": f"Bearer {key}"},
+        "wrong-x-api-key": {"x-api-key": wrong},
+        "wrong-bearer": {"authorization": f"Bearer {wrong}"},
+        "none": {},
+    }[auth]
+
+
+class Wire:
+    """Sends WireRequests to one target with bounded time and size; never follows redirects."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(target.timeout, connect=min(10.0, target.timeout)),
+            follow_redirects=False,
+            headers={"user-agent": USER_AGENT},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def send(self, name: str, request: WireRequest) -> Exchange:
+        target = self.target
+        url = target.url(request.path)
+        headers = {name.lower(): value for name, value in target.headers}
+        headers.update(auth_headers(target, request.auth))
+        if request.version:
+            headers["anthropic-version"] = request.version
+        if isinstance(request.body, bytes):
+            content = request.body
+            headers["content-type"] = "application/json"
+        elif request.body is not None:
+            content = json.dumps(request.body).encode()
+            headers["content-type"] = "application/json"
+        else:
+            content = None
+        headers["accept"] = "application/json"  # as the SDK sends, also for streams
+        headers.update({k.lower(): v for k, v in request.headers})
+        exchange = Exchange(name=name, request=request, url=url)
+        started = time.monotonic()
+        deadline = started + target.timeout
+        try:
+            with self._client.stream(request.method, url, headers=headers, content=content) as response:
+                exchange.status = response.status_code
+                exchange.headers = {k.lower(): v for k, v in response.headers.items()}
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        exchange.truncated = True
+                        exchange.error = f"response body exceeded {MAX_BODY_BYTES} bytes; stopped reading"
+                        break
+                    if time.monotonic() > deadline:
+                        exchange.truncated = True
+                        exchange.error = f"response not complete after {target.timeout:.0f} s; stopped reading"
+                        break
+                exchange.body = b"".join(chunks)
+        except httpx.TimeoutException as exc:
+            exchange.error = f"timed out ({type(exc).__name__}) after {time.monotonic() - started:.1f} s"
+        except httpx.HTTPError as exc:
+            exchange.error = f"{type(exc).__name__}: {exc}"
+        exchange.elapsed = time.monotonic() - started
+        if exchange.error:
+            exchange.error = target.redact(exchange.error)
+        return exchange
