@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "DELTA_BLOCKS",
+    "KNOWN_EVENTS",
+    "MAX_PER_RULE",
+    "STOP_REASONS",
+    "TRANSITIONS",
     "SSEDecoder",
     "SSEEvent",
     "State",
@@ -351,7 +356,7 @@ class StreamValidator:
         self.suppressed: dict[str, int] = {}  # rule -> violations not listed beyond MAX_PER_RULE
         self.state = State.START
         self.events: list[tuple[SSEEvent, dict | None]] = []
-        self.message: dict | None = None
+        self.message: dict | None = None  # an open block's text joins it at its stop (or at close())
         self.stop_reasons: list = []
         self.output_tokens: list[int] = []
         self.error: dict | None = None  # the `error` object of the first error event

@@ -1,0 +1,90 @@
+"""The command line in a subprocess: the embedded demo run, a faulty target, exit codes, the report schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conformance.report import validate_report
+
+CANARY = "sk-ant-canary-" + "c4n4ry" * 6
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "conformance", *args], capture_output=True, text=True,
+                          timeout=timeout, env=full_env)
+
+
+@pytest.fixture(scope="module")
+def embedded_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run")
+    proc = run_cli("run", "--report", str(folder / "r.json"), "--junit", str(folder / "j.xml"))
+    return proc, json.loads((folder / "r.json").read_text()), (folder / "j.xml").read_text()
+
+
+def test_the_embedded_run_exits_0_with_every_check_passing(embedded_run):
+    proc, report, _ = embedded_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert report["summary"]["fail"] == 0 and report["summary"]["error"] == 0
+    distinct = {r["id"].split("[")[0] for r in report["results"]}
+    assert len(distinct) >= 25
+    assert report["target"]["embedded"] is True
+
+
+def test_the_report_validates_against_its_published_schema(embedded_run):
+    assert validate_report(embedded_run[1]) == []
+
+
+def test_the_summary_is_printed(embedded_run):
+    assert "pass" in embedded_run[0].stdout and "checks" in embedded_run[0].stdout
+
+
+def test_a_target_that_rejects_x_api_key_exits_1_and_says_why(reference_server, tmp_path):
+    report_path = tmp_path / "r.json"
+    proc = run_cli("run", "--base-url", reference_server.base_url + "/faults/bearer-only-auth",
+                   "--model", "reference-model", "--report", str(report_path),
+                   "-k", "auth or errors", env={"ANTHROPIC_API_KEY": reference_server.api_key.reveal()})
+    assert proc.returncode == 1
+    report = json.loads(report_path.read_text())
+    verdicts = {r["id"]: r["verdict"] for r in report["results"]}
+    assert verdicts["auth/x-api-key"] == "fail" and verdicts["auth/bearer"] == "pass"
+    assert verdicts["errors/envelope[auth-missing]"] == "fail"
+    assert "AUTH-X-API-KEY" in proc.stdout
+
+
+def test_an_unreachable_target_exits_3_with_one_sentence():
+    proc = run_cli("run", "--base-url", "http://127.0.0.1:9", "--api-key", "k", timeout=60)
+    assert proc.returncode == 3
+    assert "cannot be reached" in proc.stderr
+
+
+def test_a_selection_that_matches_nothing_exits_4():
+    proc = run_cli("run", "-k", "no-such-check-anywhere")
+    assert proc.returncode == 4
+
+
+def test_a_real_target_without_a_key_is_a_usage_error():
+    proc = run_cli("run", "--base-url", "http://127.0.0.1:9")
+    assert proc.returncode == 2 and "API key" in proc.stderr
+
+
+def test_the_key_never_appears_in_any_output(reference_server, tmp_path):
+    # The canary key is wrong for this server, so many checks fail and echo their requests.
+    proc = run_cli("run", "--base-url", reference_server.base_url + "/faults/openai-error-shape", "--api-key", CANARY,
+                   "--model", "reference-model", "--report", str(tmp_path / "r.json"),
+                   "--junit", str(tmp_path / "j.xml"), "-k", "auth or errors or message")
+    assert proc.returncode == 1
+    for text in (proc.stdout, proc.stderr, (tmp_path / "r.json").read_text(), (tmp_path / "j.xml").read_text()):
+        assert CANARY not in text
+
+
+def test_checks_lists_every_check_with_rule_and_tier():
+    proc = run_cli("checks")
+    assert proc.returncode == 0
+    assert "streaming/message-stop-last" in proc.stdout and "STREAM-STOP-LAST" in proc.stdout

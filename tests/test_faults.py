@@ -1,0 +1,67 @@
+"""Every check fires on a reference-server fault of its own and passes on the clean server."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.data import load_json
+from conformance.engine import Session, all_checks, run_check, split_item_id
+from conformance.verdicts import Verdict
+
+FAULT_MAP = load_json("fixtures", "fault_map.json")["checks"]
+CASES = [(item, entry["fault"], entry["verdict"]) for item, entries in FAULT_MAP.items() for entry in entries]
+ALL_ITEMS = sorted(item for check in all_checks().values() for item in check.item_ids())
+VARIANTS = ["crlf", "cr", "sse-comments", "multiline-data", "no-space-after-colon", "small-chunks",
+            "pings-everywhere", "extra-fields", "several-text-blocks", "bom"]
+
+
+@pytest.fixture(scope="module")
+def clean_results(make_target):
+    session = Session(make_target(), expensive=True)
+    try:
+        yield {item: run_check(session, item) for item in ALL_ITEMS}
+    finally:
+        session.close()
+
+
+def test_every_check_item_has_a_fault_that_trips_it():
+    assert sorted(FAULT_MAP) == ALL_ITEMS
+
+
+def test_every_fault_in_the_map_exists_on_the_reference_server():
+    from reference_server import FAULTS
+
+    missing = {fault for _, fault, _ in CASES} - set(FAULTS)
+    assert not missing
+
+
+@pytest.mark.parametrize("item", ALL_ITEMS)
+def test_the_check_passes_on_the_clean_reference_server(item, clean_results):
+    result = clean_results[item]
+    assert result.verdict is Verdict.PASS, (result.reason, result.findings)
+
+
+@pytest.mark.parametrize(("item", "fault", "verdict"), CASES, ids=[f"{i}<-{f}" for i, f, _ in CASES])
+def test_the_check_fires_under_its_fault_naming_its_rule(item, fault, verdict, make_target):
+    session = Session(make_target(f"/faults/{fault}"), expensive=True)
+    try:
+        result = run_check(session, item)
+    finally:
+        session.close()
+    assert result.verdict.value == verdict, (result.verdict, result.reason, result.findings)
+    rule = all_checks()[split_item_id(item)[0]].rule
+    assert any(f.rule == rule for f in result.findings) or rule in result.reason
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_no_check_fails_on_a_valid_but_unusual_variant(variant, make_target):
+    session = Session(make_target(f"/faults/{variant}"), expensive=True)
+    try:
+        bad = {}
+        for item in ALL_ITEMS:
+            result = run_check(session, item)
+            if result.verdict is not Verdict.PASS:
+                bad[item] = (result.verdict.value, result.reason, [f.got for f in result.findings][:2])
+    finally:
+        session.close()
+    assert not bad
