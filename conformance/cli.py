@@ -105,7 +105,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     run = ConformanceRun(target, expensive=args.expensive, report_path=args.report, selection=selection)
     suites = Path(str(resources.files("conformance.suites")))
     pytest_args = [str(suites), "-c", str(suites / "conformance.ini"), "--rootdir", str(suites),
-                   "-p", "no:cacheprovider", "-p", "conformance.plugin", "--tb=line", "-rfEsw",
+                   "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+                   "--tb=line", "-rfEsw",
                    "-v" if args.verbose else "-q"]
     if args.keyword:
         pytest_args += ["-k", args.keyword]

@@ -38,8 +38,12 @@ def _wanted(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    if config.pluginmanager.has_plugin(RUN_PLUGIN_NAME) or not _wanted(config):
+    if not _wanted(config):
         return
-    from conformance.pytest_run import ConformanceRun
+    from conformance import pytest_fixtures
+    from conformance.pytest_run import ConformanceRun, find_run
 
-    config.pluginmanager.register(ConformanceRun.from_options(config), RUN_PLUGIN_NAME)
+    if find_run(config) is None:  # the CLI registers its own run; plain pytest gets one from the options
+        config.pluginmanager.register(ConformanceRun.from_options(config), RUN_PLUGIN_NAME)
+    if not config.pluginmanager.is_registered(pytest_fixtures):
+        config.pluginmanager.register(pytest_fixtures, "anthropic-conformance-fixtures")

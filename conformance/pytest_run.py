@@ -97,24 +97,23 @@ class ConformanceRun:
             self._session = Session(self.target, expensive=self.expensive, seed=self.seed)
         return self._session
 
-    @pytest.fixture(scope="session")
-    def conformance_session(self) -> Session:
-        return self.session
+    def check_runner(self, request: pytest.FixtureRequest):
+        """The function a suite item calls: run one check, record it, and turn its verdict into an outcome."""
+        session = self.session
 
-    @pytest.fixture
-    def conformance_check(self, request: pytest.FixtureRequest, conformance_session: Session):
         def run(item_id: str) -> None:
             started = time.monotonic()
-            result = run_check(conformance_session, item_id)
-            target = conformance_session.target
+            result = run_check(session, item_id)
+            target = session.target
             reproduce = reproduce_command(target, item_id)
-            message = render(result, statement(result.rule), reproduce) if result.verdict is not Verdict.PASS else ""
-            record = result_dict(result, target.redact(message), time.monotonic() - started)
+            message = "" if result.verdict is Verdict.PASS else render(result, statement(result.rule), reproduce)
+            message = target.redact(message)
+            record = result_dict(result, message, time.monotonic() - started)
             request.node.user_properties.append((USER_PROPERTY, json.dumps(record)))
             if result.verdict in (Verdict.FAIL, Verdict.ERROR):
-                pytest.fail(target.redact(message), pytrace=False)
+                pytest.fail(message, pytrace=False)
             if result.verdict is Verdict.WARN:
-                warnings.warn(ConformanceWarning(target.redact(message)), stacklevel=2)
+                warnings.warn(ConformanceWarning(message), stacklevel=2)
             elif result.verdict in (Verdict.SKIPPED, Verdict.UNSUPPORTED):
                 pytest.skip(target.redact(result.reason or result.verdict.value))
 
@@ -144,6 +143,14 @@ class ConformanceRun:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self._server is not None:  # every exit path, also when the session never finished
             self._server.stop()
+
+
+def find_run(config: pytest.Config) -> ConformanceRun | None:
+    """The ConformanceRun registered for this pytest run, if any."""
+    for plugin in config.pluginmanager.get_plugins():
+        if isinstance(plugin, ConformanceRun):
+            return plugin
+    return None
 
 
 def reproduce_command(target: Target, item_id: str) -> str:

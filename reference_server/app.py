@@ -1,0 +1,196 @@
+"""The ASGI app: routing (any base-URL prefix, /faults/<spec>/), auth, version, validation, responses."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from . import models
+from .auth import check_key
+from .errors import ApiError, error_body, internal, invalid_request, not_found
+from .faults import UnknownFault, fault_set
+from .hooks import FaultSet, RequestInfo
+from .ids import request_id
+from .responder import DEFAULT_SETTINGS, respond
+from .streaming import Framing, body_chunks, message_events
+from .tokens import input_tokens
+from .validation import validate
+
+VERSIONS = ("2023-06-01", "2026-10-21")
+JSON_TYPE = "application/json"
+SSE_TYPE = "text/event-stream; charset=utf-8"
+FAULT_PREFIX = "/faults/"
+ROUTES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"/v1/messages$"), "messages", "POST"),
+    (re.compile(r"/v1/messages/count_tokens$"), "count_tokens", "POST"),
+    (re.compile(r"/v1/models$"), "models", "GET"),
+    (re.compile(r"/v1/models/(?P<model_id>[^/]+)$"), "model", "GET"),
+)
+
+
+class _Reply(Exception):
+    """Ends request handling early with an API error."""
+
+    def __init__(self, error: ApiError, headers: dict[str, str] | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.headers = headers or {}
+
+
+def create_app(api_key: str | None = None) -> ReferenceApp:
+    """The reference server app; with `api_key` None every non-empty key is accepted."""
+    return ReferenceApp(api_key)
+
+
+class ReferenceApp:
+    """A deterministic fake of the Anthropic Messages API, with switchable faults."""
+
+    def __init__(self, api_key: str | None = None) -> None:
+        self.api_key = api_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        rid = request_id()
+        faults = FaultSet()
+        try:
+            path = scope["path"]
+            if path.startswith(FAULT_PREFIX):
+                spec, _, rest = path[len(FAULT_PREFIX) :].partition("/")
+                try:
+                    faults = fault_set(spec)
+                except UnknownFault as unknown:
+                    raise _Reply(not_found(f"Unknown fault: {unknown.args[0]}")) from None
+                path = "/" + rest
+            response = await self._handle(Request(scope, receive), path, rid, faults)
+        except _Reply as reply:
+            response = _error_response(reply.error, rid, faults, reply.headers)
+        except Exception:  # the server always answers (500 api_error), never drops the connection
+            response = _error_response(internal(), rid, faults)
+        await response(scope, receive, send)
+
+    async def _handle(self, request: Request, path: str, rid: str, faults: FaultSet) -> Response:
+        endpoint, method, params = _route(path)
+        info = RequestInfo(request.method, endpoint or "", request.url.query, request.headers)
+        _raise(faults.first_error("route", info))
+        if endpoint is None:
+            raise _Reply(not_found("Not Found"))
+        if request.method != method:
+            error = ApiError(405, "invalid_request_error", f"Method Not Allowed: {path} accepts {method}")
+            raise _Reply(error, {"allow": method})
+        auth = faults.replacement("auth")
+        _raise(auth(request.headers, self.api_key) if auth else check_key(request.headers, self.api_key))
+        _raise(faults.first_error("headers", info))
+        version = request.headers.get("anthropic-version")
+        if version is None:
+            raise _Reply(invalid_request("anthropic-version: header is required"))
+        if version not in VERSIONS:
+            raise _Reply(invalid_request(f"anthropic-version: unsupported version '{version}'"))
+        if endpoint == "models":
+            return _json_response(_ok(models.page(dict(request.query_params))), rid, faults)
+        if endpoint == "model":
+            return _json_response(_ok(models.model(params["model_id"])), rid, faults)
+        body = await _json_body(request, faults)
+        body = faults.pipe("request", body, endpoint)
+        _raise(faults.first_error("validate", body, endpoint))
+        _raise(validate(body, endpoint, version))
+        if endpoint == "count_tokens":
+            return _json_response({"input_tokens": input_tokens(body)}, rid, faults)
+        return _messages_response(body, rid, faults)
+
+
+def _route(path: str) -> tuple[str | None, str, dict[str, str]]:
+    for pattern, endpoint, method in ROUTES:
+        if match := pattern.search(path):
+            return endpoint, method, match.groupdict()
+    return None, "", {}
+
+
+def _raise(error: ApiError | None) -> None:
+    if error is not None:
+        raise _Reply(error)
+
+
+def _ok(result: dict[str, Any] | ApiError) -> dict[str, Any]:
+    if isinstance(result, ApiError):
+        raise _Reply(result)
+    return result
+
+
+async def _json_body(request: Request, faults: FaultSet) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError) as problem:
+        replacement = faults.replacement("bad_json")
+        raise _Reply(
+            replacement or invalid_request(f"The request body is not valid JSON: {problem}")
+        ) from None
+    if not isinstance(body, dict):
+        raise _Reply(invalid_request("The request body must be a JSON object"))
+    return body
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text} is out of range")
+    return value
+
+
+def _messages_response(body: dict[str, Any], rid: str, faults: FaultSet) -> Response:
+    settings = faults.pipe("responder", DEFAULT_SETTINGS)
+    message = faults.pipe("message", respond(body, settings, seed=rid))
+    if body.get("stream") is not True:
+        return _json_response(faults.pipe("json_message", message), rid, faults)
+    events = faults.pipe("events", message_events(message))
+    chunks = list(body_chunks(events, faults.pipe("framing", Framing())))
+    headers = {"request-id": rid, "content-type": SSE_TYPE, "cache-control": "no-cache"}
+    return StreamingResponse(_replay(chunks), headers=faults.pipe("response_headers", headers, "sse"))
+
+
+async def _replay(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+def _json_response(
+    data: Any, rid: str, faults: FaultSet, status: int = 200, extra_headers: dict[str, str] | None = None
+) -> Response:
+    content = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    headers = {"request-id": rid, "content-type": JSON_TYPE, **(extra_headers or {})}
+    return Response(content, status_code=status, headers=faults.pipe("response_headers", headers, "json"))
+
+
+def _error_response(
+    error: ApiError, rid: str, faults: FaultSet, headers: dict[str, str] | None = None
+) -> Response:
+    if error.raw_body is not None:
+        body = error.raw_body
+    else:
+        body = faults.pipe("error_body", error_body(error, rid), error)
+    return _json_response(body, rid, faults, error.status, headers)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,79 @@
+"""The points where a fault changes the server's behaviour, and how a set of faults composes at each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import ApiError
+from .responder import ResponderSettings
+from .streaming import Framing, SseEvent
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What the early hooks see of a request: method, endpoint name, query string and headers."""
+
+    method: str
+    endpoint: str
+    query: str
+    headers: Mapping[str, str]
+
+
+Check = Callable[[RequestInfo], ApiError | None]
+Auth = Callable[[Mapping[str, str], str | None], ApiError | None]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A named fault (a defect) or variant (legal but unusual); each hook is applied at one point."""
+
+    name: str
+    description: str
+    kind: Literal["fault", "variant"]
+    route: Check | None = None  # before auth: may answer with an error
+    auth: Auth | None = None  # replaces the credential check
+    headers: Check | None = None  # after auth, before the version check
+    bad_json: ApiError | None = None  # the error for an unparsable body
+    request: Callable[[dict[str, Any], str], dict[str, Any]] | None = None  # before validation
+    validate: Callable[[dict[str, Any], str], ApiError | None] | None = None  # before the standard rules
+    responder: Callable[[ResponderSettings], ResponderSettings] | None = None
+    message: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # the Message, streamed or not
+    json_message: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # the non-stream Message only
+    events: Callable[[list[SseEvent]], list[SseEvent]] | None = None
+    framing: Callable[[Framing], Framing] | None = None
+    error_body: Callable[[dict[str, Any], ApiError], dict[str, Any]] | None = None
+    response_headers: Callable[[dict[str, str], str], dict[str, str]] | None = None  # kind: "json" | "sse"
+
+
+@dataclass(frozen=True)
+class FaultSet:
+    """The faults a request runs under, applied in registry order at every hook."""
+
+    faults: tuple[Fault, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(fault.name for fault in self.faults)
+
+    def _hooks(self, point: str) -> list[Any]:
+        return [hook for fault in self.faults if (hook := getattr(fault, point)) is not None]
+
+    def first_error(self, point: str, *args: Any) -> ApiError | None:
+        """The first error a `route`, `headers` or `validate` hook answers with."""
+        for hook in self._hooks(point):
+            if (error := hook(*args)) is not None:
+                return error
+        return None
+
+    def pipe(self, point: str, value: Any, *args: Any) -> Any:
+        """`value` passed through every hook at `point` in turn."""
+        for hook in self._hooks(point):
+            value = hook(value, *args)
+        return value
+
+    def replacement(self, point: str) -> Any:
+        """The last fault's replacement at `point` (`auth`, `bad_json`), or None."""
+        hooks = self._hooks(point)
+        return hooks[-1] if hooks else None

@@ -1,0 +1,220 @@
+"""The deterministic fake model: a request body in, a Message dict out, following general directives."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from . import directives
+from .conversation import Turn, system_sources, text_of, tool_result_text, turns
+from .directives import Plan, ToolCall
+from .ids import derived_base62
+from .schema_instance import instance
+from .tokens import count_words, first_words, input_tokens, tool_input_tokens
+
+DEFAULT_REPLY = "Hello from the reference server."
+AFTER_TOOL_REPLY = "The tool call has completed."
+TOOLS_OFF_REPLY = "Tool use is turned off for this request, so no tool was called."
+THINKING_TEXT = "I read the conversation and follow its instructions to compose the reply."
+_SIGNING_KEY = b"reference-server-thinking"
+
+
+@dataclass(frozen=True)
+class ResponderSettings:
+    """What the model takes into account; faults switch parts off."""
+
+    user_directives: bool = True
+    system_string: bool = True
+    system_blocks: bool = True
+    tools: bool = True
+    tool_results: bool = True
+    stop_sequences: bool = True
+    max_tokens: bool = True
+
+
+DEFAULT_SETTINGS = ResponderSettings()
+
+
+def sign(thinking: str) -> str:
+    """The signature of a thinking text: base64 of its HMAC."""
+    return base64.b64encode(hmac.new(_SIGNING_KEY, thinking.encode(), hashlib.sha256).digest()).decode()
+
+
+def respond(
+    body: dict[str, Any], settings: ResponderSettings = DEFAULT_SETTINGS, seed: str | None = None
+) -> dict[str, Any]:
+    """The Message the fake model answers `body` with; ids derive from `seed` (default: the body)."""
+    seed = seed if seed is not None else json.dumps(body, sort_keys=True, default=str)
+    conversation = _conversation(body, settings)
+    plan = _plan(body, conversation, settings)
+    tools = [tool for tool in body.get("tools") or [] if isinstance(tool, dict)] if settings.tools else []
+    choice = body.get("tool_choice") if settings.tools and isinstance(body.get("tool_choice"), dict) else {}
+    text, calls = _apply_tool_choice(plan, tools, choice)
+    text = _continue_prefill(conversation, text)
+
+    stop_sequences = body.get("stop_sequences") if settings.stop_sequences else None
+    text, matched = _cut_at_stop_sequence(text, stop_sequences if isinstance(stop_sequences, list) else [])
+    if matched is not None:
+        calls = []
+    limit = body.get("max_tokens") if settings.max_tokens else None
+    thinking = _thinking(body)
+    thinking, text, calls, truncated = _truncate(
+        thinking, text, calls, limit if isinstance(limit, int) else None
+    )
+
+    content: list[dict[str, Any]] = []
+    if thinking is not None:
+        content.append({"type": "thinking", "thinking": thinking, "signature": sign(thinking)})
+    if text.strip():
+        content.append({"type": "text", "text": text})
+    for number, call in enumerate(calls):
+        tool_id = "toolu_" + derived_base62(seed, f"tool-{number}")
+        content.append({"type": "tool_use", "id": tool_id, "name": call.name, "input": call.input})
+
+    if truncated:
+        stop_reason, matched = "max_tokens", None
+    elif matched is not None:
+        stop_reason = "stop_sequence"
+    elif calls:
+        stop_reason = "tool_use"
+    else:
+        stop_reason = "end_turn"
+    output = count_words(thinking or "") + count_words(text) + sum(tool_input_tokens(c.input) for c in calls)
+    return {
+        "id": "msg_" + derived_base62(seed, "message"),
+        "type": "message",
+        "role": "assistant",
+        "content": content,
+        "model": body.get("model"),
+        "stop_reason": stop_reason,
+        "stop_sequence": matched,
+        "usage": {
+            "input_tokens": input_tokens(body),
+            "output_tokens": output,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "service_tier": "standard",
+        },
+    }
+
+
+def _conversation(body: dict[str, Any], settings: ResponderSettings) -> list[Turn]:
+    conversation = turns(body.get("messages"))
+    if settings.tool_results:
+        return conversation
+    stripped = []
+    for turn in conversation:
+        kept = [
+            (b, o) for b, o in zip(turn.blocks, turn.origins, strict=True) if b.get("type") != "tool_result"
+        ]
+        stripped.append(Turn(turn.role, tuple(b for b, _ in kept), tuple(o for _, o in kept)))
+    return stripped
+
+
+def _plan(body: dict[str, Any], conversation: list[Turn], settings: ResponderSettings) -> Plan:
+    """What applies: the last user turn's directives, else a tool-result echo, else the system's."""
+    users = [turn for turn in conversation if turn.role == "user"]
+    last_user = users[-1] if users else None
+    user_plan = (
+        directives.parse(text_of(last_user.blocks)) if last_user and settings.user_directives else Plan()
+    )
+    if user_plan.directs_output:
+        return user_plan
+    sources = system_sources(body, strings=settings.system_string, blocks=settings.system_blocks)
+    results = [block for block in last_user.blocks if block.get("type") == "tool_result"] if last_user else []
+    if results:
+        texts = list(sources)
+        if settings.user_directives:
+            texts += [text_of(turn.blocks) for turn in users]
+        if any(directives.parse(text).echo_tool_result for text in texts):
+            echoed = "\n".join(tool_result_text(block) for block in results)
+            return Plan(echoed if echoed.strip() else AFTER_TOOL_REPLY)
+        return Plan(AFTER_TOOL_REPLY)
+    system_plans = [plan for plan in map(directives.parse, sources) if plan.directs_output]
+    return system_plans[-1] if system_plans else Plan(DEFAULT_REPLY)
+
+
+def _apply_tool_choice(
+    plan: Plan, tools: list[dict[str, Any]], choice: dict[str, Any]
+) -> tuple[str | None, list[ToolCall]]:
+    schemas = {tool.get("name"): tool.get("input_schema") for tool in tools}
+    valid = [call for call in plan.calls if call.name in schemas]
+    kind = choice.get("type", "auto")
+    text = plan.text
+    if kind == "none":
+        calls: list[ToolCall] = []
+        if text is None:
+            text = TOOLS_OFF_REPLY
+    elif kind == "tool" and choice.get("name") in schemas:
+        name = choice["name"]
+        directed = [call for call in plan.calls if call.name == name]
+        calls = directed[:1] or [ToolCall(name, instance(schemas[name]))]
+        text = None
+    elif kind == "any" and tools:
+        first = str(tools[0].get("name"))
+        calls = valid or [ToolCall(first, instance(schemas[first]))]
+        text = None
+    else:
+        calls = valid
+        if text is None and not calls:
+            text = f"The tool {plan.calls[0].name} is not available." if plan.calls else DEFAULT_REPLY
+    if choice.get("disable_parallel_tool_use") is True:
+        calls = calls[:1]
+    return text, calls
+
+
+def _continue_prefill(conversation: list[Turn], text: str | None) -> str | None:
+    if not conversation or conversation[-1].role != "assistant" or text is None:
+        return text
+    prefill = text_of(conversation[-1].blocks)
+    return text[len(prefill) :] if prefill and text.startswith(prefill) else text
+
+
+def _cut_at_stop_sequence(text: str | None, stop_sequences: list[Any]) -> tuple[str | None, str | None]:
+    if not text:
+        return text, None
+    found = [
+        (text.find(s), n, s) for n, s in enumerate(stop_sequences) if isinstance(s, str) and s and s in text
+    ]
+    if not found:
+        return text, None
+    position, _, sequence = min(found)
+    return text[:position], sequence
+
+
+def _thinking(body: dict[str, Any]) -> str | None:
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "adaptive"):
+        return None
+    return "" if thinking.get("display") == "omitted" else THINKING_TEXT
+
+
+def _truncate(
+    thinking: str | None, text: str | None, calls: list[ToolCall], limit: int | None
+) -> tuple[str | None, str, list[ToolCall], bool]:
+    """Cut the output to `limit` tokens: thinking first, then text, then whole tool calls."""
+    text = text or ""
+    if limit is None:
+        return thinking, text, calls, False
+    budget = limit
+    truncated = False
+    if thinking is not None:
+        if count_words(thinking) > budget:
+            return first_words(thinking, budget), "", [], True
+        budget -= count_words(thinking)
+    if count_words(text) > budget or (budget == 0 and (text or calls)):
+        return thinking, first_words(text, budget), [], True
+    budget -= count_words(text)
+    kept: list[ToolCall] = []
+    for call in calls:
+        cost = tool_input_tokens(call.input)
+        if cost > budget:
+            truncated = True
+            break
+        kept.append(call)
+        budget -= cost
+    return thinking, text, kept, truncated
