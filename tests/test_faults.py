@@ -13,6 +13,10 @@ CASES = [(item, entry["fault"], entry["verdict"]) for item, entries in FAULT_MAP
 ALL_ITEMS = sorted(item for check in all_checks().values() for item in check.item_ids())
 VARIANTS = ["crlf", "cr", "sse-comments", "multiline-data", "no-space-after-colon", "small-chunks",
             "pings-everywhere", "extra-fields", "several-text-blocks", "bom"]
+# Valid framing that a real client still cannot read: the client-compatibility check is right to fail there.
+CLIENT_LIMITS = {
+    ("bom", "sdk/messages-stream"): "the official SDK's SSE decoder does not strip a leading BOM (2.12)",
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +64,9 @@ def test_no_check_fails_on_a_valid_but_unusual_variant(variant, make_target):
         bad = {}
         for item in ALL_ITEMS:
             result = run_check(session, item)
-            if result.verdict is not Verdict.PASS:
+            if (variant, item) in CLIENT_LIMITS:
+                assert result.verdict is Verdict.FAIL, CLIENT_LIMITS[variant, item]
+            elif result.verdict is not Verdict.PASS:
                 bad[item] = (result.verdict.value, result.reason, [f.got for f in result.findings][:2])
     finally:
         session.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+
 from conformance.checks.common import contains_words, short
 from conformance.engine import Context, check, fail
 from conformance.verdicts import Evidence, Finding
@@ -24,8 +26,15 @@ def sdk_client(ctx: Context):
 
 
 def _sdk_error(ctx: Context, rule: str, call: str, exc: Exception) -> Finding:
-    detail = ctx.target.redact(f"{type(exc).__module__}.{type(exc).__name__}: {exc}")
-    return fail(rule, f"{call} completes", short(detail, 300))
+    """The exception the SDK raised, with where it was raised when its message says nothing."""
+    name = type(exc).__name__ if type(exc).__module__ == "builtins" else f"{type(exc).__module__}.{type(exc).__name__}"
+    detail = f"{name}: {exc}" if str(exc) else name
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        module = last.filename.replace("\\", "/").split("site-packages/")[-1]
+        detail += f" (raised in {module}, {last.name}, line {last.lineno})"
+    return fail(rule, f"{call} completes", ctx.target.redact(detail)[:400])
 
 
 def _content_finding(ctx: Context, rule: str, call: str, words: list[str], text: str) -> list[Finding]:
