@@ -106,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     suites = Path(str(resources.files("conformance.suites")))
     pytest_args = [str(suites), "-c", str(suites / "conformance.ini"), "--rootdir", str(suites),
                    "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-                   "--tb=line", "-rfEsw",
+                   "--tb=short", "-rfEsw",
                    "-v" if args.verbose else "-q"]
     if args.keyword:
         pytest_args += ["-k", args.keyword]

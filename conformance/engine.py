@@ -214,6 +214,7 @@ def run_check(session: Session, item_id: str) -> CheckResult:
         reason=reason,
         tokens_requested=sum(ex.request.max_tokens for ex in ctx.used),
         tokens_used=sum(ex.usage_output_tokens for ex in ctx.used),
+        exchanges=tuple((ex.name, ex.request.max_tokens, ex.usage_output_tokens) for ex in ctx.used),
     )
 
 

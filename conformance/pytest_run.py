@@ -16,6 +16,7 @@ from conformance.target import Secret, Target
 from conformance.verdicts import Verdict, render
 
 USER_PROPERTY = "conformance_result"
+WORKER_KEY = "conformance_target"
 TIERS_HELP = {
     "free": "conformance check that generates nothing (auth, validation errors)",
     "cheap": "conformance check with tiny max_tokens (the core behaviours)",
@@ -56,7 +57,11 @@ class ConformanceRun:
     def from_options(cls, config: pytest.Config) -> ConformanceRun:
         opt = config.option
         target = None
-        if opt.conformance_base_url:
+        handed = getattr(config, "workerinput", {}).get(WORKER_KEY)
+        if handed:  # an xdist worker: the controller hands over its target (the embedded server included)
+            target = Target(api_key=Secret(handed.pop("api_key")), **{**handed, "headers": tuple(
+                tuple(pair) for pair in handed["headers"])})
+        elif opt.conformance_base_url:
             key = opt.conformance_api_key or os.environ.get("ANTHROPIC_CONFORMANCE_API_KEY") or os.environ.get(
                 "ANTHROPIC_API_KEY", "")
             target = Target(
@@ -67,6 +72,15 @@ class ConformanceRun:
             )
         return cls(target, expensive=opt.conformance_expensive, report_path=opt.conformance_report,
                    selection={"keyword": opt.keyword or None, "expensive": opt.conformance_expensive})
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:
+        """xdist controller: hand the target to each worker (over its private channel, never printed)."""
+        t = self.target
+        node.workerinput[WORKER_KEY] = {
+            "base_url": t.base_url, "api_key": t.api_key.reveal(), "model": t.model, "headers": list(t.headers),
+            "anthropic_version": t.anthropic_version, "embedded": t.embedded, "timeout": t.timeout,
+        }
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -129,8 +143,12 @@ class ConformanceRun:
         try:
             if hasattr(session.config, "workerinput") or self.target is None:
                 return
-            exchanges = self._session.exchanges.values() if self._session else []
-            tokens = (sum(ex.request.max_tokens for ex in exchanges), sum(ex.usage_output_tokens for ex in exchanges))
+            exchanges: dict[str, dict] = {}  # each exchange once, however many checks (and workers) read it
+            for record in self.results.values():
+                for ex in record.get("exchanges", []):
+                    exchanges.setdefault(ex["name"], ex)
+            tokens = (sum(ex["tokens_requested"] for ex in exchanges.values()),
+                      sum(ex["tokens_used"] for ex in exchanges.values()))
             self.report = build_report(self.target, self.selection, list(self.results.values()), tokens)
             if self.report_path:
                 write_report(self.report, self.report_path)

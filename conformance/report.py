@@ -51,6 +51,8 @@ def result_dict(result: CheckResult, message: str, duration: float = 0.0) -> dic
             for f in result.findings
         ],
         "evidence": [{"request": e.request, "response": e.response} for e in result.evidence],
+        "exchanges": [{"name": name, "tokens_requested": requested, "tokens_used": used}
+                      for name, requested, used in result.exchanges],
         "tokens_requested": result.tokens_requested,
         "tokens_used": result.tokens_used,
         "duration": round(duration, 4),

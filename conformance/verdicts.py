@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class Verdict(enum.StrEnum):
@@ -53,7 +53,7 @@ class CheckResult:
     reason: str = ""  # for skipped / unsupported / error: why
     tokens_requested: int = 0
     tokens_used: int = 0
-    extra: dict = field(default_factory=dict)
+    exchanges: tuple[tuple[str, int, int], ...] = ()  # (name, tokens requested, tokens used) of each read
 
     @property
     def area(self) -> str:

@@ -88,3 +88,20 @@ def test_checks_lists_every_check_with_rule_and_tier():
     proc = run_cli("checks")
     assert proc.returncode == 0
     assert "streaming/message-stop-last" in proc.stdout and "STREAM-STOP-LAST" in proc.stdout
+
+
+def test_serve_prints_its_base_url_first_and_answers_on_loopback():
+    import httpx
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    proc = subprocess.Popen([sys.executable, "-m", "conformance", "serve", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        response = httpx.post(url + "/v1/messages", headers={"x-api-key": "any", "anthropic-version": "2023-06-01"},
+                              json={"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]})
+        assert response.status_code == 200 and response.json()["type"] == "message"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -63,3 +63,39 @@ def test_a_fault_fails_its_check_with_the_rule_in_the_pytest_output(pytester: py
     out = result.stdout.str()
     assert "FAIL streaming/message-stop-last" in out and "rule STREAM-STOP-LAST" in out
     assert "reproduce" in out
+
+
+def test_expensive_checks_are_skipped_against_a_real_target_unless_enabled(pytester: pytest.Pytester,
+                                                                          reference_server, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_CONFORMANCE_API_KEY", reference_server.api_key.reveal())
+    args = ("--pyargs", "conformance.suites", "-p", "no:cacheprovider", "-rs",
+            "--conformance-base-url", reference_server.base_url, "-k", "streaming/long-text")
+    skipped = pytester.runpytest_subprocess(*args)
+    skipped.assert_outcomes(skipped=1)
+    assert "expensive: " in skipped.stdout.str()
+    enabled = pytester.runpytest_subprocess(*args, "--conformance-expensive")
+    enabled.assert_outcomes(passed=1)
+
+
+def test_a_failing_run_with_showlocals_and_junit_never_shows_the_key(pytester: pytest.Pytester, reference_server):
+    canary = "sk-ant-canary-" + "k3y" * 8
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest_subprocess(
+        "--pyargs", "conformance.suites", "-p", "no:cacheprovider", "--showlocals", "--tb=long",
+        "--conformance-base-url", reference_server.base_url, "--conformance-api-key", canary,
+        "--junitxml", str(junit), "-k", "auth or message",
+    )
+    assert result.ret == 1
+    assert canary not in result.stdout.str() + result.stderr.str()
+    assert canary not in junit.read_text()
+
+
+def test_xdist_workers_share_the_controllers_embedded_server_and_one_report(pytester: pytest.Pytester):
+    report = pytester.path / "report.json"
+    result = pytester.runpytest_subprocess("--pyargs", "conformance.suites", "-p", "no:cacheprovider", "-n", "2",
+                                           "--conformance-report", str(report), "-k", "message or tools")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 16 and "failed" not in outcomes
+    data = json.loads(report.read_text())
+    assert data["target"]["embedded"] is True and data["summary"]["pass"] == outcomes["passed"]
+    assert data["tokens"]["requested"] > 0
