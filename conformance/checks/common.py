@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from conformance.engine import Context, fail
+from conformance.engine import Context, fail, warn
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
 
@@ -70,3 +71,21 @@ def require_message(ex: Exchange, rule: str) -> tuple[dict | None, list[Finding]
 def text_probe(ctx: Context, key: str, **kwargs):
     """The shared non-streaming text probe `key` (reply with three nonce words)."""
     return ctx.exchange(key, lambda: ctx.request(ctx.probes.text_body(key, **kwargs)))
+
+
+def media_type_findings(ex: Exchange, rule: str, expected: str) -> list[Finding]:
+    """A finding unless the response's Content-Type media type is `expected`."""
+    media = ex.content_type.split(";")[0].strip().lower()
+    if media != expected:
+        return [fail(rule, f"Content-Type: {expected}", f"Content-Type: {ex.content_type or '(none)'}")]
+    return []
+
+
+def id_findings(value: object, rule: str, where: str, prefix: str, pattern: re.Pattern | None = None) -> list[Finding]:
+    """Fail unless an id is a non-empty string (matching `pattern`); warn unless it has the real API's prefix."""
+    if not isinstance(value, str) or not value or (pattern is not None and not pattern.match(value)):
+        shape = f"an id matching {pattern.pattern}" if pattern is not None else "a non-empty string id"
+        return [fail(rule, shape, short(value), where)]
+    if not value.startswith(prefix):
+        return [warn(rule, f"an id starting with {prefix} (as the real API sends)", short(value), where)]
+    return []

@@ -6,6 +6,8 @@ from conformance import schemas
 from conformance.checks.common import (
     STOP_REASONS,
     contains_words,
+    id_findings,
+    media_type_findings,
     message_text,
     require_message,
     short,
@@ -25,12 +27,7 @@ def content_type_json(ctx: Context):
     """A non-streaming response is application/json."""
     ex = text_probe(ctx, PROBE)
     _, findings = require_message(ex, "MSG-CONTENT-TYPE")
-    if findings:
-        return findings
-    media = ex.content_type.split(";")[0].strip().lower()
-    if media != "application/json":
-        return [fail("MSG-CONTENT-TYPE", "Content-Type: application/json", f"Content-Type: {ex.content_type or '(none)'}")]
-    return []
+    return findings or media_type_findings(ex, "MSG-CONTENT-TYPE", "application/json")
 
 
 @check("message/schema", rule="MSG-SCHEMA", tier="cheap")
@@ -49,12 +46,7 @@ def message_id(ctx: Context):
     body, findings = _message(ctx, "MSG-ID")
     if body is None:
         return findings
-    value = body.get("id")
-    if not isinstance(value, str) or not value:
-        return [fail("MSG-ID", "a non-empty string id", short(value), "$.id")]
-    if not value.startswith("msg_"):
-        return [warn("MSG-ID", "an id starting with msg_ (as the real API sends)", short(value), "$.id")]
-    return []
+    return id_findings(body.get("id"), "MSG-ID", "$.id", "msg_")
 
 
 @check("message/stop-reason", rule="MSG-STOP-REASON", tier="cheap")

@@ -49,34 +49,36 @@ def _params(ctx: Context, key: str) -> tuple[dict, list[str]]:
     return {k: body[k] for k in ("model", "max_tokens", "messages")}, ctx.probes.text_words(key)
 
 
+def _sdk_call(ctx: Context, key: str, rule: str, call: str, invoke) -> list[Finding]:
+    """Run one SDK call with the probe `key`'s parameters; judge that it completes and returns the words."""
+    params, words = _params(ctx, key)
+    ctx.evidence.append(Evidence(f"anthropic SDK {call} (model={params['model']}, max_tokens={params['max_tokens']}) "
+                                 f"at {ctx.target.base_url} (key redacted)", ""))
+    try:
+        with sdk_client(ctx) as client:
+            message = invoke(client, params)
+    except Exception as exc:
+        return [_sdk_error(ctx, rule, call, exc)]
+    text = "".join(getattr(block, "text", "") for block in message.content)
+    findings = _content_finding(ctx, rule, call, words, text)
+    if message.stop_reason is None:
+        findings.append(fail(rule, "a final message with a stop_reason", "stop_reason None"))
+    return findings
+
+
+def _stream_final_message(client, params):
+    with client.messages.stream(**params) as stream:
+        return stream.get_final_message()
+
+
 @check("sdk/messages-create", rule="SDK-CREATE", tier="cheap")
 def messages_create(ctx: Context):
     """anthropic.Anthropic().messages.create(...) works (strict response validation, SDK 2.x: Bearer)."""
-    params, words = _params(ctx, "sdk-create")
-    ctx.evidence.append(Evidence(f"anthropic SDK messages.create(model={params['model']}, max_tokens="
-                                 f"{params['max_tokens']}) at {ctx.target.base_url} (key redacted)", ""))
-    try:
-        with sdk_client(ctx) as client:
-            message = client.messages.create(**params)
-    except Exception as exc:
-        return [_sdk_error(ctx, "SDK-CREATE", "messages.create", exc)]
-    text = "".join(getattr(block, "text", "") for block in message.content)
-    return _content_finding(ctx, "SDK-CREATE", "messages.create", words, text)
+    return _sdk_call(ctx, "sdk-create", "SDK-CREATE", "messages.create()",
+                     lambda client, params: client.messages.create(**params))
 
 
 @check("sdk/messages-stream", rule="SDK-STREAM", tier="cheap")
 def messages_stream(ctx: Context):
     """anthropic.Anthropic().messages.stream(...).get_final_message() works."""
-    params, words = _params(ctx, "sdk-stream")
-    ctx.evidence.append(Evidence(f"anthropic SDK messages.stream(model={params['model']}).get_final_message() "
-                                 f"at {ctx.target.base_url} (key redacted)", ""))
-    try:
-        with sdk_client(ctx) as client, client.messages.stream(**params) as stream:
-            message = stream.get_final_message()
-    except Exception as exc:
-        return [_sdk_error(ctx, "SDK-STREAM", "messages.stream().get_final_message()", exc)]
-    text = "".join(getattr(block, "text", "") for block in message.content)
-    findings = _content_finding(ctx, "SDK-STREAM", "get_final_message()", words, text)
-    if message.stop_reason is None:
-        findings.append(fail("SDK-STREAM", "a final message with a stop_reason", "stop_reason None"))
-    return findings
+    return _sdk_call(ctx, "sdk-stream", "SDK-STREAM", "messages.stream().get_final_message()", _stream_final_message)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conformance import schemas
-from conformance.checks.common import contains_words, expect_ok, short
+from conformance.checks.common import contains_words, expect_ok, media_type_findings, short
 from conformance.engine import Context, check, fail, warn
 from conformance.verdicts import Finding, Verdict
 from conformance.wire import Exchange
@@ -70,13 +70,7 @@ for _id, _rule, _summary in [
 def content_type(ctx: Context):
     """A stream is served as text/event-stream."""
     ex = stream_exchange(ctx)
-    findings = expect_ok(ex, "SSE-CONTENT-TYPE")
-    if findings:
-        return findings
-    media = ex.content_type.split(";")[0].strip().lower()
-    if media != "text/event-stream":
-        return [fail("SSE-CONTENT-TYPE", "Content-Type: text/event-stream", f"Content-Type: {ex.content_type or '(none)'}")]
-    return []
+    return expect_ok(ex, "SSE-CONTENT-TYPE") or media_type_findings(ex, "SSE-CONTENT-TYPE", "text/event-stream")
 
 
 @check("streaming/event-schema", rule="STREAM-EVENT-SCHEMA", tier="cheap")

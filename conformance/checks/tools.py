@@ -6,8 +6,8 @@ import re
 
 import jsonschema
 
-from conformance.checks.common import contains_words, message_text, require_message, short, tool_uses
-from conformance.engine import Context, check, fail, warn
+from conformance.checks.common import contains_words, id_findings, message_text, require_message, short, tool_uses
+from conformance.engine import Context, check, fail
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
 
@@ -56,12 +56,7 @@ def tool_use_id(ctx: Context):
     call, findings = forced_call(ctx, "TOOL-ID")
     if call is None:
         return findings
-    value = call.get("id")
-    if not isinstance(value, str) or not TOOL_ID.match(value):
-        return [fail("TOOL-ID", "an id matching ^[a-zA-Z0-9_-]+$", short(value), "$.content[].id")]
-    if not value.startswith("toolu_"):
-        return [warn("TOOL-ID", "an id starting with toolu_ (as the real API sends)", short(value), "$.content[].id")]
-    return []
+    return id_findings(call.get("id"), "TOOL-ID", "$.content[].id", "toolu_", TOOL_ID)
 
 
 @check("tools/stop-reason", rule="TOOL-STOP-REASON", tier="cheap")
