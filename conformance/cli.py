@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--header", action="append", default=[], metavar="NAME:VALUE", help="extra request header")
     run.add_argument("--anthropic-version", default="2023-06-01", help="anthropic-version for general probes")
     run.add_argument("--expensive", action="store_true", help="also run the expensive checks")
+    run.add_argument("--level", choices=("strict", "compat"), default="strict",
+                     help="which verdicts set the exit code: strict (like the real API, default) or compat (clients work)")
+    run.add_argument("--without", default=None, metavar="FEATURES",
+                     help="optional features the target does not offer, comma-separated (e.g. thinking,images)")
     run.add_argument("--report", default=None, metavar="PATH", help="write the JSON report")
     run.add_argument("--junit", default=None, metavar="PATH", help="write JUnit XML")
     run.add_argument("-k", dest="keyword", default=None, metavar="EXPR", help="select checks (pytest -k syntax)")
@@ -79,11 +83,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
     from conformance.discovery import Unreachable, probe_models
-    from conformance.pytest_run import ConformanceRun, parse_headers
+    from conformance.pytest_run import ConformanceRun, parse_features, parse_headers
     from conformance.target import Secret, Target
 
     base_url = args.base_url or os.environ.get("ANTHROPIC_BASE_URL")
     target = None
+    try:
+        without = parse_features(args.without)
+    except pytest.UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if base_url:
         key = args.api_key or os.environ.get("ANTHROPIC_API_KEY", "")
         if not key:
@@ -95,14 +104,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         target = Target(base_url=base_url, api_key=Secret(key), model=args.model or "", headers=headers,
-                        anthropic_version=args.anthropic_version, timeout=args.timeout)
+                        anthropic_version=args.anthropic_version, timeout=args.timeout, without=without)
         try:
             probe_models(target)
         except Unreachable as exc:
             print(f"error: the target {target.redact(base_url)} cannot be reached: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE
-    selection = {"keyword": args.keyword, "expensive": args.expensive}
-    run = ConformanceRun(target, expensive=args.expensive, report_path=args.report, selection=selection)
+    selection = {"keyword": args.keyword, "expensive": args.expensive, "level": args.level}
+    run = ConformanceRun(target, expensive=args.expensive, report_path=args.report, selection=selection,
+                         level=args.level)
     suites = Path(str(resources.files("conformance.suites")))
     pytest_args = [str(suites), "-c", str(suites / "conformance.ini"), "--rootdir", str(suites),
                    "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "ignore::pytest.PytestAssertRewriteWarning",
@@ -121,19 +131,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             return EXIT_NO_CHECKS
         return EXIT_FAILED
     print_summary(run.report)
-    summary = run.report["summary"]
+    summary = run.report["compat_summary" if args.level == "compat" else "summary"]
     return EXIT_FAILED if summary["fail"] or summary["error"] else EXIT_OK
 
 
 def print_summary(report: dict) -> None:
     target = report["target"]
     kind = "embedded reference server" if target["embedded"] else target["base_url"]
-    s = report["summary"]
     print(f"\nanthropic-conformance {report['tool']['version']} against {kind} (model {target['model']})")
-    print("  " + ", ".join(f"{s[v]} {v}" for v in ("pass", "fail", "warn", "unsupported", "skipped", "error"))
-          + f"  of {s['total']} checks")
+    for name, profile in report["profiles"].items():
+        detail = profile["failing"] or profile["limiting"] or profile["not_run"]
+        more = f": {', '.join(detail[:4])}{' ...' if len(detail) > 4 else ''}" if detail else ""
+        print(f"  {name:24} {profile['status']}{more}")
+    verdicts = ("pass", "fail", "warn", "unsupported", "skipped", "error")
+    for label, key in (("strict", "summary"), ("compat", "compat_summary")):
+        s = report[key]
+        print(f"  {label:7} " + ", ".join(f"{s[v]} {v}" for v in verdicts) + f"  of {s['total']} checks")
     for result in report["results"]:
-        if result["verdict"] in ("warn", "skipped", "unsupported"):
+        if result["verdict"] in ("warn", "skipped", "unsupported") or result["compat_verdict"] == "warn":
             detail = result["reason"] or (result["findings"][0]["got"] if result["findings"] else "")
             print(f"  {result['verdict'].upper():11} {result['id']}: {detail}")
     print(f"  output tokens requested {report['tokens']['requested']}, used {report['tokens']['used']}")

@@ -14,6 +14,8 @@ from conformance.verdicts import CheckResult, Evidence, Finding, Verdict, worst
 from conformance.wire import Exchange, Wire, WireRequest
 
 TIERS = ("free", "cheap", "expensive")
+# Optional features: a target may declare it does not offer them (--without), and may decline them with a clean 4xx.
+FEATURES = ("images", "documents", "thinking", "prefill", "count-tokens", "models", "parallel-tool-use")
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Check:
     func: Callable
     params: tuple[str, ...] = ()
     summary: str = ""
+    feature: str = ""  # an optional feature (FEATURES) the check needs; "" for the core contract
 
     @property
     def area(self) -> str:
@@ -36,16 +39,18 @@ class Check:
 REGISTRY: dict[str, Check] = {}
 
 
-def check(check_id: str, *, rule: str, tier: str, params: tuple[str, ...] = ()):
+def check(check_id: str, *, rule: str, tier: str, params: tuple[str, ...] = (), feature: str = ""):
     """Register a check function `func(ctx, param) -> list[Finding]` under a stable id."""
     if tier not in TIERS:
         raise ValueError(f"{check_id}: unknown tier {tier!r}")
+    if feature and feature not in FEATURES:
+        raise ValueError(f"{check_id}: unknown feature {feature!r}")
 
     def register(func: Callable) -> Callable:
         if check_id in REGISTRY:
             raise ValueError(f"duplicate check id {check_id}")
         doc = (func.__doc__ or "").strip().splitlines()
-        REGISTRY[check_id] = Check(check_id, rule, tier, func, tuple(params), doc[0] if doc else "")
+        REGISTRY[check_id] = Check(check_id, rule, tier, func, tuple(params), doc[0] if doc else "", feature)
         return func
 
     return register
@@ -177,6 +182,11 @@ def warn(rule: str, expected: str, got: str, where: str = "") -> Finding:
     return Finding(Verdict.WARN, rule, expected, got, where)
 
 
+def strict(rule: str, expected: str, got: str, where: str = "", compat: Verdict = Verdict.WARN) -> Finding:
+    """Unlike the real API (strict failure) but tolerated by the clients (a compat warning by default)."""
+    return Finding(Verdict.FAIL, rule, expected, got, where, compat=compat)
+
+
 def run_check(session: Session, item_id: str) -> CheckResult:
     """Run one check item (an id, with `[param]` for parametrized checks) and judge it."""
     base, param = split_item_id(item_id)
@@ -186,12 +196,17 @@ def run_check(session: Session, item_id: str) -> CheckResult:
     if check_def.tier == "expensive" and not (session.expensive or session.target.embedded):
         return CheckResult(item_id, Verdict.SKIPPED, check_def.rule, check_def.tier,
                            reason="expensive: this check generates longer output; enable it with --expensive")
+    if check_def.feature and check_def.feature in session.target.without:
+        return CheckResult(item_id, Verdict.UNSUPPORTED, check_def.rule, check_def.tier,
+                           reason=f"unsupported: the target declares it does not offer {check_def.feature}")
     ctx = Context(session, check_def)
     reason = ""
+    compat = None
     findings: list[Finding] = []
     try:
         findings = list(check_def.func(ctx, param) if check_def.params else check_def.func(ctx))
         verdict = worst([f.verdict for f in findings])
+        compat = worst([f.compat_verdict for f in findings])
     except Skip as exc:
         verdict, reason = Verdict.SKIPPED, str(exc)
     except Unsupported as exc:
@@ -209,6 +224,7 @@ def run_check(session: Session, item_id: str) -> CheckResult:
         verdict=verdict,
         rule=check_def.rule,
         tier=check_def.tier,
+        compat_verdict=compat if compat is not None and compat is not verdict else None,
         findings=tuple(findings),
         evidence=evidence,
         reason=reason,

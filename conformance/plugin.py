@@ -22,6 +22,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="also run expensive checks against a real target")
     group.addoption("--conformance-report", default=None, metavar="PATH", help="write the JSON report here")
     group.addoption("--conformance-timeout", type=float, default=None, help="seconds per request (default 60)")
+    group.addoption("--conformance-level", choices=("strict", "compat"), default="strict",
+                    help="which verdicts decide the outcome: strict (the real API) or compat (the clients)")
+    group.addoption("--conformance-without", default=None, metavar="FEATURES",
+                    help="comma-separated optional features the target does not offer (e.g. thinking,images)")
 
 
 def _wanted(config: pytest.Config) -> bool:
@@ -30,6 +34,7 @@ def _wanted(config: pytest.Config) -> bool:
     if any(getattr(opt, name, None) for name in (
         "conformance_base_url", "conformance_api_key", "conformance_model", "conformance_header",
         "conformance_anthropic_version", "conformance_expensive", "conformance_report", "conformance_timeout",
+        "conformance_without",
     )):
         return True
     return any("conformance.suites" in str(arg) or "conformance/suites" in str(arg).replace("\\", "/")

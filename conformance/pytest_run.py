@@ -28,6 +28,18 @@ class ConformanceWarning(UserWarning):
     """A difference from the real API that clients still tolerate."""
 
 
+def parse_features(value: str | None) -> frozenset[str]:
+    """--without thinking,images -> the declared unsupported features (a closed list)."""
+    from conformance.engine import FEATURES
+
+    names = frozenset(part.strip() for part in (value or "").split(",") if part.strip())
+    unknown = names - set(FEATURES)
+    if unknown:
+        raise pytest.UsageError(f"--without: unknown feature(s) {', '.join(sorted(unknown))}; "
+                                f"known: {', '.join(FEATURES)}")
+    return names
+
+
 def parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
     headers = []
     for value in values:
@@ -42,9 +54,10 @@ class ConformanceRun:
     """Registered as a pytest plugin for one run against one target."""
 
     def __init__(self, target: Target | None, *, expensive: bool = False, report_path: str | None = None,
-                 selection: dict | None = None, seed: int | None = None) -> None:
+                 selection: dict | None = None, seed: int | None = None, level: str = "strict") -> None:
         self.target = target  # None: start the embedded reference server
         self.expensive = expensive
+        self.level = level
         self.report_path = report_path
         self.selection = dict(selection or {})
         self.seed = seed
@@ -59,8 +72,9 @@ class ConformanceRun:
         target = None
         handed = getattr(config, "workerinput", {}).get(WORKER_KEY)
         if handed:  # an xdist worker: the controller hands over its target (the embedded server included)
-            target = Target(api_key=Secret(handed.pop("api_key")), **{**handed, "headers": tuple(
-                tuple(pair) for pair in handed["headers"])})
+            target = Target(api_key=Secret(handed.pop("api_key")), **{
+                **handed, "headers": tuple(tuple(pair) for pair in handed["headers"]),
+                "without": frozenset(handed["without"])})
         elif opt.conformance_base_url:
             key = opt.conformance_api_key or os.environ.get("ANTHROPIC_CONFORMANCE_API_KEY") or os.environ.get(
                 "ANTHROPIC_API_KEY", "")
@@ -68,10 +82,12 @@ class ConformanceRun:
                 base_url=opt.conformance_base_url, api_key=Secret(key), model=opt.conformance_model or "",
                 headers=parse_headers(opt.conformance_header),
                 anthropic_version=opt.conformance_anthropic_version or "2023-06-01",
-                timeout=opt.conformance_timeout or 60.0,
+                timeout=opt.conformance_timeout or 60.0, without=parse_features(opt.conformance_without),
             )
         return cls(target, expensive=opt.conformance_expensive, report_path=opt.conformance_report,
-                   selection={"keyword": opt.keyword or None, "expensive": opt.conformance_expensive})
+                   level=opt.conformance_level,
+                   selection={"keyword": opt.keyword or None, "expensive": opt.conformance_expensive,
+                              "level": opt.conformance_level})
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node) -> None:
@@ -80,6 +96,7 @@ class ConformanceRun:
         node.workerinput[WORKER_KEY] = {
             "base_url": t.base_url, "api_key": t.api_key.reveal(), "model": t.model, "headers": list(t.headers),
             "anthropic_version": t.anthropic_version, "embedded": t.embedded, "timeout": t.timeout,
+            "without": sorted(t.without),
         }
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -120,15 +137,17 @@ class ConformanceRun:
             result = run_check(session, item_id)
             target = session.target
             reproduce = reproduce_command(target, item_id)
-            message = "" if result.verdict is Verdict.PASS else render(result, statement(result.rule), reproduce)
+            verdict = result.at(self.level)
+            clean = result.verdict is Verdict.PASS and result.at("compat") is Verdict.PASS
+            message = "" if clean else render(result, statement(result.rule), reproduce, self.level)
             message = target.redact(message)
             record = result_dict(result, message, time.monotonic() - started)
             request.node.user_properties.append((USER_PROPERTY, json.dumps(record)))
-            if result.verdict in (Verdict.FAIL, Verdict.ERROR):
+            if verdict in (Verdict.FAIL, Verdict.ERROR):
                 pytest.fail(message, pytrace=False)
-            if result.verdict is Verdict.WARN:
+            if verdict is Verdict.WARN or (verdict is Verdict.PASS and message):
                 warnings.warn(ConformanceWarning(message), stacklevel=2)
-            elif result.verdict in (Verdict.SKIPPED, Verdict.UNSUPPORTED):
+            elif verdict in (Verdict.SKIPPED, Verdict.UNSUPPORTED):
                 pytest.skip(target.redact(result.reason or result.verdict.value))
 
         return run

@@ -40,6 +40,7 @@ def result_dict(result: CheckResult, message: str, duration: float = 0.0) -> dic
         "id": result.check_id,
         "area": result.area,
         "verdict": result.verdict.value,
+        "compat_verdict": result.at("compat").value,
         "rule": result.rule,
         "rule_statement": rule.get("statement", ""),
         "rule_source": rule.get("source", ""),
@@ -47,7 +48,8 @@ def result_dict(result: CheckResult, message: str, duration: float = 0.0) -> dic
         "message": message,
         "reason": result.reason,
         "findings": [
-            {"verdict": f.verdict.value, "rule": f.rule, "expected": f.expected, "got": f.got, "where": f.where}
+            {"verdict": f.verdict.value, "compat_verdict": f.compat_verdict.value, "rule": f.rule,
+             "expected": f.expected, "got": f.got, "where": f.where}
             for f in result.findings
         ],
         "evidence": [{"request": e.request, "response": e.response} for e in result.evidence],
@@ -60,9 +62,12 @@ def result_dict(result: CheckResult, message: str, duration: float = 0.0) -> dic
 
 
 def build_report(target: Target, selection: dict, results: list[dict], exchanges_tokens: tuple[int, int]) -> dict:
-    counts = Counter(r["verdict"] for r in results)
-    summary = {v.value: counts.get(v.value, 0) for v in Verdict}
-    summary["total"] = len(results)
+    from conformance.engine import all_checks
+    from conformance.profiles import readiness
+
+    summary = _summary(r["verdict"] for r in results)
+    compat_summary = _summary(r["compat_verdict"] for r in results)
+    all_ids = [item for check in all_checks().values() for item in check.item_ids()]
     report = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "anthropic-conformance", "version": __version__, "sdk_version": sdk_version(),
@@ -72,9 +77,18 @@ def build_report(target: Target, selection: dict, results: list[dict], exchanges
         "selection": selection,
         "results": sorted(results, key=lambda r: r["id"]),
         "summary": summary,
+        "compat_summary": compat_summary,
+        "profiles": readiness(results, all_ids),
         "tokens": {"requested": exchanges_tokens[0], "used": exchanges_tokens[1]},
     }
     return json.loads(target.redact(json.dumps(report)))
+
+
+def _summary(verdicts) -> dict[str, int]:
+    counts = Counter(verdicts)
+    summary = {v.value: counts.get(v.value, 0) for v in Verdict}
+    summary["total"] = sum(counts.values())
+    return summary
 
 
 def write_report(report: dict, path: str | Path) -> None:

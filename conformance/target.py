@@ -58,6 +58,7 @@ class Target:
     anthropic_version: str = "2023-06-01"
     embedded: bool = False  # the harness's own reference server: deterministic, everything may run
     timeout: float = 60.0
+    without: frozenset[str] = frozenset()  # optional features the target declares it does not offer
 
     def __repr__(self) -> str:
         return f"Target(base_url={self.base_url!r}, model={self.model!r}, api_key={REDACTED})"

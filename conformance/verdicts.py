@@ -25,13 +25,22 @@ def worst(verdicts: list[Verdict]) -> Verdict:
 
 @dataclass(frozen=True)
 class Finding:
-    """One observed difference from the contract: the problem, then the evidence."""
+    """One observed difference from the contract: the problem, then the evidence.
+
+    `verdict` is the strict judgement (does the target behave like the real API?); `compat` is the
+    client-compatibility judgement (will the official SDKs and Claude Code still work?), when it differs.
+    """
 
     verdict: Verdict
     rule: str
     expected: str
     got: str
     where: str = ""  # event index, state or JSON path
+    compat: Verdict | None = None
+
+    @property
+    def compat_verdict(self) -> Verdict:
+        return self.verdict if self.compat is None else self.compat
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,7 @@ class CheckResult:
     verdict: Verdict
     rule: str
     tier: str
+    compat_verdict: Verdict | None = None  # None: the same as verdict
     findings: tuple[Finding, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     reason: str = ""  # for skipped / unsupported / error: why
@@ -59,10 +69,19 @@ class CheckResult:
     def area(self) -> str:
         return self.check_id.split("/", 1)[0]
 
+    def at(self, level: str) -> Verdict:
+        """The verdict at a level: "strict" (the real API) or "compat" (the clients)."""
+        if level == "compat" and self.compat_verdict is not None:
+            return self.compat_verdict
+        return self.verdict
 
-def render(result: CheckResult, statement: str, reproduce: str) -> str:
+
+def render(result: CheckResult, statement: str, reproduce: str, level: str = "strict") -> str:
     """The failure text of DESIGN.md section 4: problem, evidence, what to do."""
-    head = f"{result.verdict.value.upper()} {result.check_id}   rule {result.rule}: {statement}"
+    verdict = result.at(level)
+    head = f"{verdict.value.upper()} {result.check_id}   rule {result.rule}: {statement}"
+    if result.compat_verdict is not None and result.compat_verdict is not result.verdict:
+        head += f"   (strict: {result.verdict.value}, compat: {result.compat_verdict.value})"
     lines = [head]
     if result.reason:
         lines.append(f"  reason    {result.reason}")
@@ -70,6 +89,8 @@ def render(result: CheckResult, statement: str, reproduce: str) -> str:
         if finding.verdict is Verdict.PASS:
             continue
         tag = "" if finding.rule == result.rule else f" [{finding.rule}]"
+        if finding.compat is not None:
+            tag += f" (clients: {finding.compat.value})"
         where = f"{finding.where}: " if finding.where else ""
         lines.append(f"  expected  {where}{finding.expected}{tag}")
         lines.append(f"  got       {where}{finding.got}")

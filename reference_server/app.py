@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from . import models
+from . import betas, models
 from .auth import check_key
-from .errors import ApiError, error_body, internal, invalid_request, not_found
+from .errors import ApiError, error_body, internal, invalid_request, not_found, too_large
 from .faults import UnknownFault, fault_set
 from .hooks import FaultSet, RequestInfo
 from .ids import request_id
@@ -24,6 +24,8 @@ from .tokens import input_tokens
 from .validation import validate
 
 VERSIONS = ("2023-06-01", "2026-10-21")
+DEFAULT_VERSION = "2023-06-01"  # what a version-optional layer assumes
+MAX_BODY_BYTES = 32 * 1024 * 1024  # the real API's request size cap for /v1/messages; larger bodies get 413
 JSON_TYPE = "application/json"
 SSE_TYPE = "text/event-stream; charset=utf-8"
 FAULT_PREFIX = "/faults/"
@@ -71,6 +73,8 @@ class ReferenceApp:
                     faults = fault_set(spec)
                 except UnknownFault as unknown:
                     raise _Reply(not_found(f"Unknown fault: {unknown.args[0]}")) from None
+                make_id = faults.replacement("request_id")
+                rid = make_id() if make_id else rid
                 path = "/" + rest
             response = await self._handle(Request(scope, receive), path, rid, faults)
         except _Reply as reply:
@@ -88,24 +92,28 @@ class ReferenceApp:
         if request.method != method:
             error = ApiError(405, "invalid_request_error", f"Method Not Allowed: {path} accepts {method}")
             raise _Reply(error, {"allow": method})
-        auth = faults.replacement("auth")
+        auth = faults.auth(endpoint)
         _raise(auth(request.headers, self.api_key) if auth else check_key(request.headers, self.api_key))
         _raise(faults.first_error("headers", info))
-        version = request.headers.get("anthropic-version")
-        if version is None:
-            raise _Reply(invalid_request("anthropic-version: header is required"))
-        if version not in VERSIONS:
-            raise _Reply(invalid_request(f"anthropic-version: unsupported version '{version}'"))
-        if endpoint == "models":
-            return _json_response(_ok(models.page(dict(request.query_params))), rid, faults)
-        if endpoint == "model":
-            return _json_response(_ok(models.model(params["model_id"])), rid, faults)
-        body = await _json_body(request, faults)
+        relaxed = faults.relaxed
+        version = _version(request.headers, relaxed)
+        _raise(betas.check(request.headers.get("anthropic-beta")))
+        if endpoint in ("models", "model"):
+            settings = faults.pipe("models", models.DEFAULT_MODELS_SETTINGS)
+            if endpoint == "models":
+                return _json_response(_ok(models.page(dict(request.query_params), settings)), rid, faults)
+            return _json_response(_ok(models.model(params["model_id"], settings)), rid, faults)
+        limit = None if "body-size" in relaxed else MAX_BODY_BYTES
+        body = await _json_body(request, faults, limit)
         body = faults.pipe("request", body, endpoint)
         _raise(faults.first_error("validate", body, endpoint))
-        _raise(validate(body, endpoint, version))
+        if endpoint == "messages" or "count-tokens-validation" not in relaxed:
+            _raise(validate(body, endpoint, version, relaxed))
+            if "unknown-model" not in relaxed:
+                _raise(models.unknown_model(body.get("model")))
         if endpoint == "count_tokens":
-            return _json_response({"input_tokens": input_tokens(body)}, rid, faults)
+            count = faults.pipe("count_tokens", input_tokens(body), body)
+            return _json_response({"input_tokens": count}, rid, faults)
         return _messages_response(body, rid, faults)
 
 
@@ -114,6 +122,17 @@ def _route(path: str) -> tuple[str | None, str, dict[str, str]]:
         if match := pattern.search(path):
             return endpoint, method, match.groupdict()
     return None, "", {}
+
+
+def _version(headers: Mapping[str, str], relaxed: frozenset[str]) -> str:
+    version = headers.get("anthropic-version")
+    if version is None:
+        if "anthropic-version" in relaxed:
+            return DEFAULT_VERSION
+        raise _Reply(invalid_request("anthropic-version: header is required"))
+    if version not in VERSIONS:
+        raise _Reply(invalid_request(f"anthropic-version: unsupported version '{version}'"))
+    return version
 
 
 def _raise(error: ApiError | None) -> None:
@@ -127,8 +146,24 @@ def _ok(result: dict[str, Any] | ApiError) -> dict[str, Any]:
     return result
 
 
-async def _json_body(request: Request, faults: FaultSet) -> dict[str, Any]:
-    raw = await request.body()
+async def _read_body(request: Request, limit: int | None) -> bytes:
+    """The request body, read chunk by chunk: a body over `limit` bytes is a 413 without being read further."""
+    if limit is not None:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _Reply(too_large(limit))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise _Reply(too_large(limit))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json_body(request: Request, faults: FaultSet, limit: int | None) -> dict[str, Any]:
+    raw = await _read_body(request, limit)
     try:
         body = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as problem:
@@ -157,7 +192,7 @@ def _messages_response(body: dict[str, Any], rid: str, faults: FaultSet) -> Resp
     message = faults.pipe("message", respond(body, settings, seed=rid))
     if body.get("stream") is not True:
         return _json_response(faults.pipe("json_message", message), rid, faults)
-    events = faults.pipe("events", message_events(message))
+    events = faults.pipe("events", message_events(faults.pipe("stream_message", message)))
     chunks = list(body_chunks(events, faults.pipe("framing", Framing())))
     headers = {"request-id": rid, "content-type": SSE_TYPE, "cache-control": "no-cache"}
     return StreamingResponse(_replay(chunks), headers=faults.pipe("response_headers", headers, "sse"))
@@ -179,6 +214,11 @@ def _json_response(
 def _error_response(
     error: ApiError, rid: str, faults: FaultSet, headers: dict[str, str] | None = None
 ) -> Response:
+    error = faults.pipe("error", error)
+    if isinstance(error.raw_body, str):
+        raw_headers = {"request-id": rid, "content-type": error.media_type, **(headers or {})}
+        raw_headers = faults.pipe("response_headers", raw_headers, "raw")
+        return Response(error.raw_body.encode("utf-8"), status_code=error.status, headers=raw_headers)
     if error.raw_body is not None:
         body = error.raw_body
     else:

@@ -22,12 +22,16 @@ ERROR_TYPES: dict[int, str] = {
 
 @dataclass(frozen=True)
 class ApiError:
-    """An error response: status, error.type and message; `raw_body` replaces the Anthropic envelope."""
+    """An error response: status, error.type and message; `raw_body` replaces the Anthropic envelope.
+
+    A `raw_body` that is a str is sent as it is, with `media_type` as its Content-Type; any other is sent as JSON.
+    """
 
     status: int
     type: str
     message: str
     raw_body: Any = None
+    media_type: str = "text/plain; charset=utf-8"
 
 
 def invalid_request(message: str) -> ApiError:
@@ -43,6 +47,16 @@ def not_found(message: str) -> ApiError:
 def authentication(message: str) -> ApiError:
     """A 401 authentication_error."""
     return ApiError(401, "authentication_error", message)
+
+
+def too_large(limit: int) -> ApiError:
+    """A 413 request_too_large for a body over `limit` bytes."""
+    megabytes = limit // (1024 * 1024)
+    return ApiError(
+        413,
+        "request_too_large",
+        f"Request exceeds the maximum allowed number of bytes. The maximum request size is {megabytes} MB.",
+    )
 
 
 def internal(message: str = "Internal server error") -> ApiError:

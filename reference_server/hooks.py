@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from .errors import ApiError
+from .models import ModelsSettings
 from .responder import ResponderSettings
 from .streaming import Framing, SseEvent
+from .validation_common import RELAXABLE
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,11 @@ class Fault:
     name: str
     description: str
     kind: Literal["fault", "variant"]
+    relax: frozenset[str] = frozenset()  # standard rules switched off (validation_common.RELAXABLE)
+    request_id: Callable[[], str] | None = None  # makes the request id (header and error bodies)
     route: Check | None = None  # before auth: may answer with an error
     auth: Auth | None = None  # replaces the credential check
+    auth_endpoints: frozenset[str] | None = None  # where `auth` applies (None: every endpoint)
     headers: Check | None = None  # after auth, before the version check
     bad_json: ApiError | None = None  # the error for an unparsable body
     request: Callable[[dict[str, Any], str], dict[str, Any]] | None = None  # before validation
@@ -41,10 +47,19 @@ class Fault:
     responder: Callable[[ResponderSettings], ResponderSettings] | None = None
     message: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # the Message, streamed or not
     json_message: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # the non-stream Message only
+    stream_message: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # the streamed Message only
     events: Callable[[list[SseEvent]], list[SseEvent]] | None = None
     framing: Callable[[Framing], Framing] | None = None
+    count_tokens: Callable[[Any, dict[str, Any]], Any] | None = None  # (input_tokens, body) -> input_tokens
+    models: Callable[[ModelsSettings], ModelsSettings] | None = None
+    error: Callable[[ApiError], ApiError] | None = None  # every error, before its body is built
     error_body: Callable[[dict[str, Any], ApiError], dict[str, Any]] | None = None
     response_headers: Callable[[dict[str, str], str], dict[str, str]] | None = None  # kind: "json" | "sse"
+
+    def __post_init__(self) -> None:
+        unknown = self.relax - RELAXABLE
+        if unknown:
+            raise ValueError(f"{self.name}: unknown rules in relax: {sorted(unknown)}")
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,18 @@ class FaultSet:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(fault.name for fault in self.faults)
+
+    @cached_property
+    def relaxed(self) -> frozenset[str]:
+        """The standard rules the faults switch off."""
+        return frozenset().union(*(fault.relax for fault in self.faults))
+
+    def auth(self, endpoint: str) -> Auth | None:
+        """The last fault's credential check that applies to `endpoint`, or None (the standard check)."""
+        for fault in reversed(self.faults):
+            if fault.auth is not None and (fault.auth_endpoints is None or endpoint in fault.auth_endpoints):
+                return fault.auth
+        return None
 
     def _hooks(self, point: str) -> list[Any]:
         return [hook for fault in self.faults if (hook := getattr(fault, point)) is not None]

@@ -34,6 +34,12 @@ class ResponderSettings:
     tool_results: bool = True
     stop_sequences: bool = True
     max_tokens: bool = True
+    thinking: bool = True
+    tool_choice: bool = True  # False: tool_choice is ignored (auto)
+    tool_choice_none: bool = True  # False: tool_choice none is treated as auto
+    auto_tool_calls: bool = True  # False: under auto (or no tool_choice) tools are never called
+    parallel_calls: bool = True  # False: only the first call directive is honoured
+    disable_parallel: bool = True  # False: disable_parallel_tool_use is ignored
 
 
 DEFAULT_SETTINGS = ResponderSettings()
@@ -51,20 +57,17 @@ def respond(
     seed = seed if seed is not None else json.dumps(body, sort_keys=True, default=str)
     conversation = _conversation(body, settings)
     plan = _plan(body, conversation, settings)
-    tools = [tool for tool in body.get("tools") or [] if isinstance(tool, dict)] if settings.tools else []
-    choice = body.get("tool_choice") if settings.tools and isinstance(body.get("tool_choice"), dict) else {}
-    text, calls = _apply_tool_choice(plan, tools, choice)
+    tools = [tool for tool in _list(body.get("tools")) if isinstance(tool, dict)] if settings.tools else []
+    text, calls = _apply_tool_choice(plan, tools, _tool_choice(body, settings), settings)
     text = _continue_prefill(conversation, text)
 
     stop_sequences = body.get("stop_sequences") if settings.stop_sequences else None
     text, matched = _cut_at_stop_sequence(text, stop_sequences if isinstance(stop_sequences, list) else [])
     if matched is not None:
         calls = []
-    limit = body.get("max_tokens") if settings.max_tokens else None
-    thinking = _thinking(body)
-    thinking, text, calls, truncated = _truncate(
-        thinking, text, calls, limit if isinstance(limit, int) else None
-    )
+    limit = _max_tokens(body.get("max_tokens")) if settings.max_tokens else None
+    thinking = _thinking(body) if settings.thinking else None
+    thinking, text, calls, truncated = _truncate(thinking, text, calls, limit)
 
     content: list[dict[str, Any]] = []
     if thinking is not None:
@@ -100,6 +103,28 @@ def respond(
             "service_tier": "standard",
         },
     }
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _max_tokens(value: Any) -> int | None:
+    """The output limit: a non-negative int, or a string of digits (a lenient layer's coercion); else none."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value if type(value) is int and value >= 0 else None
+
+
+def _tool_choice(body: dict[str, Any], settings: ResponderSettings) -> dict[str, Any]:
+    choice = body.get("tool_choice")
+    if not settings.tools or not settings.tool_choice or not isinstance(choice, dict):
+        return {}
+    if choice.get("type") == "none" and not settings.tool_choice_none:
+        return {}
+    if not settings.disable_parallel:
+        return {key: value for key, value in choice.items() if key != "disable_parallel_tool_use"}
+    return choice
 
 
 def _conversation(body: dict[str, Any], settings: ResponderSettings) -> list[Turn]:
@@ -139,29 +164,33 @@ def _plan(body: dict[str, Any], conversation: list[Turn], settings: ResponderSet
 
 
 def _apply_tool_choice(
-    plan: Plan, tools: list[dict[str, Any]], choice: dict[str, Any]
+    plan: Plan, tools: list[dict[str, Any]], choice: dict[str, Any], settings: ResponderSettings
 ) -> tuple[str | None, list[ToolCall]]:
-    schemas = {tool.get("name"): tool.get("input_schema") for tool in tools}
-    valid = [call for call in plan.calls if call.name in schemas]
+    schemas = {tool["name"]: tool.get("input_schema") for tool in tools if isinstance(tool.get("name"), str)}
+    directed = plan.calls if settings.parallel_calls else plan.calls[:1]
+    valid = [call for call in directed if call.name in schemas]
     kind = choice.get("type", "auto")
     text = plan.text
     if kind == "none":
         calls: list[ToolCall] = []
         if text is None:
             text = TOOLS_OFF_REPLY
-    elif kind == "tool" and choice.get("name") in schemas:
+    elif kind == "tool" and isinstance(choice.get("name"), str) and choice["name"] in schemas:
         name = choice["name"]
-        directed = [call for call in plan.calls if call.name == name]
-        calls = directed[:1] or [ToolCall(name, instance(schemas[name]))]
+        named = [call for call in plan.calls if call.name == name]
+        calls = named[:1] or [ToolCall(name, instance(schemas[name]))]
         text = None
     elif kind == "any" and tools:
         first = str(tools[0].get("name"))
-        calls = valid or [ToolCall(first, instance(schemas[first]))]
+        calls = valid or [ToolCall(first, instance(schemas.get(first)))]
         text = None
     else:
-        calls = valid
+        calls = valid if settings.auto_tool_calls else []
         if text is None and not calls:
-            text = f"The tool {plan.calls[0].name} is not available." if plan.calls else DEFAULT_REPLY
+            if plan.calls and not valid:
+                text = f"The tool {plan.calls[0].name} is not available."
+            else:
+                text = TOOLS_OFF_REPLY if plan.calls else DEFAULT_REPLY
     if choice.get("disable_parallel_tool_use") is True:
         calls = calls[:1]
     return text, calls

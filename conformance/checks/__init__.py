@@ -1,3 +1,18 @@
 """The conformance checks: pure functions over recorded exchanges, registered by id."""
 
-from conformance.checks import auth, errors, headers, message, sdk, streaming, system, tools  # noqa: F401
+from conformance.checks import (  # noqa: F401  (each module registers its checks)
+    acceptance,
+    auth,
+    count_tokens,
+    errors,
+    headers,
+    message,
+    models,
+    parity,
+    sdk,
+    streaming,
+    system,
+    thinking,
+    tools,
+    validation,
+)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from conformance.checks.common import expect_ok, short
-from conformance.engine import Context, Session, check, fail
+from conformance.checks.bad_requests import judge, rejected
+from conformance.checks.common import expect_ok
+from conformance.engine import Context, Session, Unsupported, check
 from conformance.verdicts import Finding
 from conformance.wire import Exchange, WireRequest
 
@@ -41,55 +42,67 @@ def bearer(ctx: Context):
     return _accepted(ctx, "bearer", "AUTH-BEARER", "Authorization: Bearer")
 
 
-def rejected(ex: Exchange, rule: str, status: int, error_type: str, what: str) -> list[Finding]:
-    """Findings unless the exchange is rejected with `status` (and error.type, when the body has one)."""
-    if ex.status != status:
-        body = ex.body[:100].decode("utf-8", "replace")
-        return [fail(rule, f"HTTP {status} {error_type} for {what}", f"HTTP {ex.status}: {body}")]
-    body = ex.json
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict) and error.get("type") != error_type:
-        return [fail(rule, f"error.type {error_type}", short(error.get("type")), "$.error.type")]
-    return []
-
-
-def error_probe(ctx: Context, name: str) -> Exchange:
-    return ctx.exchange(name, lambda: ERROR_PROBES[name][0](ctx))
-
-
 @check("auth/missing-key", rule="AUTH-MISSING", tier="free")
 def missing_key(ctx: Context):
     """No credentials: 401 authentication_error."""
-    return rejected(error_probe(ctx, "auth-missing"), "AUTH-MISSING", 401, "authentication_error",
-                    "a request without credentials")
+    return judge(ctx, "auth-missing", "AUTH-MISSING")
 
 
 @check("auth/wrong-key", rule="AUTH-WRONG", tier="free")
 def wrong_key(ctx: Context):
     """A wrong key: 401 authentication_error."""
-    return rejected(error_probe(ctx, "auth-wrong"), "AUTH-WRONG", 401, "authentication_error",
-                    "a request with a wrong key")
+    return judge(ctx, "auth-wrong", "AUTH-WRONG")
 
 
-def _body_without(ctx: Context, field: str) -> dict:
+def _endpoint_auth(ctx: Context, endpoint: str, style: str) -> Exchange:
+    """count_tokens or models, authenticated with `style`; a clean 404/405 means the endpoint is not served."""
+    if endpoint == "count-tokens":
+        body = {k: v for k, v in ctx.probes.text_body("auth-count").items() if k != "max_tokens"}
+        request = WireRequest(body=body, path="/v1/messages/count_tokens", auth=style,
+                              version=ctx.target.anthropic_version)
+    else:
+        request = WireRequest(method="GET", path="/v1/models", auth=style, version=ctx.target.anthropic_version)
+    ex = ctx.exchange(f"auth-{endpoint}-{style}", lambda: request)
+    if ex.status in (404, 405):
+        from conformance.checks.acceptance import declined
+
+        if refusal := declined(ex):
+            raise Unsupported(f"{endpoint}: the target does not serve it ({refusal[:160]})")
+    return ex
+
+
+def _endpoint_checks(endpoint: str, path: str, feature: str) -> None:
+    rule_prefix = "AUTH-ENDPOINT"
+
+    def accepted_with(style: str, header: str):
+        def run(ctx: Context):
+            findings = expect_ok(_endpoint_auth(ctx, endpoint, style), rule_prefix)
+            return [Finding(f.verdict, f.rule, f"HTTP 200 from {path} for a valid key sent only as {header}", f.got)
+                    for f in findings]
+
+        run.__doc__ = f"{path} accepts a valid key sent only as {header}."
+        return run
+
+    def missing(ctx: Context):
+        return rejected(_endpoint_auth(ctx, endpoint, "none"), rule_prefix, 401, "authentication_error",
+                        f"{path} without credentials")
+
+    missing.__doc__ = f"{path} without credentials is 401 authentication_error."
+    check(f"auth/{endpoint}-x-api-key", rule=rule_prefix, tier="free", feature=feature)(accepted_with("x-api-key",
+                                                                                                     "x-api-key"))
+    check(f"auth/{endpoint}-bearer", rule=rule_prefix, tier="free", feature=feature)(
+        accepted_with("bearer", "Authorization: Bearer"))
+    check(f"auth/{endpoint}-missing-key", rule=rule_prefix, tier="free", feature=feature)(missing)
+
+
+_endpoint_checks("count-tokens", "POST /v1/messages/count_tokens", "count-tokens")
+_endpoint_checks("models", "GET /v1/models", "models")
+
+
+@check("auth/wrong-bearer", rule="AUTH-WRONG", tier="free")
+def wrong_bearer(ctx: Context):
+    """A wrong key sent as Bearer: 401 authentication_error."""
     body = ctx.probes.text_body("invalid", max_tokens=16)
-    body.pop(field)
-    return body
-
-
-# name -> (build the request, expected status, expected error.type, what it is)
-ERROR_PROBES = {
-    "auth-missing": (lambda ctx: ctx.request(ctx.probes.text_body("invalid", max_tokens=16), auth="none"),
-                     401, "authentication_error", "a request without credentials"),
-    "auth-wrong": (lambda ctx: ctx.request(ctx.probes.text_body("invalid", max_tokens=16), auth="wrong-x-api-key"),
-                   401, "authentication_error", "a request with a wrong key"),
-    "missing-max-tokens": (lambda ctx: ctx.request(_body_without(ctx, "max_tokens")),
-                           400, "invalid_request_error", "a request without max_tokens"),
-    "missing-model": (lambda ctx: ctx.request(_body_without(ctx, "model")),
-                      400, "invalid_request_error", "a request without model"),
-    "missing-messages": (lambda ctx: ctx.request(_body_without(ctx, "messages")),
-                         400, "invalid_request_error", "a request without messages"),
-    "invalid-json": (lambda ctx: ctx.request(b'{"model": "x", "max_tokens": 16, "messages": ['),
-                     400, "invalid_request_error", "a body that is not valid JSON"),
-}
-
+    ex = ctx.exchange("auth-wrong-bearer", lambda: WireRequest(body=body, auth="wrong-bearer",
+                                                               version=ctx.target.anthropic_version))
+    return rejected(ex, "AUTH-WRONG", 401, "authentication_error", "a wrong key sent as Bearer")

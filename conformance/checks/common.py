@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from conformance.engine import Context, fail, warn
+from conformance.engine import Context, fail, strict
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
 
@@ -87,5 +87,5 @@ def id_findings(value: object, rule: str, where: str, prefix: str, pattern: re.P
         shape = f"an id matching {pattern.pattern}" if pattern is not None else "a non-empty string id"
         return [fail(rule, shape, short(value), where)]
     if not value.startswith(prefix):
-        return [warn(rule, f"an id starting with {prefix} (as the real API sends)", short(value), where)]
+        return [strict(rule, f"an id starting with {prefix} (as the real API sends)", short(value), where)]
     return []

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from conformance import schemas
-from conformance.checks.auth import ERROR_PROBES, error_probe, rejected
+from conformance.checks.bad_requests import BAD_REQUESTS, bad_request, judge
 from conformance.checks.common import short
-from conformance.engine import Context, check, fail, warn
+from conformance.engine import Context, Skip, check, fail, strict
+from conformance.verdicts import Verdict
 
 # The documented status -> error.type table (docs: errors).
 STATUS_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
@@ -16,25 +17,27 @@ VALIDATION = {"missing-max-tokens": "VAL-MAX-TOKENS", "missing-model": "VAL-MODE
               "missing-messages": "VAL-MESSAGES", "invalid-json": "VAL-JSON"}
 
 
-def _validation(probe: str):
-    def run(ctx: Context):
-        _, status, error_type, what = ERROR_PROBES[probe]
-        return rejected(error_probe(ctx, probe), VALIDATION[probe], status, error_type, what)
+def validation_check(check_id: str, probe: str, rule: str, tier: str = "free") -> None:
+    """Register a check that `probe` is rejected with its status and error.type."""
+    spec = BAD_REQUESTS[probe]
 
-    run.__doc__ = f"{ERROR_PROBES[probe][3].capitalize()} gets 400 invalid_request_error."
-    return run
+    def run(ctx: Context):
+        return judge(ctx, probe, rule)
+
+    run.__doc__ = f"{spec.what[0].upper()}{spec.what[1:]} gets HTTP {spec.status} {spec.error_type}."
+    check(check_id, rule=rule, tier=tier)(run)
 
 
 for _probe, _rule in VALIDATION.items():
-    check(f"errors/{_probe}", rule=_rule, tier="free")(_validation(_probe))
+    validation_check(f"errors/{_probe}", _probe, _rule)
 
 
-@check("errors/envelope", rule="ERR-ENVELOPE", tier="free", params=tuple(ERROR_PROBES))
+@check("errors/envelope", rule="ERR-ENVELOPE", tier="free", params=tuple(BAD_REQUESTS))
 def envelope(ctx: Context, probe: str):
     """The error body is the Anthropic envelope {type: error, error: {type, message}}."""
-    ex = error_probe(ctx, probe)
+    ex = bad_request(ctx, probe)
     if ex.ok:
-        return [fail("ERR-ENVELOPE", f"an error response to {ERROR_PROBES[probe][3]}", f"HTTP {ex.status}")]
+        raise Skip(f"no error body to judge: the target accepted {BAD_REQUESTS[probe].what} (HTTP {ex.status})")
     body = ex.json
     if body is None:
         return [fail("ERR-ENVELOPE", "a JSON error body", f"{ex.content_type}: {short(ex.body[:100])}")]
@@ -46,8 +49,8 @@ def envelope(ctx: Context, probe: str):
 def type_matches_status(ctx: Context):
     """error.type is documented and matches the HTTP status, for every error probe."""
     out = []
-    for probe in ERROR_PROBES:
-        ex = error_probe(ctx, probe)
+    for probe in BAD_REQUESTS:
+        ex = bad_request(ctx, probe)
         body = ex.json
         error = body.get("error") if isinstance(body, dict) else None
         if ex.ok or not isinstance(error, dict) or "type" not in error:
@@ -66,8 +69,51 @@ def type_matches_status(ctx: Context):
 @check("errors/request-id-header", rule="ERR-REQUEST-ID", tier="free")
 def request_id_on_errors(ctx: Context):
     """Error responses carry a request-id header."""
-    missing = [probe for probe in ERROR_PROBES if not error_probe(ctx, probe).request_id]
+    missing = [probe for probe in BAD_REQUESTS if not bad_request(ctx, probe).request_id]
     if missing:
-        return [warn("ERR-REQUEST-ID", "a request-id header on every error response",
+        return [strict("ERR-REQUEST-ID", "a request-id header on every error response",
                      f"none on: {', '.join(missing)}")]
+    return []
+
+
+@check("errors/no-5xx-for-bad-input", rule="ERR-NO-5XX", tier="free")
+def no_5xx(ctx: Context):
+    """No bad request is answered with a 5xx (clients retry those, and the fault is the caller's)."""
+    return [fail("ERR-NO-5XX", f"a 4xx for {BAD_REQUESTS[probe].what}", f"HTTP {ex.status}", probe)
+            for probe in BAD_REQUESTS if (ex := bad_request(ctx, probe)).status is not None and ex.status >= 500]
+
+
+@check("errors/request-id-in-body", rule="ERR-REQUEST-ID-BODY", tier="free")
+def request_id_in_body(ctx: Context):
+    """Error bodies carry request_id as a string, equal to the request-id header."""
+    out = []
+    for probe in BAD_REQUESTS:
+        ex = bad_request(ctx, probe)
+        body = ex.json
+        if ex.ok or not isinstance(body, dict) or body.get("type") != "error":
+            continue  # no Anthropic error body: errors/envelope reports it
+        value = body.get("request_id")
+        if not isinstance(value, str) or not value:
+            out.append(strict("ERR-REQUEST-ID-BODY", "request_id: a string (the real API sends it)",
+                              short(value) if "request_id" in body else "missing", f"{probe}: $.request_id",
+                              compat=Verdict.PASS))
+        elif ex.request_id and value != ex.request_id:
+            out.append(strict("ERR-REQUEST-ID-BODY", f"request_id equal to the request-id header {ex.request_id!r}",
+                              short(value), f"{probe}: $.request_id", compat=Verdict.PASS))
+    return out
+
+
+@check("errors/not-found-path", rule="ERR-NOT-FOUND", tier="free")
+def not_found_path(ctx: Context):
+    """An unknown path is 404 not_found_error in the Anthropic envelope."""
+    path = "/v1/no-such-endpoint-" + ctx.session.nonces.word("path")
+    ex = ctx.exchange("not-found-path", lambda: ctx.request(None, method="GET", path=path))
+    if ex.status != 404:
+        return [strict("ERR-NOT-FOUND", "HTTP 404 not_found_error", f"HTTP {ex.status}")]
+    errors = schemas.validate("error", ex.json) if ex.json is not None else None
+    if errors is None or errors:
+        got = f"{ex.content_type}: {short(ex.body[:100])}" if errors is None else f"{errors[0].path}: {errors[0].message}"
+        return [strict("ERR-NOT-FOUND", "the Anthropic error envelope", got)]
+    if ex.json["error"].get("type") != "not_found_error":
+        return [strict("ERR-NOT-FOUND", "error.type not_found_error", short(ex.json["error"].get("type")))]
     return []

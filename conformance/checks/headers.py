@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from conformance.checks.common import require_message
-from conformance.engine import Context, check
+from conformance.checks.bad_requests import rejected
+from conformance.checks.common import require_message, short, text_probe
+from conformance.engine import Context, Skip, check, strict
 from conformance.probes import CLAUDE_CODE_BETAS
-from conformance.verdicts import Finding
+from conformance.verdicts import Finding, Verdict
 
 VERSIONS = ("2023-06-01", "2026-10-21")
 
@@ -32,3 +33,56 @@ def anthropic_version(ctx: Context, version: str):
 def claude_code_betas(ctx: Context):
     """The anthropic-beta set Claude Code sends does not break a plain request."""
     return _plain(ctx, "claude-code-betas", "HDR-BETA-HEADER", headers=(("anthropic-beta", CLAUDE_CODE_BETAS),))
+
+
+@check("headers/missing-version", rule="HDR-VERSION-REQUIRED", tier="free")
+def missing_version(ctx: Context):
+    """A request without anthropic-version is a 400 invalid_request_error, as on the real API."""
+    ex = ctx.exchange("no-version", lambda: ctx.request(ctx.probes.text_body("no-version", max_tokens=16), version=None))
+    if ex.ok:
+        return [strict("HDR-VERSION-REQUIRED", "HTTP 400 invalid_request_error (anthropic-version is required)",
+                       f"HTTP {ex.status}: accepted")]
+    return rejected(ex, "HDR-VERSION-REQUIRED", 400, "invalid_request_error", "a request without anthropic-version")
+
+
+@check("headers/temperature-2026", rule="HDR-VERSION-2026-RULES", tier="free")
+def temperature_2026(ctx: Context):
+    """Under anthropic-version 2026-10-21, temperature is rejected with 400 (removed in that version)."""
+    body = {**ctx.probes.text_body("temperature-2026", max_tokens=16), "temperature": 0.5}
+    ex = ctx.exchange("temperature-2026", lambda: ctx.request(body, version="2026-10-21"))
+    if ex.ok:
+        return [strict("HDR-VERSION-2026-RULES", "HTTP 400 invalid_request_error (temperature is removed in 2026-10-21)",
+                       f"HTTP {ex.status}: accepted")]
+    return rejected(ex, "HDR-VERSION-2026-RULES", 400, "invalid_request_error", "temperature under 2026-10-21")
+
+
+@check("headers/temperature-2023", rule="HDR-VERSION-2023-RULES", tier="cheap")
+def temperature_2023(ctx: Context):
+    """Under anthropic-version 2023-06-01, temperature is accepted."""
+    body = {**ctx.probes.text_body("temperature-2023", max_tokens=16), "temperature": 0.5}
+    ex = ctx.exchange("temperature-2023", lambda: ctx.request(body, version="2023-06-01"))
+    return require_message(ex, "HDR-VERSION-2023-RULES")[1]
+
+
+@check("headers/request-id-format", rule="HDR-REQUEST-ID-FORMAT", tier="cheap")
+def request_id_format(ctx: Context):
+    """request-id values look like the real API's (req_ prefix)."""
+    ex = text_probe(ctx, "text")
+    value = ex.request_id
+    if not value:
+        raise Skip("no request-id header (message/request-id-header reports it)")
+    if not value.startswith("req_"):
+        return [strict("HDR-REQUEST-ID-FORMAT", "a request-id starting with req_", short(value), "request-id header",
+                       compat=Verdict.PASS)]
+    return []
+
+
+@check("headers/unknown-beta", rule="HDR-UNKNOWN-BETA", tier="cheap")
+def unknown_beta(ctx: Context):
+    """A bogus anthropic-beta value is ignored or rejected cleanly (400 invalid_request_error), never a 5xx."""
+    bogus = "not-a-real-beta-" + ctx.session.nonces.word("beta")
+    ex = ctx.exchange("unknown-beta", lambda: ctx.request(ctx.probes.text_body("unknown-beta", max_tokens=16),
+                                                           headers=(("anthropic-beta", bogus),)))
+    if ex.ok:
+        return []
+    return rejected(ex, "HDR-UNKNOWN-BETA", 400, "invalid_request_error", f"anthropic-beta: {bogus}")

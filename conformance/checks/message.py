@@ -13,7 +13,7 @@ from conformance.checks.common import (
     short,
     text_probe,
 )
-from conformance.engine import Context, check, fail, warn
+from conformance.engine import Context, check, fail, strict, warn
 
 PROBE = "text"
 
@@ -104,7 +104,7 @@ def no_empty_text(ctx: Context):
     if body is None:
         return findings
     content = body.get("content") if isinstance(body.get("content"), list) else []
-    return [warn("MSG-NO-EMPTY-TEXT", "non-empty text in every text block", "text \"\"", f"$.content[{i}].text")
+    return [strict("MSG-NO-EMPTY-TEXT", "non-empty text in every text block", "text \"\"", f"$.content[{i}].text")
             for i, block in enumerate(content)
             if isinstance(block, dict) and block.get("type") == "text" and block.get("text") == ""]
 
@@ -116,7 +116,7 @@ def request_id_header(ctx: Context):
     if not ex.ok:
         return [fail("MSG-REQUEST-ID", "HTTP 200 with a request-id header", f"HTTP {ex.status}")]
     if not ex.request_id:
-        return [warn("MSG-REQUEST-ID", "a request-id header (the SDK exposes it as _request_id)", "no request-id header")]
+        return [strict("MSG-REQUEST-ID", "a request-id header (the SDK exposes it as _request_id)", "no request-id header")]
     return []
 
 

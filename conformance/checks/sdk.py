@@ -5,7 +5,8 @@ from __future__ import annotations
 import traceback
 
 from conformance.checks.common import contains_words, short
-from conformance.engine import Context, check, fail
+from conformance.engine import Context, Unsupported, check, fail, strict
+from conformance.probes import call_tool_text
 from conformance.verdicts import Evidence, Finding
 
 SDK_TIMEOUT = 60.0
@@ -82,3 +83,117 @@ def messages_create(ctx: Context):
 def messages_stream(ctx: Context):
     """anthropic.Anthropic().messages.stream(...).get_final_message() works."""
     return _sdk_call(ctx, "sdk-stream", "SDK-STREAM", "messages.stream().get_final_message()", _stream_final_message)
+
+
+def _sdk_run(ctx: Context, rule: str, call: str, body) -> list[Finding]:
+    """Run `body(client)` (which returns findings), turning an SDK exception into a finding."""
+    ctx.evidence.append(Evidence(f"anthropic SDK {call} at {ctx.target.base_url} (key redacted)", ""))
+    try:
+        with sdk_client(ctx) as client:
+            return body(client)
+    except Unsupported:
+        raise
+    except Exception as exc:
+        return [_sdk_error(ctx, rule, call, exc)]
+
+
+@check("sdk/count-tokens", rule="SDK-COUNT-TOKENS", tier="free", feature="count-tokens")
+def sdk_count_tokens(ctx: Context):
+    """messages.count_tokens(...) returns a MessageTokensCount with input_tokens > 0."""
+    params, _ = _params(ctx, "sdk-count")
+    params.pop("max_tokens")
+
+    def body(client):
+        import anthropic
+
+        try:
+            result = client.messages.count_tokens(**params)
+        except anthropic.NotFoundError as exc:
+            raise Unsupported(f"count_tokens: the SDK got 404 ({exc})") from None
+        if not isinstance(result.input_tokens, int) or result.input_tokens <= 0:
+            return [fail("SDK-COUNT-TOKENS", "input_tokens > 0", short(result.input_tokens))]
+        return []
+
+    return _sdk_run(ctx, "SDK-COUNT-TOKENS", "messages.count_tokens()", body)
+
+
+@check("sdk/models-list", rule="SDK-MODELS", tier="free", feature="models")
+def sdk_models_list(ctx: Context):
+    """models.list() parses (strict validation) and lists at least one model."""
+    def body(client):
+        import anthropic
+
+        try:
+            page = client.models.list(limit=20)
+        except anthropic.NotFoundError as exc:
+            raise Unsupported(f"models: the SDK got 404 ({exc})") from None
+        if not page.data:
+            return [fail("SDK-MODELS", "at least one model", "an empty page")]
+        return []
+
+    return _sdk_run(ctx, "SDK-MODELS", "models.list()", body)
+
+
+@check("sdk/tool-round-trip", rule="SDK-TOOLS", tier="cheap")
+def sdk_tool_round_trip(ctx: Context):
+    """A forced tool call through the SDK, the tool_result sent back, and an answer that uses it."""
+    spec = ctx.probes.tool("sdk-tool")
+    words = ctx.probes.tool_result_words("sdk-tool")
+    question = {"role": "user", "content": call_tool_text(spec)}
+
+    def body(client):
+        first = client.messages.create(model=ctx.target.model, max_tokens=256, tools=[spec.tool],
+                                       tool_choice={"type": "tool", "name": spec.name}, messages=[question])
+        calls = [b for b in first.content if b.type == "tool_use" and b.name == spec.name]
+        if not calls:
+            return [fail("SDK-TOOLS", f"a tool_use for {spec.name}", short([b.type for b in first.content]))]
+        result = {"type": "tool_result", "tool_use_id": calls[0].id, "content": " ".join(words)}
+        final = client.messages.create(model=ctx.target.model, max_tokens=64, tools=[spec.tool], messages=[
+            question, {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+            {"role": "user", "content": [result]}])
+        text = "".join(getattr(b, "text", "") for b in final.content)
+        return _content_finding(ctx, "SDK-TOOLS", "the second messages.create()", words, text)
+
+    return _sdk_run(ctx, "SDK-TOOLS", "messages.create() with tools, twice", body)
+
+
+@check("sdk/stream-tool-use", rule="SDK-STREAM-TOOLS", tier="cheap")
+def sdk_stream_tool_use(ctx: Context):
+    """messages.stream() of a forced tool call gives a final message whose tool_use input is the requested one."""
+    spec = ctx.probes.tool("sdk-stream-tool")
+
+    def body(client):
+        with client.messages.stream(model=ctx.target.model, max_tokens=256, tools=[spec.tool],
+                                    tool_choice={"type": "tool", "name": spec.name},
+                                    messages=[{"role": "user", "content": call_tool_text(spec)}]) as stream:
+            message = stream.get_final_message()
+        calls = [b for b in message.content if b.type == "tool_use" and b.name == spec.name]
+        if not calls:
+            return [fail("SDK-STREAM-TOOLS", f"a tool_use for {spec.name}", short([b.type for b in message.content]))]
+        if calls[0].input != spec.arguments:
+            return [Finding(ctx.content_verdict(), "SDK-STREAM-TOOLS", f"input {spec.arguments}", short(calls[0].input))]
+        return []
+
+    return _sdk_run(ctx, "SDK-STREAM-TOOLS", "messages.stream() with a forced tool", body)
+
+
+@check("sdk/error-classes", rule="SDK-ERRORS", tier="free")
+def sdk_error_classes(ctx: Context):
+    """The SDK raises AuthenticationError for a wrong key and BadRequestError for an invalid request."""
+    import anthropic
+
+    out: list[Finding] = []
+    params, _ = _params(ctx, "sdk-errors")
+    cases = (("a wrong key", anthropic.AuthenticationError, "authentication_error", {"api_key": "sk-ant-wrong-key"}, params),
+             ("empty messages", anthropic.BadRequestError, "invalid_request_error", {}, {**params, "messages": []}))
+    for what, expected, error_type, client_options, call in cases:
+        try:
+            with sdk_client(ctx).with_options(**client_options) as client:
+                client.messages.create(**call)
+            out.append(fail("SDK-ERRORS", f"{expected.__name__} for {what}", "no exception"))
+        except expected as exc:
+            if exc.type != error_type:
+                out.append(strict("SDK-ERRORS", f"exception .type {error_type} for {what}", short(exc.type)))
+        except Exception as exc:
+            out.append(_sdk_error(ctx, "SDK-ERRORS", f"{expected.__name__} for {what}", exc))
+    return out

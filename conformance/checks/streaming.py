@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from conformance import schemas
 from conformance.checks.common import contains_words, expect_ok, media_type_findings, short
-from conformance.engine import Context, check, fail, warn
+from conformance.engine import Context, Skip, check, fail, warn
 from conformance.verdicts import Finding, Verdict
 from conformance.wire import Exchange
 
@@ -164,4 +166,114 @@ def tool_input(ctx: Context):
     if validator.stop_reasons and validator.stop_reasons[-1] != "tool_use":
         out.append(fail("STREAM-TOOL-INPUT", "final stop_reason tool_use", short(validator.stop_reasons[-1]),
                         "message_delta $.delta.stop_reason"))
+    return out
+
+
+@check("streaming/error-event-shape", rule="STREAM-ERROR-EVENT", tier="cheap")
+def error_event_shape(ctx: Context):
+    """A mid-stream error is an `event: error` with the Anthropic envelope, and it ends the stream."""
+    streams = [stream_exchange(ctx, name) for name in (PROBE, TOOL_PROBE)]
+    seen = [ex for ex in streams if ex.ok and any(
+        (data or {}).get("type") == "error" or event.event == "error" for event, data in ex.stream[1].events)]
+    if not seen:
+        raise Skip("no mid-stream error event was observed, so there is nothing to judge")
+    return [fail("STREAM-ERROR-EVENT", v.expected, v.got, f"{ex.name} event #{v.event_index} in state {v.state}")
+            for ex in seen for v in ex.stream[1].violations_for("STREAM-ERROR-EVENT")]
+
+
+def _stopped_stream(ctx: Context, key: str, rule: str, expected_reason: str,
+                    request: dict) -> tuple[Exchange, list[Finding]]:
+    ex = ctx.exchange(key, lambda: ctx.request({**request, "stream": True}))
+    findings = expect_ok(ex, rule)
+    if findings:
+        return ex, findings
+    reasons = ex.stream[1].stop_reasons
+    if not reasons or reasons[-1] != expected_reason:
+        return ex, [fail(rule, f"final stop_reason {expected_reason}", short(reasons[-1] if reasons else None),
+                         "message_delta $.delta.stop_reason")]
+    return ex, []
+
+
+@check("streaming/stop-sequence", rule="STREAM-STOP-SEQUENCE", tier="cheap")
+def stream_stop_sequence(ctx: Context):
+    """A streamed reply cut by a stop sequence ends with stop_reason stop_sequence and that stop_sequence."""
+    before, seq, after = ctx.probes.stop_words()
+    request = {"model": ctx.target.model, "max_tokens": 64, "stop_sequences": [seq],
+               "messages": [{"role": "user", "content": "Reply with exactly: " + " ".join(before + [seq] + after)}]}
+    ex, out = _stopped_stream(ctx, "stop-sequence-stream", "STREAM-STOP-SEQUENCE", "stop_sequence", request)
+    if out:
+        return out
+    deltas = [data for _, data in ex.stream[1].events if (data or {}).get("type") == "message_delta"]
+    got = (deltas[-1].get("delta") or {}).get("stop_sequence") if deltas else None
+    if got != seq:
+        return [fail("STREAM-STOP-SEQUENCE", f"message_delta stop_sequence {seq!r}", short(got),
+                     "message_delta $.delta.stop_sequence")]
+    return []
+
+
+@check("streaming/max-tokens", rule="STREAM-MAX-TOKENS", tier="cheap")
+def stream_max_tokens(ctx: Context):
+    """A streamed reply that reaches max_tokens ends with stop_reason max_tokens."""
+    request = {"model": ctx.target.model, "max_tokens": 5, "messages": [
+        {"role": "user", "content": "Reply with exactly: " + " ".join(ctx.probes.max_tokens_words())}]}
+    return _stopped_stream(ctx, "max-tokens-stream", "STREAM-MAX-TOKENS", "max_tokens", request)[1]
+
+
+@check("streaming/input-tokens", rule="STREAM-INPUT-TOKENS", tier="cheap")
+def stream_input_tokens(ctx: Context):
+    """message_start reports usage.input_tokens > 0 for a non-empty prompt (clients bill from it)."""
+    ex = stream_exchange(ctx)
+    findings = expect_ok(ex, "STREAM-INPUT-TOKENS")
+    if findings:
+        return findings
+    start = next((data for _, data in ex.stream[1].events if (data or {}).get("type") == "message_start"), None)
+    usage = ((start or {}).get("message") or {}).get("usage") if isinstance((start or {}).get("message"), dict) else None
+    value = usage.get("input_tokens") if isinstance(usage, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return [fail("STREAM-INPUT-TOKENS", "an integer > 0", short(value), "message_start $.message.usage.input_tokens")]
+    return []
+
+
+@check("streaming/cache-usage-fields", rule="STREAM-CACHE-USAGE", tier="cheap")
+def cache_usage_fields(ctx: Context):
+    """message_start usage carries cache_creation_input_tokens and cache_read_input_tokens as integers."""
+    ex = stream_exchange(ctx)
+    findings = expect_ok(ex, "STREAM-CACHE-USAGE")
+    if findings:
+        return findings
+    start = next((data for _, data in ex.stream[1].events if (data or {}).get("type") == "message_start"), None)
+    message = (start or {}).get("message")
+    usage = message.get("usage") if isinstance(message, dict) else None
+    if not isinstance(usage, dict):
+        raise Skip("message_start has no usage object (streaming/message-start-shape reports it)")
+    return [fail("STREAM-CACHE-USAGE", "an integer >= 0 (Claude Code reads it)",
+                 short(usage.get(key)) if key in usage else "missing", f"message_start $.message.usage.{key}")
+            for key in ("cache_creation_input_tokens", "cache_read_input_tokens")
+            if not isinstance(usage.get(key), int) or isinstance(usage.get(key), bool) or usage[key] < 0]
+
+
+@check("streaming/parallel-tools", rule="STREAM-PARALLEL-TOOLS", tier="cheap", feature="parallel-tool-use")
+def parallel_tools(ctx: Context):
+    """Two streamed tool calls come as two well-ordered tool_use blocks with their inputs."""
+    specs = [ctx.probes.tool(f"stream-parallel.{i}") for i in range(2)]
+    text = "\n".join(f"Call the tool {s.name} with input {json.dumps(s.arguments)}" for s in specs)
+    request = {"model": ctx.target.model, "max_tokens": 256, "stream": True, "tools": [s.tool for s in specs],
+               "messages": [{"role": "user", "content": text}]}
+
+    def ok(ex):
+        blocks = (ex.stream[1].message or {}).get("content", []) if ex.ok else []
+        return {b.get("name") for b in blocks if isinstance(b, dict) and b.get("type") == "tool_use"} >= {
+            s.name for s in specs}
+
+    first, good = ctx.content_exchange("parallel-stream", lambda: ctx.request(request), ok)
+    findings = expect_ok(first, "STREAM-PARALLEL-TOOLS")
+    if findings:
+        return findings
+    validator = first.stream[1]
+    out = [fail("STREAM-PARALLEL-TOOLS", v.expected, v.got, f"event #{v.event_index} in state {v.state} [{v.rule}]")
+           for v in validator.violations_for("STREAM-BLOCK-ORDER", "STREAM-DELTA-TYPE", "STREAM-TOOL-JSON")]
+    if good is None and not out:
+        blocks = (validator.message or {}).get("content", [])
+        out.append(Finding(ctx.content_verdict(), "STREAM-PARALLEL-TOOLS", "two tool_use blocks, one per tool",
+                           short([b.get("name") or b.get("type") for b in blocks if isinstance(b, dict)])))
     return out

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import jsonschema
 
 from conformance.checks.common import contains_words, id_findings, message_text, require_message, short, tool_uses
-from conformance.engine import Context, check, fail
+from conformance.engine import Context, Skip, check, fail
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
 
@@ -137,3 +138,145 @@ def result_blocks(ctx: Context):
     """A tool_result with block-array content and is_error true is accepted and reaches the model."""
     return round_trip_findings(ctx, "tool-result-blocks", "TOOL-RESULT-BLOCKS",
                                lambda text: [{"type": "text", "text": text}], True)
+
+
+def _choice_request(ctx: Context, key: str, tool_choice: dict | None, directed: bool, count: int = 1):
+    specs = [ctx.probes.tool(f"{key}.{i}") for i in range(count)]
+    text = "\n".join(f"Call the tool {s.name} with input {json.dumps(s.arguments)}" for s in specs) if directed \
+        else "Hello."
+    body = {"model": ctx.target.model, "max_tokens": 256, "tools": [s.tool for s in specs],
+            "messages": [{"role": "user", "content": text}]}
+    if tool_choice is not None:
+        body["tool_choice"] = tool_choice
+    return specs, (lambda: ctx.request(body))
+
+
+def _calls(ex: Exchange) -> list[dict]:
+    return tool_uses(ex.json if ex.ok and isinstance(ex.json, dict) else None)
+
+
+@check("tools/choice-auto", rule="TOOL-CHOICE", tier="cheap")
+def choice_auto(ctx: Context):
+    """tool_choice auto: asked to call a tool, the model calls it."""
+    specs, build = _choice_request(ctx, "choice-auto", {"type": "auto"}, directed=True)
+    first, good = ctx.content_exchange("choice-auto", build, lambda ex: any(c.get("name") == specs[0].name
+                                                                             for c in _calls(ex)))
+    body, findings = require_message(first, "TOOL-CHOICE")
+    if body is None:
+        return findings
+    if good is None:
+        return [Finding(ctx.content_verdict(), "TOOL-CHOICE", f"a tool_use calling {specs[0].name} (tool_choice auto)",
+                        short([b.get("type") for b in body.get("content", [])]), "$.content")]
+    return []
+
+
+@check("tools/choice-any", rule="TOOL-CHOICE", tier="cheap")
+def choice_any(ctx: Context):
+    """tool_choice any: some tool is called even without being asked, with stop_reason tool_use."""
+    _, build = _choice_request(ctx, "choice-any", {"type": "any"}, directed=False)
+    body, findings = require_message(ctx.exchange("choice-any", build), "TOOL-CHOICE")
+    if body is None:
+        return findings
+    out = []
+    if not tool_uses(body):
+        out.append(fail("TOOL-CHOICE", "a tool_use block (tool_choice any forces a tool call)",
+                        short([b.get("type") for b in body.get("content", []) if isinstance(b, dict)]), "$.content"))
+    if body.get("stop_reason") != "tool_use":
+        out.append(fail("TOOL-CHOICE", "stop_reason tool_use", short(body.get("stop_reason")), "$.stop_reason"))
+    return out
+
+
+@check("tools/choice-none", rule="TOOL-CHOICE", tier="cheap")
+def choice_none(ctx: Context):
+    """tool_choice none: no tool is called, even when asked."""
+    _, build = _choice_request(ctx, "choice-none", {"type": "none"}, directed=True)
+    body, findings = require_message(ctx.exchange("choice-none", build), "TOOL-CHOICE")
+    if body is None:
+        return findings
+    if tool_uses(body) or body.get("stop_reason") == "tool_use":
+        return [fail("TOOL-CHOICE", "no tool_use block and stop_reason other than tool_use (tool_choice none)",
+                     f"{len(tool_uses(body))} tool_use blocks, stop_reason {short(body.get('stop_reason'))}",
+                     "$.content")]
+    return []
+
+
+def parallel(ctx: Context) -> tuple[list, Exchange | None, Exchange]:
+    specs, build = _choice_request(ctx, "parallel", None, directed=True, count=2)
+    names = {s.name for s in specs}
+    first, good = ctx.content_exchange("parallel", build, lambda ex: {c.get("name") for c in _calls(ex)} >= names)
+    return specs, good, first
+
+
+@check("tools/parallel-calls", rule="TOOL-PARALLEL", tier="cheap", feature="parallel-tool-use")
+def parallel_calls(ctx: Context):
+    """Asked to call two tools, the model returns two tool_use blocks in one message."""
+    specs, good, first = parallel(ctx)
+    body, findings = require_message(first, "TOOL-PARALLEL")
+    if body is None:
+        return findings
+    if good is None:
+        return [Finding(ctx.content_verdict(), "TOOL-PARALLEL", f"tool_use blocks for {specs[0].name} and {specs[1].name}",
+                        short([c.get("name") for c in tool_uses(body)]), "$.content")]
+    return []
+
+
+@check("tools/parallel-ids-unique", rule="TOOL-ID-UNIQUE", tier="cheap", feature="parallel-tool-use")
+def parallel_ids_unique(ctx: Context):
+    """The tool_use ids of one message are distinct."""
+    _, good, first = parallel(ctx)
+    body, findings = require_message(first, "TOOL-ID-UNIQUE")
+    if body is None:
+        return findings
+    ids = [c.get("id") for c in tool_uses((good or first).json)]
+    if len(ids) < 2:
+        raise Skip(f"the target made {len(ids)} tool call(s); ids are judged when it makes two")
+    if len(set(map(str, ids))) != len(ids):
+        return [fail("TOOL-ID-UNIQUE", "distinct tool_use ids", short(ids), "$.content[].id")]
+    return []
+
+
+@check("tools/disable-parallel", rule="TOOL-DISABLE-PARALLEL", tier="cheap")
+def disable_parallel(ctx: Context):
+    """disable_parallel_tool_use: at most one tool_use block, even when asked for two."""
+    _, build = _choice_request(ctx, "no-parallel", {"type": "auto", "disable_parallel_tool_use": True},
+                               directed=True, count=2)
+    body, findings = require_message(ctx.exchange("no-parallel", build), "TOOL-DISABLE-PARALLEL")
+    if body is None:
+        return findings
+    if len(tool_uses(body)) > 1:
+        return [fail("TOOL-DISABLE-PARALLEL", "at most one tool_use block", f"{len(tool_uses(body))} tool_use blocks",
+                     "$.content")]
+    return []
+
+
+@check("tools/parallel-results", rule="TOOL-PARALLEL-RESULTS", tier="cheap")
+def parallel_results(ctx: Context):
+    """Two tool_result blocks in one user turn are accepted and both reach the model."""
+    specs = [ctx.probes.tool(f"results.{i}") for i in range(2)]
+    words = [ctx.probes.tool_result_words(f"results.{i}") for i in range(2)]
+    ids = ["toolu_" + ctx.session.nonces.word(f"results.{i}.id") for i in range(2)]
+    text = "\n".join(f"Call the tool {s.name} with input {json.dumps(s.arguments)}" for s in specs)
+    body = {
+        "model": ctx.target.model, "max_tokens": 64, "tools": [s.tool for s in specs],
+        "messages": [
+            {"role": "user", "content": text + "\nAfter the tools return, reply with exactly the tool result."},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": i, "name": s.name, "input": s.arguments}
+                                              for i, s in zip(ids, specs, strict=True)]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": i, "content": " ".join(w)}
+                                         for i, w in zip(ids, words, strict=True)]},
+        ],
+    }
+
+    def ok(ex):
+        text = message_text(ex.json if ex.ok and isinstance(ex.json, dict) else None)
+        return all(contains_words(text, w) for w in words)
+
+    first, good = ctx.content_exchange("parallel-results", lambda: ctx.request(body), ok)
+    reply, findings = require_message(first, "TOOL-PARALLEL-RESULTS")
+    if reply is None:
+        return findings
+    if good is None:
+        return [Finding(ctx.content_verdict(), "TOOL-PARALLEL-RESULTS",
+                        f"an answer with both results {' '.join(words[0])!r} and {' '.join(words[1])!r}",
+                        short(message_text(reply)), "$.content")]
+    return []

@@ -1,0 +1,261 @@
+"""Checks that valid but less common requests are accepted (and answered): shapes real clients send."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+import zlib
+from collections.abc import Callable
+
+from conformance.checks.common import contains_words, message_text, require_message, short, tool_uses
+from conformance.data import load_json
+from conformance.engine import Context, Unsupported, check, fail
+from conformance.probes import CLAUDE_CODE_BETAS, reply_with
+from conformance.verdicts import Finding
+from conformance.wire import Exchange, WireRequest
+
+
+def tiny_png() -> bytes:
+    """A valid 8x8 grey PNG, built here (signature, IHDR, IDAT, IEND with their CRCs)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x80" * 8 for _ in range(8))  # filter byte 0, then 8 grey pixels
+    header = struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0)  # 8x8, 8-bit greyscale
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def tiny_pdf(text: str) -> bytes:
+    """A minimal valid one-page PDF showing `text` (ASCII), with a correct cross-reference table."""
+    stream = f"BT /F1 12 Tf 20 40 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 100] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def declined(ex: Exchange) -> str | None:
+    """The target's clean refusal (a 4xx with the Anthropic envelope, or a 404/405), described; else None."""
+    body = ex.json
+    error = body.get("error") if isinstance(body, dict) and body.get("type") == "error" else None
+    if ex.status in (400, 404, 405, 415, 422) and isinstance(error, dict):
+        return f"HTTP {ex.status} {error.get('type')}: {error.get('message')}"
+    return None
+
+
+def accepted(ctx: Context, name: str, build: Callable[[], WireRequest], rule: str, words: list[str] | None,
+             feature: str = "") -> list[Finding]:
+    """The probe is answered 200 with a Message (and, if `words`, one containing them); a clean refusal of an
+    optional `feature` is unsupported, of anything else a failure."""
+
+    def ok(ex: Exchange) -> bool:
+        return ex.ok and (not words or contains_words(message_text(ex.json if isinstance(ex.json, dict) else None),
+                                                      words))
+
+    first, good = ctx.content_exchange(name, build, ok)
+    if feature and (refusal := declined(first)):
+        raise Unsupported(f"{feature}: the target declined it cleanly ({short(refusal, 160)})")
+    body, findings = require_message(first, rule)
+    if body is None:
+        return findings
+    if words and good is None:
+        return [Finding(ctx.content_verdict(), rule, f"a reply containing {' '.join(words)!r}",
+                        short(message_text(body)), "$.content")]
+    return []
+
+
+def _text_request(ctx: Context, key: str, messages: list[dict], **extra) -> Callable[[], WireRequest]:
+    return lambda: ctx.request({"model": ctx.target.model, "max_tokens": 64, "messages": messages, **extra})
+
+
+@check("acceptance/consecutive-user-turns", rule="ACC-CONSECUTIVE-TURNS", tier="cheap")
+def consecutive_user_turns(ctx: Context):
+    """Two user turns in a row are accepted (the API merges them)."""
+    words = ctx.probes.text_words("consecutive")
+    messages = [{"role": "user", "content": "Hello."}, {"role": "user", "content": reply_with(words)}]
+    return accepted(ctx, "consecutive", _text_request(ctx, "consecutive", messages), "ACC-CONSECUTIVE-TURNS", words)
+
+
+@check("acceptance/assistant-prefill", rule="ACC-PREFILL", tier="cheap", feature="prefill")
+def assistant_prefill(ctx: Context):
+    """An assistant turn at the end (prefill) is accepted and continued."""
+    words = ctx.probes.text_words("prefill")
+    messages = [{"role": "user", "content": reply_with(words)}, {"role": "assistant", "content": words[0]}]
+    return accepted(ctx, "prefill", _text_request(ctx, "prefill", messages), "ACC-PREFILL", words[1:], "prefill")
+
+
+@check("acceptance/image-base64", rule="ACC-IMAGE", tier="expensive", feature="images")
+def image_base64(ctx: Context):
+    """A base64 PNG image block next to the text is accepted."""
+    words = ctx.probes.text_words("image")
+    png = base64.b64encode(tiny_png()).decode()
+    content = [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+               {"type": "text", "text": reply_with(words)}]
+    return accepted(ctx, "image", _text_request(ctx, "image", [{"role": "user", "content": content}]),
+                    "ACC-IMAGE", words, "images")
+
+
+@check("acceptance/document-text", rule="ACC-DOCUMENT", tier="expensive", feature="documents")
+def document_text(ctx: Context):
+    """A plain-text document block is accepted."""
+    words = ctx.probes.text_words("document-text")
+    content = [{"type": "document", "source": {"type": "text", "media_type": "text/plain",
+                                               "data": "A short note for the conformance probe."}},
+               {"type": "text", "text": reply_with(words)}]
+    return accepted(ctx, "document-text", _text_request(ctx, "doc", [{"role": "user", "content": content}]),
+                    "ACC-DOCUMENT", words, "documents")
+
+
+@check("acceptance/document-pdf", rule="ACC-DOCUMENT", tier="expensive", feature="documents")
+def document_pdf(ctx: Context):
+    """A base64 PDF document block is accepted."""
+    words = ctx.probes.text_words("document-pdf")
+    data = base64.b64encode(tiny_pdf("conformance probe")).decode()
+    content = [{"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": data}},
+               {"type": "text", "text": reply_with(words)}]
+    return accepted(ctx, "document-pdf", _text_request(ctx, "pdf", [{"role": "user", "content": content}]),
+                    "ACC-DOCUMENT", words, "documents")
+
+
+@check("acceptance/metadata-user-id", rule="ACC-METADATA", tier="cheap")
+def metadata_user_id(ctx: Context):
+    """metadata.user_id (as Claude Code sends it) is accepted."""
+    words = ctx.probes.text_words("metadata")
+    user_id = json.dumps({"session": ctx.session.nonces.word("session")})
+    return accepted(ctx, "metadata", _text_request(ctx, "metadata", [{"role": "user", "content": reply_with(words)}],
+                                                   metadata={"user_id": user_id}), "ACC-METADATA", words)
+
+
+@check("acceptance/cache-control-everywhere", rule="ACC-CACHE-CONTROL", tier="cheap")
+def cache_control_everywhere(ctx: Context):
+    """cache_control on a system block, a tool, a text block and a tool_result (four breakpoints) is accepted."""
+    spec = ctx.probes.tool("cache")
+    words = ctx.probes.tool_result_words("cache")
+    ephemeral = {"type": "ephemeral"}
+    tool_id = "toolu_" + ctx.session.nonces.word("cache.id")
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": f"Call the tool {spec.name} with input "
+                                      f"{json.dumps(spec.arguments)}\nAfter the tool returns, reply with exactly the "
+                                      "tool result.", "cache_control": ephemeral}]},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": tool_id, "name": spec.name,
+                                           "input": spec.arguments}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_id, "content": " ".join(words),
+                                      "cache_control": ephemeral}]},
+    ]
+    build = _text_request(ctx, "cache", messages, tools=[{**spec.tool, "cache_control": ephemeral}],
+                          system=[{"type": "text", "text": "You are a conformance probe.", "cache_control": ephemeral}])
+    return accepted(ctx, "cache-control", build, "ACC-CACHE-CONTROL", words)
+
+
+@check("acceptance/system-role-first", rule="ACC-SYSTEM-FIRST", tier="cheap")
+def system_role_first(ctx: Context):
+    """A role: system message before the first user turn is accepted and honoured."""
+    words = ctx.probes.text_words("system-first")
+    messages = [{"role": "system", "content": reply_with(words)}, {"role": "user", "content": "Hello."}]
+    return accepted(ctx, "system-first", _text_request(ctx, "system-first", messages), "ACC-SYSTEM-FIRST", words)
+
+
+@check("acceptance/many-tools", rule="ACC-MANY-TOOLS", tier="cheap")
+def many_tools(ctx: Context):
+    """24 tools (as Claude Code sends) are accepted, and the directed one is called."""
+    specs = [ctx.probes.tool(f"many.{i}") for i in range(24)]
+    target = specs[17]
+    text = f"Call the tool {target.name} with input {json.dumps(target.arguments)}"
+
+    def build():
+        return ctx.request({"model": ctx.target.model, "max_tokens": 256, "tools": [s.tool for s in specs],
+                            "messages": [{"role": "user", "content": text}]})
+
+    def ok(ex):
+        return ex.ok and any(b.get("name") == target.name for b in tool_uses(ex.json if isinstance(ex.json, dict)
+                                                                             else None))
+
+    first, good = ctx.content_exchange("many-tools", build, ok)
+    body, findings = require_message(first, "ACC-MANY-TOOLS")
+    if body is None:
+        return findings
+    if good is None:
+        return [Finding(ctx.content_verdict(), "ACC-MANY-TOOLS", f"a tool_use calling {target.name}",
+                        short([b.get("name") for b in tool_uses(body)] or message_text(body)), "$.content")]
+    return []
+
+
+def claude_code_body(ctx: Context, words: list[str]) -> dict:
+    """The Claude Code request shape from fixtures/requests/claude-code.json, with this run's nonces."""
+    template = json.dumps(load_json("fixtures", "requests/claude-code.json")["body"])
+    body = json.loads(template.replace("{{MODEL}}", ctx.target.model).replace("{{DIRECTIVE}}", reply_with(words))
+                      .replace("{{USER_ID}}", ctx.session.nonces.word("cc-user")))
+    return body
+
+
+@check("acceptance/claude-code-request", rule="ACC-CLAUDE-CODE", tier="cheap")
+def claude_code_request(ctx: Context):
+    """A Claude Code shaped streamed request (24 tools, system blocks, role: system message, thinking,
+    output_config, context_management, metadata, its anthropic-beta set, ?beta=true) gets a clean stream."""
+    words = ctx.probes.text_words("claude-code")
+
+    def build():
+        return ctx.request(claude_code_body(ctx, words), path="/v1/messages?beta=true", version="2023-06-01",
+                           headers=(("anthropic-beta", CLAUDE_CODE_BETAS), ("x-app", "cli")))
+
+    def ok(ex):
+        return ex.ok and contains_words(ex.stream[1].text, words)
+
+    first, good = ctx.content_exchange("claude-code", build, ok)
+    if not first.ok:
+        body = first.body[:160].decode("utf-8", "replace")
+        return [fail("ACC-CLAUDE-CODE", "HTTP 200 text/event-stream", f"HTTP {first.status}: {body}")]
+    validator = first.stream[1]
+    out = [fail("ACC-CLAUDE-CODE", v.expected, v.got, f"event #{v.event_index} [{v.rule}]")
+           for v in validator.violations[:10]]
+    if good is None:
+        out.append(Finding(ctx.content_verdict(), "ACC-CLAUDE-CODE", f"streamed text containing {' '.join(words)!r}",
+                           short(validator.text), "accumulated text"))
+    return out
+
+
+@check("acceptance/multiple-stop-sequences", rule="ACC-STOP-SEQUENCES", tier="cheap")
+def multiple_stop_sequences(ctx: Context):
+    """Several stop_sequences are accepted; the one that occurs ends the reply."""
+    before, seq, after = ctx.probes.stop_words()
+    other = ctx.session.nonces.word("stop.other").upper()
+    directive = "Reply with exactly: " + " ".join(before + [seq] + after)
+
+    def build():
+        return ctx.request({"model": ctx.target.model, "max_tokens": 64, "stop_sequences": [other, seq],
+                            "messages": [{"role": "user", "content": directive}]})
+
+    def ok(ex):
+        return ex.ok and isinstance(ex.json, dict) and ex.json.get("stop_sequence") == seq
+
+    first, good = ctx.content_exchange("multiple-stop-sequences", build, ok)
+    body, findings = require_message(first, "ACC-STOP-SEQUENCES")
+    if body is None:
+        return findings
+    if good is None:
+        return [Finding(ctx.content_verdict(), "ACC-STOP-SEQUENCES", f"stop_reason stop_sequence, stop_sequence {seq!r}",
+                        f"{short(body.get('stop_reason'))}, {short(body.get('stop_sequence'))}", "$.stop_sequence")]
+    return []
+
+
+@check("acceptance/unicode-text", rule="ACC-UNICODE", tier="cheap")
+def unicode_text(ctx: Context):
+    """Non-ASCII text (accents, CJK, emoji) goes through unchanged."""
+    words = ["café", "naïve", "雪花", "❄️", "🎉"] + ctx.probes.text_words("unicode")[:1]
+    return accepted(ctx, "unicode", _text_request(ctx, "unicode", [{"role": "user", "content": reply_with(words)}]),
+                    "ACC-UNICODE", words)

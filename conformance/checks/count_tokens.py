@@ -1,0 +1,96 @@
+"""Checks of POST /v1/messages/count_tokens: shape, growth with system and tools, agreement with usage."""
+
+from __future__ import annotations
+
+from conformance.checks.acceptance import declined
+from conformance.checks.bad_requests import rejected
+from conformance.checks.common import short, text_probe
+from conformance.engine import Context, Unsupported, check, fail
+from conformance.verdicts import Finding
+from conformance.wire import Exchange
+
+PATH = "/v1/messages/count_tokens"
+FEATURE = "count-tokens"
+TOLERANCE = 0.1
+
+
+def base_body(ctx: Context) -> dict:
+    """The text probe's request without the fields count_tokens does not take."""
+    body = ctx.probes.text_body("text")
+    return {k: v for k, v in body.items() if k not in ("max_tokens", "stream")}
+
+
+def count(ctx: Context, name: str, body: dict, path: str = PATH, **request) -> Exchange:
+    ex = ctx.exchange(name, lambda: ctx.request(body, path=path, **request))
+    if refusal := declined(ex) if ex.status in (404, 405) else None:
+        raise Unsupported(f"count_tokens: the target does not serve it ({short(refusal, 160)})")
+    return ex
+
+
+def tokens(ex: Exchange, rule: str) -> tuple[int | None, list[Finding]]:
+    if not ex.ok:
+        return None, [fail(rule, "HTTP 200", f"HTTP {ex.status}: {ex.body[:120].decode('utf-8', 'replace')}")]
+    value = ex.json.get("input_tokens") if isinstance(ex.json, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return None, [fail(rule, '{"input_tokens": an integer > 0}', short(ex.json if ex.json is not None else ex.body[:80]),
+                           "$.input_tokens")]
+    return value, []
+
+
+@check("count-tokens/shape", rule="COUNT-SHAPE", tier="free", feature=FEATURE)
+def shape(ctx: Context):
+    """count_tokens answers {"input_tokens": int > 0}, without max_tokens in the request."""
+    return tokens(count(ctx, "count", base_body(ctx)), "COUNT-SHAPE")[1]
+
+
+def _grows(ctx: Context, name: str, extra: dict, rule: str, what: str) -> list[Finding]:
+    plain, findings = tokens(count(ctx, "count", base_body(ctx)), rule)
+    more, more_findings = tokens(count(ctx, name, {**base_body(ctx), **extra}), rule)
+    if findings or more_findings:
+        return findings + more_findings
+    if more <= plain:
+        return [fail(rule, f"more input_tokens with {what} than the {plain} without", str(more), "$.input_tokens")]
+    return []
+
+
+@check("count-tokens/grows-with-system", rule="COUNT-SYSTEM", tier="free", feature=FEATURE)
+def grows_with_system(ctx: Context):
+    """Adding a system prompt raises the count."""
+    system = "You are a careful assistant. " + " ".join(ctx.probes.n.words("count.system", 40))
+    return _grows(ctx, "count-system", {"system": system}, "COUNT-SYSTEM", "a 45-word system prompt")
+
+
+@check("count-tokens/grows-with-tools", rule="COUNT-TOOLS", tier="free", feature=FEATURE)
+def grows_with_tools(ctx: Context):
+    """Adding tool definitions raises the count."""
+    tools = [ctx.probes.tool(f"count.{i}").tool for i in range(3)]
+    return _grows(ctx, "count-tools", {"tools": tools}, "COUNT-TOOLS", "three tool definitions")
+
+
+@check("count-tokens/matches-usage", rule="COUNT-MATCHES-USAGE", tier="cheap", feature=FEATURE)
+def matches_usage(ctx: Context):
+    """The count for a request is close to the usage.input_tokens the same request reports (within 10%)."""
+    counted, findings = tokens(count(ctx, "count", base_body(ctx)), "COUNT-MATCHES-USAGE")
+    ex = text_probe(ctx, "text")
+    usage = ex.json.get("usage") if ex.ok and isinstance(ex.json, dict) else None
+    used = usage.get("input_tokens") if isinstance(usage, dict) else None
+    if findings or not isinstance(used, int):
+        return findings or [fail("COUNT-MATCHES-USAGE", "usage.input_tokens from /v1/messages", short(used))]
+    if abs(counted - used) > max(2, TOLERANCE * used):
+        return [fail("COUNT-MATCHES-USAGE", f"a count within 10% of usage.input_tokens {used}", str(counted),
+                     "$.input_tokens")]
+    return []
+
+
+@check("count-tokens/beta-query", rule="COUNT-BETA-QUERY", tier="free", feature=FEATURE)
+def beta_query(ctx: Context):
+    """count_tokens?beta=true (as Claude Code calls it) is served like count_tokens."""
+    return tokens(count(ctx, "count-beta", base_body(ctx), path=PATH + "?beta=true"), "COUNT-BETA-QUERY")[1]
+
+
+@check("count-tokens/validation", rule="COUNT-VALIDATION", tier="free", feature=FEATURE)
+def validation(ctx: Context):
+    """count_tokens without messages is a 400 invalid_request_error."""
+    body = {"model": ctx.target.model}
+    ex = count(ctx, "count-invalid", body)
+    return rejected(ex, "COUNT-VALIDATION", 400, "invalid_request_error", "count_tokens without messages")

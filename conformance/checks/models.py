@@ -1,0 +1,141 @@
+"""Checks of GET /v1/models and /v1/models/{id}: page shape, items, lookup, unknown ids, pagination."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from conformance.checks.acceptance import declined
+from conformance.checks.bad_requests import rejected
+from conformance.checks.common import short
+from conformance.engine import Context, Skip, Unsupported, check, fail, strict
+from conformance.verdicts import Finding
+from conformance.wire import Exchange
+
+FEATURE = "models"
+ITEM_KEYS = ("type", "id", "display_name", "created_at")
+
+
+def get(ctx: Context, name: str, path: str) -> Exchange:
+    ex = ctx.exchange(name, lambda: ctx.request(None, method="GET", path=path))
+    if name == "models" and ex.status in (404, 405) and (refusal := declined(ex)):
+        raise Unsupported(f"models: the target does not serve GET /v1/models ({short(refusal, 160)})")
+    return ex
+
+
+def page(ctx: Context, rule: str) -> tuple[dict | None, list[Finding]]:
+    ex = get(ctx, "models", "/v1/models")
+    if not ex.ok:
+        return None, [fail(rule, "HTTP 200", f"HTTP {ex.status}: {ex.body[:120].decode('utf-8', 'replace')}")]
+    if not isinstance(ex.json, dict):
+        return None, [fail(rule, "a JSON object", short(ex.body[:80]))]
+    return ex.json, []
+
+
+def item_findings(item: object, where: str, rule: str) -> list[Finding]:
+    if not isinstance(item, dict):
+        return [fail(rule, "a ModelInfo object", short(item), where)]
+    out = []
+    if item.get("type") != "model":
+        out.append(fail(rule, 'type "model"', short(item.get("type")), f"{where}.type"))
+    for key in ("id", "display_name", "created_at"):
+        if not isinstance(item.get(key), str) or not item.get(key):
+            out.append(fail(rule, "a non-empty string", short(item.get(key)) if key in item else "missing",
+                            f"{where}.{key}"))
+    return out
+
+
+@check("models/list-shape", rule="MODELS-PAGE", tier="free", feature=FEATURE)
+def list_shape(ctx: Context):
+    """GET /v1/models is a page {data, has_more, first_id, last_id} of ModelInfo {type, id, display_name, created_at}."""
+    body, findings = page(ctx, "MODELS-PAGE")
+    if body is None:
+        return findings
+    out = []
+    data = body.get("data")
+    if not isinstance(data, list) or not data:
+        return [fail("MODELS-PAGE", "a non-empty data array", short(data), "$.data")]
+    if not isinstance(body.get("has_more"), bool):
+        out.append(fail("MODELS-PAGE", "has_more: a boolean", short(body.get("has_more")), "$.has_more"))
+    for key, index in (("first_id", 0), ("last_id", -1)):
+        expected = data[index].get("id") if isinstance(data[index], dict) else None
+        if body.get(key) != expected:
+            out.append(fail("MODELS-PAGE", f"{key} {expected!r} (the id of the page's {key[:-3]} item)",
+                            short(body.get(key)), f"$.{key}"))
+    for i, item in enumerate(data[:20]):
+        out += item_findings(item, f"$.data[{i}]", "MODELS-PAGE")
+    return out
+
+
+def first_id(ctx: Context) -> str:
+    body, findings = page(ctx, "MODELS-GET")
+    data = (body or {}).get("data")
+    if findings or not isinstance(data, list) or not data or not isinstance(data[0], dict):
+        raise Skip("GET /v1/models gave no model id to look up (models/list-shape reports why)")
+    return str(data[0].get("id"))
+
+
+@check("models/get-listed", rule="MODELS-GET", tier="free", feature=FEATURE)
+def get_listed(ctx: Context):
+    """GET /v1/models/{id} for a listed id returns that ModelInfo."""
+    model_id = first_id(ctx)
+    ex = get(ctx, "model-get", f"/v1/models/{model_id}")
+    if not ex.ok:
+        return [fail("MODELS-GET", f"HTTP 200 for the listed model {model_id}", f"HTTP {ex.status}")]
+    out = item_findings(ex.json, "$", "MODELS-GET")
+    if isinstance(ex.json, dict) and ex.json.get("id") != model_id:
+        out.append(fail("MODELS-GET", f"id {model_id!r}", short(ex.json.get("id")), "$.id"))
+    return out
+
+
+@check("models/unknown-404", rule="MODELS-UNKNOWN", tier="free", feature=FEATURE)
+def unknown_404(ctx: Context):
+    """GET /v1/models/{unknown id} is 404 not_found_error."""
+    first_id(ctx)  # the endpoint exists
+    ex = get(ctx, "model-unknown", "/v1/models/no-such-model-" + ctx.session.nonces.word("model"))
+    return rejected(ex, "MODELS-UNKNOWN", 404, "not_found_error", "an unknown model id")
+
+
+@check("models/pagination", rule="MODELS-PAGINATION", tier="free", feature=FEATURE)
+def pagination(ctx: Context):
+    """limit=1 gives one model, and after_id=<its id> continues with the next one."""
+    body, findings = page(ctx, "MODELS-PAGINATION")
+    if body is None:
+        return findings
+    one = get(ctx, "models-limit", "/v1/models?limit=1")
+    data = one.json.get("data") if one.ok and isinstance(one.json, dict) else None
+    if not isinstance(data, list) or len(data) != 1:
+        return [fail("MODELS-PAGINATION", "exactly one model for limit=1", short(data if data is not None else one.status),
+                     "$.data")]
+    total = len(body.get("data") or [])
+    if one.json.get("has_more") is not (total > 1):
+        return [fail("MODELS-PAGINATION", f"has_more {total > 1} (the full list has {total})",
+                     short(one.json.get("has_more")), "$.has_more")]
+    if total > 1:
+        nxt = get(ctx, "models-after", f"/v1/models?limit=1&after_id={data[0].get('id')}")
+        following = nxt.json.get("data") if nxt.ok and isinstance(nxt.json, dict) else None
+        expected = body["data"][1].get("id") if isinstance(body["data"][1], dict) else None
+        got = following[0].get("id") if isinstance(following, list) and following and isinstance(following[0], dict) \
+            else following
+        if got != expected:
+            return [fail("MODELS-PAGINATION", f"after_id continues with {expected!r}", short(got), "$.data[0].id")]
+    return []
+
+
+@check("models/created-at", rule="MODELS-CREATED-AT", tier="free", feature=FEATURE)
+def created_at(ctx: Context):
+    """created_at is an RFC 3339 date-time string."""
+    body, findings = page(ctx, "MODELS-CREATED-AT")
+    if body is None:
+        return findings
+    out = []
+    for i, item in enumerate((body.get("data") or [])[:20]):
+        value = item.get("created_at") if isinstance(item, dict) else None
+        try:
+            datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            ok = isinstance(value, str) and "T" in value
+        except ValueError:
+            ok = False
+        if not ok:
+            out.append(strict("MODELS-CREATED-AT", "an RFC 3339 date-time string", short(value),
+                              f"$.data[{i}].created_at"))
+    return out

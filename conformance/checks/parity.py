@@ -1,0 +1,126 @@
+"""Checks that the same request, streamed and not, gives the same result: blocks, stop reason, input, usage."""
+
+from __future__ import annotations
+
+import json
+
+from conformance.checks.common import expect_ok, message_body, short, tool_uses
+from conformance.engine import Context, check, fail
+from conformance.verdicts import Finding
+from conformance.wire import Exchange
+
+USAGE_TOLERANCE = 0.2  # output tokens may differ a little between two generations
+
+
+def pair(ctx: Context, key: str, body: dict) -> tuple[Exchange, Exchange]:
+    plain = ctx.exchange(key, lambda: ctx.request(body))
+    streamed = ctx.exchange(key + "-stream", lambda: ctx.request({**body, "stream": True}))
+    return plain, streamed
+
+
+def text_pair(ctx: Context):
+    words = ctx.probes.text_words("parity")
+    return pair(ctx, "parity-text", {"model": ctx.target.model, "max_tokens": 64,
+                                     "messages": [{"role": "user", "content": "Reply with exactly: " + " ".join(words)}]})
+
+
+def tool_pair(ctx: Context):
+    spec = ctx.probes.tool("parity-tool")
+    return spec, pair(ctx, "parity-tool", {
+        "model": ctx.target.model, "max_tokens": 256, "tools": [spec.tool],
+        "tool_choice": {"type": "tool", "name": spec.name},
+        "messages": [{"role": "user", "content": f"Call the tool {spec.name} with input {json.dumps(spec.arguments)}"}]})
+
+
+def max_tokens_pair(ctx: Context):
+    return pair(ctx, "parity-max-tokens", {"model": ctx.target.model, "max_tokens": 5, "messages": [
+        {"role": "user", "content": "Reply with exactly: " + " ".join(ctx.probes.max_tokens_words())}]})
+
+
+def both_ok(plain: Exchange, streamed: Exchange, rule: str) -> list[Finding]:
+    findings = expect_ok(plain, rule) + expect_ok(streamed, rule)
+    if not findings and message_body(plain) is None:
+        findings.append(fail(rule, "a JSON Message for the non-streamed request", plain.content_type))
+    return findings
+
+
+def block_types(message: dict | None) -> list:
+    return [b.get("type") for b in (message or {}).get("content", []) if isinstance(b, dict)]
+
+
+def merged(types: list) -> list:
+    """Block types with runs of text collapsed (several text blocks are a legal way to say one thing)."""
+    out: list = []
+    for kind in types:
+        if not (out and kind == "text" and out[-1] == "text"):
+            out.append(kind)
+    return out
+
+
+@check("parity/block-types", rule="PARITY-BLOCKS", tier="cheap")
+def parity_block_types(ctx: Context):
+    """Streamed and non-streamed answers have the same content block types (text, tool_use)."""
+    out = []
+    for name, (plain, streamed) in (("text", text_pair(ctx)), ("tool", tool_pair(ctx)[1])):
+        findings = both_ok(plain, streamed, "PARITY-BLOCKS")
+        if findings:
+            out += findings
+            continue
+        a, b = merged(block_types(plain.json)), merged(block_types(streamed.stream[1].message))
+        if a != b:
+            out.append(fail("PARITY-BLOCKS", f"streamed block types equal to non-streamed {a}", short(b), f"{name} probe"))
+    return out
+
+
+@check("parity/stop-reason", rule="PARITY-STOP-REASON", tier="cheap")
+def parity_stop_reason(ctx: Context):
+    """Streamed and non-streamed answers end with the same stop_reason (tool_use, max_tokens)."""
+    out = []
+    for name, (plain, streamed) in (("tool", tool_pair(ctx)[1]), ("max_tokens", max_tokens_pair(ctx))):
+        findings = both_ok(plain, streamed, "PARITY-STOP-REASON")
+        if findings:
+            out += findings
+            continue
+        a = plain.json.get("stop_reason")
+        reasons = streamed.stream[1].stop_reasons
+        b = reasons[-1] if reasons else None
+        if a != b:
+            out.append(fail("PARITY-STOP-REASON", f"streamed stop_reason equal to non-streamed {a!r}", short(b),
+                            f"{name} probe"))
+    return out
+
+
+@check("parity/tool-input", rule="PARITY-TOOL-INPUT", tier="cheap")
+def parity_tool_input(ctx: Context):
+    """A forced tool call has the same input streamed (accumulated partial_json) and not."""
+    spec, (plain, streamed) = tool_pair(ctx)
+    findings = both_ok(plain, streamed, "PARITY-TOOL-INPUT")
+    if findings:
+        return findings
+    a = [c.get("input") for c in tool_uses(plain.json) if c.get("name") == spec.name]
+    b = [c.get("input") for c in tool_uses(streamed.stream[1].message) if c.get("name") == spec.name]
+    if a != b:
+        return [fail("PARITY-TOOL-INPUT", f"streamed input equal to non-streamed {short(a)}", short(b), "tool_use input")]
+    return []
+
+
+@check("parity/usage", rule="PARITY-USAGE", tier="cheap")
+def parity_usage(ctx: Context):
+    """The same request reports the same input_tokens streamed and not, and output_tokens within tolerance."""
+    plain, streamed = text_pair(ctx)
+    findings = both_ok(plain, streamed, "PARITY-USAGE")
+    if findings:
+        return findings
+    usage = plain.json.get("usage") if isinstance(plain.json.get("usage"), dict) else {}
+    message = streamed.stream[1].message or {}
+    live = message.get("usage") if isinstance(message.get("usage"), dict) else {}
+    out = []
+    if usage.get("input_tokens") != live.get("input_tokens"):
+        out.append(fail("PARITY-USAGE", f"input_tokens {short(usage.get('input_tokens'))} in both",
+                        f"streamed {short(live.get('input_tokens'))}", "usage.input_tokens"))
+    a, b = usage.get("output_tokens"), live.get("output_tokens")
+    if isinstance(a, int) and isinstance(b, int):
+        if abs(a - b) > max(3, USAGE_TOLERANCE * max(a, b)):
+            out.append(fail("PARITY-USAGE", f"output_tokens close to the non-streamed {a} (within 20% or 3)",
+                            f"streamed {b}", "usage.output_tokens"))
+    return out

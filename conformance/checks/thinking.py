@@ -1,0 +1,119 @@
+"""Checks of extended thinking: a thinking block with a signature, signature_delta when streamed, parity."""
+
+from __future__ import annotations
+
+from conformance.checks.acceptance import declined
+from conformance.checks.common import contains_words, expect_ok, message_text, require_message, short
+from conformance.engine import Context, Skip, Unsupported, check, fail
+from conformance.probes import reply_with
+from conformance.verdicts import Finding
+from conformance.wire import Exchange
+
+THINKING = {"type": "enabled", "budget_tokens": 1024}
+
+
+def thinking_exchange(ctx: Context, stream: bool) -> Exchange:
+    words = ctx.probes.text_words("thinking")
+    body = {"model": ctx.target.model, "max_tokens": 1536, "thinking": THINKING,
+            "messages": [{"role": "user", "content": reply_with(words)}]}
+    if stream:
+        body["stream"] = True
+    name = "thinking-stream" if stream else "thinking"
+    ex = ctx.exchange(name, lambda: ctx.request(body))
+    if refusal := declined(ex):
+        raise Unsupported(f"thinking: the target declined it cleanly ({short(refusal, 160)})")
+    return ex
+
+
+def thinking_blocks(content: object) -> list[dict]:
+    return [b for b in content if isinstance(b, dict) and b.get("type") in ("thinking", "redacted_thinking")] \
+        if isinstance(content, list) else []
+
+
+@check("thinking/returns-thinking", rule="THINK-BLOCK", tier="expensive", feature="thinking")
+def returns_thinking(ctx: Context):
+    """A thinking request is answered with a thinking block before the text."""
+    body, findings = require_message(thinking_exchange(ctx, False), "THINK-BLOCK")
+    if body is None:
+        return findings
+    content = body.get("content") if isinstance(body.get("content"), list) else []
+    if not thinking_blocks(content):
+        return [fail("THINK-BLOCK", "a thinking (or redacted_thinking) block",
+                     short([b.get("type") for b in content if isinstance(b, dict)]), "$.content")]
+    if not isinstance(content[0], dict) or content[0].get("type") not in ("thinking", "redacted_thinking"):
+        return [fail("THINK-BLOCK", "the thinking block first", short(content[0].get("type")), "$.content[0].type")]
+    return []
+
+
+@check("thinking/signature", rule="THINK-SIGNATURE", tier="expensive", feature="thinking")
+def signature(ctx: Context):
+    """Every thinking block carries a non-empty string signature (clients must pass it back)."""
+    body, findings = require_message(thinking_exchange(ctx, False), "THINK-SIGNATURE")
+    if body is None:
+        return findings
+    blocks = thinking_blocks(body.get("content"))
+    if not blocks:
+        raise Skip("no thinking block to judge (thinking/returns-thinking reports it)")
+    return [fail("THINK-SIGNATURE", "a non-empty string signature", short(b.get("signature")) if "signature" in b
+                 else "no signature key", f"$.content[{i}].signature")
+            for i, b in enumerate(blocks) if b.get("type") == "thinking" and not (
+                isinstance(b.get("signature"), str) and b["signature"])]
+
+
+@check("thinking/stream-signature-delta", rule="THINK-SIGNATURE-DELTA", tier="expensive", feature="thinking")
+def stream_signature_delta(ctx: Context):
+    """A streamed thinking block gets its signature by signature_delta before its content_block_stop."""
+    ex = thinking_exchange(ctx, True)
+    findings = expect_ok(ex, "THINK-SIGNATURE-DELTA")
+    if findings:
+        return findings
+    validator = ex.stream[1]
+    blocks = thinking_blocks((validator.message or {}).get("content"))
+    if not blocks:
+        raise Skip("no streamed thinking block to judge")
+    return [fail("THINK-SIGNATURE-DELTA", "a signature_delta with a non-empty signature before content_block_stop",
+                 f"accumulated signature {short(b.get('signature'))}", f"content block {i}")
+            for i, b in enumerate(blocks) if b.get("type") == "thinking" and not b.get("signature")]
+
+
+@check("thinking/stream-parity", rule="THINK-PARITY", tier="expensive", feature="thinking")
+def stream_parity(ctx: Context):
+    """The same thinking request gives the same block types streamed and not (and the answer in both)."""
+    body, findings = require_message(thinking_exchange(ctx, False), "THINK-PARITY")
+    streamed = thinking_exchange(ctx, True)
+    findings += expect_ok(streamed, "THINK-PARITY")
+    if body is None or findings:
+        return findings
+    plain = [b.get("type") for b in body.get("content", []) if isinstance(b, dict)]
+    live = [b.get("type") for b in (streamed.stream[1].message or {}).get("content", []) if isinstance(b, dict)]
+    out: list[Finding] = []
+    if plain != live:
+        out.append(fail("THINK-PARITY", f"streamed block types equal to non-streamed {plain}", short(live),
+                        "content block types"))
+    words = ctx.probes.text_words("thinking")
+    if contains_words(message_text(body), words) != contains_words(streamed.stream[1].text, words):
+        out.append(Finding(ctx.content_verdict(), "THINK-PARITY", "the answer in both forms",
+                           f"non-stream {short(message_text(body))}; stream {short(streamed.stream[1].text)}"))
+    return out
+
+
+@check("thinking/replay-accepted", rule="THINK-REPLAY", tier="expensive", feature="thinking")
+def replay_accepted(ctx: Context):
+    """The assistant's thinking block, passed back unchanged with its signature, is accepted in the next turn."""
+    first = thinking_exchange(ctx, False)
+    body = first.json if first.ok and isinstance(first.json, dict) else None
+    if body is None or not thinking_blocks(body.get("content")):
+        raise Skip("the target gave no thinking block to pass back")
+    words = ctx.probes.text_words("thinking-replay")
+    request = {"model": ctx.target.model, "max_tokens": 1536, "thinking": THINKING, "messages": [
+        {"role": "user", "content": reply_with(ctx.probes.text_words("thinking"))},
+        {"role": "assistant", "content": body["content"]},
+        {"role": "user", "content": reply_with(words)},
+    ]}
+    reply, findings = require_message(ctx.exchange("thinking-replay", lambda: ctx.request(request)), "THINK-REPLAY")
+    if reply is None:
+        return findings
+    if not contains_words(message_text(reply), words):
+        return [Finding(ctx.content_verdict(), "THINK-REPLAY", f"a reply containing {' '.join(words)!r}",
+                        short(message_text(reply)), "$.content")]
+    return []

@@ -1,0 +1,45 @@
+"""Client readiness profiles: named sets of required and optional checks, judged from compat verdicts."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from conformance.data import load_json
+
+BROKEN = {"fail", "error", "unsupported"}
+
+
+def profiles() -> dict[str, dict]:
+    return load_json("fixtures", "profiles.json")["profiles"]
+
+
+def matching(patterns: list[str], ids: list[str]) -> list[str]:
+    return sorted({i for i in ids for p in patterns if fnmatchcase(i, p) or fnmatchcase(i.split("[")[0], p)})
+
+
+def readiness(results: list[dict], all_ids: list[str]) -> dict[str, dict]:
+    """Profile name -> {status, failing, limiting, not_run}.
+
+    status: ready (every required and optional check passes or warns for clients), limited (an optional
+    check fails or is unsupported), not-ready (a required check fails, errors or is unsupported), or
+    not-covered (no required check failed, but some required checks did not run: deselected or skipped).
+    """
+    verdicts = {r["id"]: r.get("compat_verdict") or r["verdict"] for r in results}
+    out = {}
+    for name, spec in profiles().items():
+        required = matching(spec["required"], all_ids)
+        optional = [i for i in matching(spec.get("optional", []), all_ids) if i not in required]
+        failing = [i for i in required if verdicts.get(i) in BROKEN]
+        limiting = [i for i in optional if verdicts.get(i) in BROKEN]
+        not_run = [i for i in required if verdicts.get(i) in (None, "skipped")]
+        if failing:
+            status = "not-ready"
+        elif not_run:
+            status = "not-covered"
+        elif limiting:
+            status = "limited"
+        else:
+            status = "ready"
+        out[name] = {"status": status, "description": spec["description"], "failing": failing,
+                     "limiting": limiting, "not_run": not_run}
+    return out
