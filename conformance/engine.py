@@ -89,6 +89,7 @@ class Session:
     expensive: bool = False
     seed: int | None = None
     content_attempts: int = 3
+    idle_gap_limit: float = 15.0  # seconds of stream silence after which proxies may cut the connection
     _exchanges: dict[str, Exchange] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 

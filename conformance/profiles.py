@@ -14,7 +14,9 @@ def profiles() -> dict[str, dict]:
 
 
 def matching(patterns: list[str], ids: list[str]) -> list[str]:
-    return sorted({i for i in ids for p in patterns if fnmatchcase(i, p) or fnmatchcase(i.split("[")[0], p)})
+    """The check items matched by shell-style patterns ("*" wildcards; brackets are literal, as in item ids)."""
+    literal = [p.replace("[", "[[]") for p in patterns]
+    return sorted({i for i in ids for p in literal if fnmatchcase(i, p) or fnmatchcase(i.split("[")[0], p)})
 
 
 def readiness(results: list[dict], all_ids: list[str]) -> dict[str, dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -51,6 +52,13 @@ class Exchange:
     error: str | None = None  # transport failure: timeout, refused, reset, oversized
     elapsed: float = 0.0
     truncated: bool = False
+    chunk_times: list[float] = field(default_factory=list)  # seconds from the response headers to each body chunk
+
+    @property
+    def longest_silence(self) -> float:
+        """The longest wait between two body chunks (or before the first), in seconds."""
+        times = [0.0, *self.chunk_times]
+        return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
 
     @property
     def ok(self) -> bool:
@@ -169,7 +177,9 @@ class Wire:
                 exchange.headers = {k.lower(): v for k, v in response.headers.items()}
                 chunks: list[bytes] = []
                 size = 0
+                headers_at = time.monotonic()
                 for chunk in response.iter_bytes():
+                    exchange.chunk_times.append(time.monotonic() - headers_at)
                     chunks.append(chunk)
                     size += len(chunk)
                     if size > MAX_BODY_BYTES:

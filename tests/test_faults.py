@@ -17,6 +17,7 @@ VARIANTS = ["crlf", "cr", "sse-comments", "multiline-data", "no-space-after-colo
 # Valid framing that a real client still cannot read: the client-compatibility check is right to fail there.
 CLIENT_LIMITS = {
     ("bom", "sdk/messages-stream"): "the official SDK's SSE decoder does not strip a leading BOM (2.12)",
+    ("bom", "sdk/stream-tool-use"): "the official SDK's SSE decoder does not strip a leading BOM (2.12)",
 }
 
 

@@ -459,7 +459,7 @@ def test_an_unknown_fault_is_a_404_naming_it() -> None:
 
 
 def test_count_tokens_matches_the_usage_of_the_same_request_and_counts_system_and_tools() -> None:
-    payload = {"model": "m", "messages": [{"role": "user", "content": "one two three"}]}
+    payload = {"model": "reference-model", "messages": [{"role": "user", "content": "one two three"}]}
     counted = call("POST", "/v1/messages/count_tokens?beta=true", json_body=payload, headers=V2023)
     assert counted.status_code == 200 and counted.json() == {"input_tokens": 4}
     assert post({**payload, "max_tokens": 5}).json()["usage"]["input_tokens"] == 4
@@ -473,7 +473,7 @@ def test_count_tokens_matches_the_usage_of_the_same_request_and_counts_system_an
 
 
 def test_count_tokens_rejects_create_only_fields() -> None:
-    payload = {"model": "m", "messages": [USER], "max_tokens": 5}
+    payload = {"model": "reference-model", "messages": [USER], "max_tokens": 5}
     response = call("POST", "/v1/messages/count_tokens", json_body=payload, headers=V2023)
     assert_error(response, 400, "invalid_request_error", "max_tokens: Extra inputs are not permitted")
 
@@ -510,12 +510,12 @@ def test_models_need_auth_and_the_version_header() -> None:
 
 
 def test_a_message_has_the_documented_shape_and_echoes_the_model() -> None:
-    response = post(model="some-model-nonce")
+    response = post(model="claude-some-model-nonce")
     message = response.json()
     assert response.headers["content-type"] == "application/json" and REQUEST_ID.fullmatch(
         response.headers["request-id"]
     )
-    assert re.fullmatch(r"msg_[0-9A-Za-z]{24}", message["id"]) and message["model"] == "some-model-nonce"
+    assert re.fullmatch(r"msg_[0-9A-Za-z]{24}", message["id"]) and message["model"] == "claude-some-model-nonce"
     assert (message["type"], message["role"], message["stop_reason"], message["stop_sequence"]) == (
         "message",
         "assistant",
@@ -675,7 +675,7 @@ def in_text_block_delta_types(events: list[Any]) -> set[str]:
     return {d["delta"]["type"] for d in datas(events, "content_block_delta")}
 
 
-NO_MAX_TOKENS = {"model": "m", "messages": [USER]}
+NO_MAX_TOKENS = {"model": "reference-model", "messages": [USER]}
 ROUND_TRIP_BLOCKS = [
     *ROUND_TRIP[:2],
     {
@@ -720,7 +720,7 @@ FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
         fpost(f, {"max_tokens": 5, "messages": [USER]}).json()["model"] == "reference-model"
     ),
     "crash-on-missing-messages": lambda f: assert_error(
-        fpost(f, {"model": "m", "max_tokens": 5}), 500, "api_error"
+        fpost(f, {"model": "reference-model", "max_tokens": 5}), 500, "api_error"
     ),
     "invalid-json-500": lambda f: assert_error(
         call("POST", f"/faults/{f}/v1/messages", content=b"{", headers=V2023), 500, "api_error"
@@ -1017,19 +1017,19 @@ def test_the_official_sdk_creates_and_streams_messages(live_url: str) -> None:
     assert final.content[0].text == "sdk works fine" and final.stop_reason == "end_turn"
     assert final.usage.output_tokens == 3
     assert [m.id for m in client.models.list()][0] == "reference-model"
-    assert client.messages.count_tokens(model="m", messages=params["messages"]).input_tokens == 7
+    assert client.messages.count_tokens(model="reference-model", messages=params["messages"]).input_tokens == 7
 
 
 def test_the_official_sdk_sees_an_authentication_error_and_works_under_a_fault_prefix(live_url: str) -> None:
     client = anthropic.Anthropic(base_url=live_url, api_key="wrong", max_retries=0)
     with pytest.raises(anthropic.AuthenticationError) as caught:
-        client.messages.create(model="m", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+        client.messages.create(model="reference-model", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
     assert caught.value.type == "authentication_error" and caught.value.request_id
     prefixed = anthropic.Anthropic(
         base_url=f"{live_url}/faults/crlf+small-chunks", api_key="k-sdk", max_retries=0
     )
     params = {
-        "model": "m",
+        "model": "reference-model",
         "max_tokens": 50,
         "messages": [{"role": "user", "content": "Reply with exactly: via crlf"}],
     }

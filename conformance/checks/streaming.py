@@ -277,3 +277,17 @@ def parallel_tools(ctx: Context):
         out.append(Finding(ctx.content_verdict(), "STREAM-PARALLEL-TOOLS", "two tool_use blocks, one per tool",
                            short([b.get("name") or b.get("type") for b in blocks if isinstance(b, dict)])))
     return out
+
+
+@check("streaming/idle-gaps", rule="STREAM-KEEPALIVE", tier="expensive")
+def idle_gaps(ctx: Context):
+    """A long stream never goes silent for long (the API sends pings; proxies cut idle streams)."""
+    ex = stream_exchange(ctx, "long-stream")
+    findings = expect_ok(ex, "STREAM-KEEPALIVE")
+    if findings:
+        return findings
+    limit = ctx.session.idle_gap_limit
+    if ex.longest_silence > limit:
+        return [warn("STREAM-KEEPALIVE", f"no silence longer than {limit:g} s between stream chunks",
+                     f"{ex.longest_silence:.1f} s without a byte", "long stream")]
+    return []
