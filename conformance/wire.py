@@ -36,7 +36,8 @@ class WireRequest:
     def max_tokens(self) -> int:
         body = self.json or {}
         value = body.get("max_tokens")
-        return value if isinstance(value, int) and not isinstance(value, bool) and body.get("model") else 0
+        valid = isinstance(value, int) and not isinstance(value, bool) and value > 0 and body.get("model")
+        return value if valid else 0
 
 
 @dataclass

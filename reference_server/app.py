@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -97,6 +98,7 @@ class ReferenceApp:
         _raise(faults.first_error("headers", info))
         relaxed = faults.relaxed
         version = _version(request.headers, relaxed)
+        # Betas shaped like name-YYYY-MM-DD are ignored, anything else is the real API's 400 (see betas.py).
         _raise(betas.check(request.headers.get("anthropic-beta")))
         if endpoint in ("models", "model"):
             settings = faults.pipe("models", models.DEFAULT_MODELS_SETTINGS)
@@ -193,14 +195,18 @@ def _messages_response(body: dict[str, Any], rid: str, faults: FaultSet) -> Resp
     if body.get("stream") is not True:
         return _json_response(faults.pipe("json_message", message), rid, faults)
     events = faults.pipe("events", message_events(faults.pipe("stream_message", message)))
-    chunks = list(body_chunks(events, faults.pipe("framing", Framing())))
+    framing = faults.pipe("framing", Framing())
+    chunks = list(body_chunks(events, framing))
     headers = {"request-id": rid, "content-type": SSE_TYPE, "cache-control": "no-cache"}
-    return StreamingResponse(_replay(chunks), headers=faults.pipe("response_headers", headers, "sse"))
+    return StreamingResponse(_replay(chunks, framing.pause_after_first),
+                             headers=faults.pipe("response_headers", headers, "sse"))
 
 
-async def _replay(chunks: list[bytes]) -> AsyncIterator[bytes]:
-    for chunk in chunks:
+async def _replay(chunks: list[bytes], pause: float = 0.0) -> AsyncIterator[bytes]:
+    for index, chunk in enumerate(chunks):
         yield chunk
+        if pause and index == 0:
+            await asyncio.sleep(pause)
 
 
 def _json_response(

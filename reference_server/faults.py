@@ -1,4 +1,8 @@
-"""The registry of named faults (known defects of compatible endpoints) and valid variants."""
+"""The registry of named faults (known defects of compatible endpoints) and valid variants.
+
+The first faults and the variants are listed here; registry_requests and registry_responses add the faults of
+the whole contract (validation, statuses, rejections, behaviour, streams, count_tokens, models, per-endpoint auth).
+"""
 
 from __future__ import annotations
 

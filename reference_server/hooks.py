@@ -54,7 +54,7 @@ class Fault:
     models: Callable[[ModelsSettings], ModelsSettings] | None = None
     error: Callable[[ApiError], ApiError] | None = None  # every error, before its body is built
     error_body: Callable[[dict[str, Any], ApiError], dict[str, Any]] | None = None
-    response_headers: Callable[[dict[str, str], str], dict[str, str]] | None = None  # kind: "json" | "sse"
+    response_headers: Callable[[dict[str, str], str], dict[str, str]] | None = None  # "json" | "sse" | "raw"
 
     def __post_init__(self) -> None:
         unknown = self.relax - RELAXABLE

@@ -65,7 +65,12 @@ def _epoch(created_at: str) -> int:
 
 def _shaped(info: dict[str, Any], settings: ModelsSettings) -> dict[str, Any]:
     if settings.openai_shape:
-        return {"id": info["id"], "object": "model", "created": _epoch(info["created_at"]), "owned_by": "reference"}
+        return {
+            "id": info["id"],
+            "object": "model",
+            "created": _epoch(info["created_at"]),
+            "owned_by": "reference",
+        }
     if settings.epoch_created_at:
         return {**info, "created_at": _epoch(info["created_at"])}
     return dict(info)
@@ -81,7 +86,9 @@ def model(model_id: str, settings: ModelsSettings = DEFAULT_MODELS_SETTINGS) -> 
     return _shaped(info, settings)
 
 
-def page(query: dict[str, str], settings: ModelsSettings = DEFAULT_MODELS_SETTINGS) -> dict[str, Any] | ApiError:
+def page(
+    query: dict[str, str], settings: ModelsSettings = DEFAULT_MODELS_SETTINGS
+) -> dict[str, Any] | ApiError:
     """A page of ModelInfo honouring limit (1-1000, default 20), after_id and before_id."""
     if not settings.honour_limit:
         query = {key: value for key, value in query.items() if key != "limit"}
@@ -92,7 +99,9 @@ def page(query: dict[str, str], settings: ModelsSettings = DEFAULT_MODELS_SETTIN
         except ValueError:
             return invalid_request("limit: Input should be a valid integer")
         if not 1 <= limit <= 1000:
-            return invalid_request("limit: Input should be greater than or equal to 1 and less than or equal to 1000")
+            return invalid_request(
+                "limit: Input should be greater than or equal to 1 and less than or equal to 1000"
+            )
     start, end = 0, len(MODELS)
     if "after_id" in query:
         start = _IDS.index(query["after_id"]) + 1 if query["after_id"] in _BY_ID else len(_IDS)

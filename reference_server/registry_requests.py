@@ -20,18 +20,34 @@ def _reject(name: str, description: str, hook: Any) -> Fault:
 
 REGISTRY = [
     # validation switched off: the request is answered as if it were valid
-    _relax("accept-empty-messages", "An empty messages array is answered (with the default reply).", "empty-messages"),
-    _relax("accept-unknown-role", "A message with an unknown role (tool) is accepted and ignored.", "unknown-role"),
+    _relax(
+        "accept-empty-messages",
+        "An empty messages array is answered (with the default reply).",
+        "empty-messages",
+    ),
+    _relax(
+        "accept-unknown-role",
+        "A message with an unknown role (tool) is accepted and ignored.",
+        "unknown-role",
+    ),
     _relax("accept-empty-text-block", "Empty text blocks are accepted.", "empty-text-block"),
-    _relax("accept-orphan-tool-result", "A tool_result answering no tool_use is accepted.", "orphan-tool-result"),
+    _relax(
+        "accept-orphan-tool-result", "A tool_result answering no tool_use is accepted.", "orphan-tool-result"
+    ),
     _relax(
         "accept-unanswered-tool-use",
         "A tool_use without a tool_result in the next user turn is accepted.",
         "unanswered-tool-use",
     ),
     _relax("accept-bad-tool-name", "Tool names outside ^[a-zA-Z0-9_-]{1,128}$ are accepted.", "tool-name"),
-    _relax("ignore-unknown-fields", "Unknown top-level fields are ignored instead of rejected.", "unknown-fields"),
-    _relax("accept-five-cache-breakpoints", "More than 4 cache_control breakpoints are accepted.", "cache-breakpoints"),
+    _relax(
+        "ignore-unknown-fields", "Unknown top-level fields are ignored instead of rejected.", "unknown-fields"
+    ),
+    _relax(
+        "accept-five-cache-breakpoints",
+        "More than 4 cache_control breakpoints are accepted.",
+        "cache-breakpoints",
+    ),
     _relax("accept-negative-max-tokens", "A negative max_tokens is accepted.", "max-tokens-negative"),
     _relax("accept-string-max-tokens", "max_tokens given as a string is accepted.", "max-tokens-string"),
     _relax(
@@ -39,11 +55,22 @@ REGISTRY = [
         "tool_choice naming a tool that is not in tools is accepted (treated as auto).",
         "tool-choice-name",
     ),
-    _relax("accept-small-thinking-budget", "thinking.budget_tokens under 1024 is accepted.", "thinking-budget"),
+    _relax(
+        "accept-small-thinking-budget", "thinking.budget_tokens under 1024 is accepted.", "thinking-budget"
+    ),
     _relax("version-optional", "A missing anthropic-version header is accepted.", "anthropic-version"),
-    _relax("accept-temperature-2026", "temperature, top_p and top_k are accepted under 2026-10-21.", "sampling-2026"),
+    _relax(
+        "accept-temperature-2026",
+        "temperature, top_p and top_k are accepted under 2026-10-21.",
+        "sampling-2026",
+    ),
     # wrong statuses and error shapes
-    Fault("validation-422", "Every 400 invalid_request_error is sent as 422 (same envelope).", "fault", error=rq.status_422),
+    Fault(
+        "validation-422",
+        "Every 400 invalid_request_error is sent as 422 (same envelope).",
+        "fault",
+        error=rq.status_422,
+    ),
     _relax(
         "unknown-model-400",
         "An unknown model gets 400 invalid_request_error 'Invalid model name' instead of 404.",
@@ -82,14 +109,28 @@ REGISTRY = [
         "Consecutive same-role messages get 400 (roles must alternate).",
         rq.reject_consecutive_roles,
     ),
-    _reject("prefill-500", "An assistant message last (a prefill) crashes the server (500).", rq.reject_prefill(crash=True)),
-    _reject("reject-prefill", "An assistant message last (a prefill) gets 400.", rq.reject_prefill(crash=False)),
+    _reject(
+        "prefill-500",
+        "An assistant message last (a prefill) crashes the server (500).",
+        rq.reject_prefill(crash=True),
+    ),
+    _reject(
+        "reject-prefill", "An assistant message last (a prefill) gets 400.", rq.reject_prefill(crash=False)
+    ),
     _reject("reject-images", "Any image block gets 400.", rq.reject_block("image")),
     _reject("images-500", "Any image block crashes the server (500).", rq.reject_block("image", crash=True)),
     _reject("reject-documents", "Any document block gets 400.", rq.reject_block("document")),
-    _reject("documents-500", "Any document block crashes the server (500).", rq.reject_block("document", crash=True)),
-    _reject("reject-thinking-replay", "Assistant turns with thinking blocks get 400.", rq.reject_thinking_replay),
-    _reject("reject-metadata", "metadata gets 400 'Extra inputs are not permitted'.", rq.reject_field("metadata")),
+    _reject(
+        "documents-500",
+        "Any document block crashes the server (500).",
+        rq.reject_block("document", crash=True),
+    ),
+    _reject(
+        "reject-thinking-replay", "Assistant turns with thinking blocks get 400.", rq.reject_thinking_replay
+    ),
+    _reject(
+        "reject-metadata", "metadata gets 400 'Extra inputs are not permitted'.", rq.reject_field("metadata")
+    ),
     _reject(
         "reject-cache-control-on-tool-result",
         "cache_control on a tool_result block gets 400.",
@@ -106,8 +147,14 @@ REGISTRY = [
         "context_management gets 400 'Extra inputs are not permitted'.",
         rq.reject_field("context_management"),
     ),
-    _reject("reject-multiple-stop-sequences", "More than one stop sequence gets 400.", rq.at_most("stop_sequences", 1)),
-    _reject("reject-temperature", "temperature gets 400 in every API version.", rq.reject_field("temperature")),
+    _reject(
+        "reject-multiple-stop-sequences",
+        "More than one stop sequence gets 400.",
+        rq.at_most("stop_sequences", 1),
+    ),
+    _reject(
+        "reject-temperature", "temperature gets 400 in every API version.", rq.reject_field("temperature")
+    ),
     _reject(
         "reject-multiple-tool-results",
         "A user message with more than one tool_result gets 400.",

@@ -49,7 +49,10 @@ REGISTRY = [
         responder=hook.settings(disable_parallel=False),
     ),
     Fault(
-        "duplicate-tool-ids", "Every tool_use block of a message gets the same id.", "fault", message=rs.duplicate_tool_ids
+        "duplicate-tool-ids",
+        "Every tool_use block of a message gets the same id.",
+        "fault",
+        message=rs.duplicate_tool_ids,
     ),
     Fault(
         "thinking-ignored",
@@ -71,7 +74,10 @@ REGISTRY = [
     ),
     # streaming
     Fault(
-        "sse-no-signature-delta", "Thinking is streamed without a signature_delta.", "fault", events=rs.drop_signature_deltas
+        "sse-no-signature-delta",
+        "Thinking is streamed without a signature_delta.",
+        "fault",
+        events=rs.drop_signature_deltas,
     ),
     Fault(
         "sse-thinking-as-text",
@@ -116,6 +122,12 @@ REGISTRY = [
         stream_message=rs.output_tokens_doubled,
     ),
     Fault(
+        "sse-idle-gap",
+        "The stream goes silent (no ping) for 1.5 s after its first chunk.",
+        "fault",
+        framing=hook.framing(pause_after_first=1.5),
+    ),
+    Fault(
         "sse-malformed-error-event",
         'After the first delta an event: error with data {"error": "overloaded"}, and the stream ends.',
         "fault",
@@ -146,8 +158,15 @@ REGISTRY = [
         "fault",
         count_tokens=ep.ignoring("tools"),
     ),
-    Fault("count-tokens-halved", "count_tokens reports half the input tokens.", "fault", count_tokens=ep.halved),
-    Fault("count-tokens-string", "count_tokens returns input_tokens as a string.", "fault", count_tokens=ep.as_string),
+    Fault(
+        "count-tokens-halved", "count_tokens reports half the input tokens.", "fault", count_tokens=ep.halved
+    ),
+    Fault(
+        "count-tokens-string",
+        "count_tokens returns input_tokens as a string.",
+        "fault",
+        count_tokens=ep.as_string,
+    ),
     Fault(
         "count-tokens-no-validation",
         "count_tokens bodies are not validated (no messages: 200 with 1 token).",
@@ -161,7 +180,9 @@ REGISTRY = [
         "fault",
         models=with_settings(openai_shape=True),
     ),
-    Fault("models-get-404", "GET /v1/models/{id} is always 404.", "fault", models=with_settings(get_by_id=False)),
+    Fault(
+        "models-get-404", "GET /v1/models/{id} is always 404.", "fault", models=with_settings(get_by_id=False)
+    ),
     Fault(
         "models-unknown-200",
         "GET /v1/models/<unknown> answers a made-up ModelInfo.",
@@ -210,7 +231,17 @@ REGISTRY = [
         auth_endpoints=ep.MODELS,
     ),
     Fault(
-        "models-x-api-key-only", "/v1/models reads only x-api-key.", "fault", auth=x_api_key_only, auth_endpoints=ep.MODELS
+        "models-x-api-key-only",
+        "/v1/models reads only x-api-key.",
+        "fault",
+        auth=x_api_key_only,
+        auth_endpoints=ep.MODELS,
     ),
-    Fault("models-no-auth", "/v1/models accepts requests without a key.", "fault", auth=no_auth, auth_endpoints=ep.MODELS),
+    Fault(
+        "models-no-auth",
+        "/v1/models accepts requests without a key.",
+        "fault",
+        auth=no_auth,
+        auth_endpoints=ep.MODELS,
+    ),
 ]

@@ -46,7 +46,11 @@ def reject_block(kind: str, crash: bool = False) -> Any:
     def hook(body: dict[str, Any], endpoint: str) -> ApiError | None:
         for path, _, block in _blocks(body):
             if block.get("type") == kind:
-                return internal() if crash else invalid_request(f"{path}: {kind} content blocks are not supported")
+                return (
+                    internal()
+                    if crash
+                    else invalid_request(f"{path}: {kind} content blocks are not supported")
+                )
         return None
 
     return hook
@@ -55,7 +59,9 @@ def reject_block(kind: str, crash: bool = False) -> Any:
 def reject_thinking_replay(body: dict[str, Any], endpoint: str) -> ApiError | None:
     for path, role, block in _blocks(body):
         if role == "assistant" and block.get("type") in ("thinking", "redacted_thinking"):
-            return invalid_request(f"{path}.type: Input tag '{block['type']}' is not supported in assistant messages")
+            return invalid_request(
+                f"{path}.type: Input tag '{block['type']}' is not supported in assistant messages"
+            )
     return None
 
 
@@ -105,7 +111,9 @@ def reject_prefill(crash: bool) -> Any:
             return None
         if crash:
             return internal()
-        return invalid_request('messages: the final message must use the "user" role; assistant prefill is not supported')
+        return invalid_request(
+            'messages: the final message must use the "user" role; assistant prefill is not supported'
+        )
 
     return hook
 
@@ -117,7 +125,9 @@ def at_most(field: str, limit: int) -> Any:
         value = body.get(field)
         if isinstance(value, list) and len(value) > limit:
             noun = "item" if limit == 1 else "items"
-            return invalid_request(f"{field}: List should have at most {limit} {noun} after validation, not {len(value)}")
+            return invalid_request(
+                f"{field}: List should have at most {limit} {noun} after validation, not {len(value)}"
+            )
         return None
 
     return hook
@@ -128,7 +138,9 @@ def reject_multiple_tool_results(body: dict[str, Any], endpoint: str) -> ApiErro
         content = message.get("content") if isinstance(message, dict) else None
         blocks = content if isinstance(content, list) else []
         if sum(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks) > 1:
-            return invalid_request(f"messages.{number}.content: only one tool_result block is allowed per message")
+            return invalid_request(
+                f"messages.{number}.content: only one tool_result block is allowed per message"
+            )
     return None
 
 
@@ -153,7 +165,9 @@ def malformed_beta_500(info: RequestInfo) -> ApiError | None:
 def not_found_html(info: RequestInfo) -> ApiError | None:
     if info.endpoint:
         return None
-    return ApiError(404, "not_found_error", "Not Found", raw_body=NOT_FOUND_HTML, media_type="text/html; charset=utf-8")
+    return ApiError(
+        404, "not_found_error", "Not Found", raw_body=NOT_FOUND_HTML, media_type="text/html; charset=utf-8"
+    )
 
 
 def route_404(endpoint: str) -> Any:

@@ -43,14 +43,16 @@ def duplicate_tool_ids(message: dict[str, Any]) -> dict[str, Any]:
 
 def thinking_without_signature(message: dict[str, Any]) -> dict[str, Any]:
     content = [
-        {k: v for k, v in b.items() if k != "signature"} if b.get("type") == "thinking" else b for b in message["content"]
+        {k: v for k, v in b.items() if k != "signature"} if b.get("type") == "thinking" else b
+        for b in message["content"]
     ]
     return _with_content(message, content)
 
 
 def thinking_as_text(message: dict[str, Any]) -> dict[str, Any]:
     content = [
-        {"type": "text", "text": b.get("thinking", "")} if b.get("type") == "thinking" else b for b in message["content"]
+        {"type": "text", "text": b.get("thinking", "")} if b.get("type") == "thinking" else b
+        for b in message["content"]
     ]
     return _with_content(message, content)
 
@@ -68,7 +70,8 @@ def end_turn_for(stop_reason: str) -> Any:
 
 def tool_input_extra_key(message: dict[str, Any]) -> dict[str, Any]:
     content = [
-        {**b, "input": {**b["input"], "extra": True}} if b.get("type") == "tool_use" else b for b in message["content"]
+        {**b, "input": {**b["input"], "extra": True}} if b.get("type") == "tool_use" else b
+        for b in message["content"]
     ]
     return _with_content(message, content)
 
@@ -84,7 +87,9 @@ def tool_calls_as_text(message: dict[str, Any]) -> dict[str, Any]:
     if not any(b.get("type") == "tool_use" for b in message["content"]):
         return message
     content = [
-        {"type": "text", "text": json.dumps({"name": b["name"], "input": b["input"]})} if b.get("type") == "tool_use" else b
+        {"type": "text", "text": json.dumps({"name": b["name"], "input": b["input"]})}
+        if b.get("type") == "tool_use"
+        else b
         for b in message["content"]
     ]
     stop_reason = "end_turn" if message.get("stop_reason") == "tool_use" else message.get("stop_reason")
@@ -98,7 +103,9 @@ def drop_signature_deltas(events: list[SseEvent]) -> list[SseEvent]:
     return [
         e
         for e in events
-        if not (isinstance(_data(e).get("delta"), dict) and _data(e)["delta"].get("type") == "signature_delta")
+        if not (
+            isinstance(_data(e).get("delta"), dict) and _data(e)["delta"].get("type") == "signature_delta"
+        )
     ]
 
 
@@ -120,7 +127,8 @@ def interleave_tool_blocks(events: list[SseEvent]) -> list[SseEvent]:
     tool_indices = [
         _data(e)["index"]
         for e in events
-        if _data(e).get("type") == "content_block_start" and _data(e)["content_block"].get("type") == "tool_use"
+        if _data(e).get("type") == "content_block_start"
+        and _data(e)["content_block"].get("type") == "tool_use"
     ]
     if len(tool_indices) < 2:
         return events
@@ -129,9 +137,13 @@ def interleave_tool_blocks(events: list[SseEvent]) -> list[SseEvent]:
     first, last = positions[0], positions[-1]
     span = events[first : last + 1]
     by_kind: dict[str, dict[int, list[SseEvent]]] = {"start": {}, "delta": {}, "stop": {}}
+    others: list[SseEvent] = []  # pings (or anything else) between the blocks, kept after the starts
     for item in span:
         kind = _data(item).get("type", "").removeprefix("content_block_")
-        by_kind.setdefault(kind, {}).setdefault(_data(item).get("index", -1), []).append(item)
+        if kind in by_kind:
+            by_kind[kind].setdefault(_data(item)["index"], []).append(item)
+        else:
+            others.append(item)
     deltas: list[SseEvent] = []
     queues = [list(by_kind["delta"].get(index, [])) for index in tool_indices]
     while any(queues):
@@ -140,7 +152,7 @@ def interleave_tool_blocks(events: list[SseEvent]) -> list[SseEvent]:
                 deltas.append(queue.pop(0))
     starts = [e for index in tool_indices for e in by_kind["start"].get(index, [])]
     stops = [e for index in tool_indices for e in by_kind["stop"].get(index, [])]
-    return [*events[:first], *starts, *deltas, *stops, *events[last + 1 :]]
+    return [*events[:first], *starts, *others, *deltas, *stops, *events[last + 1 :]]
 
 
 def error_after_first_delta(events: list[SseEvent]) -> list[SseEvent]:

@@ -34,6 +34,7 @@ class Framing:
     bom: bool = False
     chunk_size: int | None = None
     unterminated_tail: str = ""  # bytes of a last event cut off before its end (a dropped connection)
+    pause_after_first: float = 0.0  # seconds of silence (no ping) after the first chunk
 
 
 def event(data: dict[str, Any]) -> SseEvent:

@@ -176,7 +176,9 @@ def messages(value: Any, ctx: Context) -> None:
             if final_assistant or not ctx.enforces("empty-text-block"):
                 continue
             if not content:
-                fail(f"{path}: all messages must have non-empty content except for the final assistant message")
+                fail(
+                    f"{path}: all messages must have non-empty content except for the final assistant message"
+                )
             if not content.strip():
                 fail("messages: text content blocks must contain non-whitespace text")
             continue

@@ -99,8 +99,9 @@ def test_serve_prints_its_base_url_first_and_answers_on_loopback():
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
+        body = {"model": "reference-model", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
         response = httpx.post(url + "/v1/messages", headers={"x-api-key": "any", "anthropic-version": "2023-06-01"},
-                              json={"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]})
+                              json=body)
         assert response.status_code == 200 and response.json()["type"] == "message"
     finally:
         proc.terminate()

@@ -23,7 +23,7 @@ CLIENT_LIMITS = {
 
 @pytest.fixture(scope="module")
 def clean_results(make_target):
-    session = Session(make_target(), expensive=True)
+    session = Session(make_target(), expensive=True, idle_gap_limit=1.0)
     try:
         yield {item: run_check(session, item) for item in ALL_ITEMS}
     finally:
@@ -55,7 +55,7 @@ def test_the_check_passes_on_the_clean_reference_server(item, clean_results):
 
 @pytest.mark.parametrize(("item", "fault", "verdict", "compat"), CASES, ids=[f"{c[0]}<-{c[1]}" for c in CASES])
 def test_the_check_fires_under_its_fault_naming_its_rule(item, fault, verdict, compat, make_target):
-    session = Session(make_target(f"/faults/{fault}"), expensive=True)
+    session = Session(make_target(f"/faults/{fault}"), expensive=True, idle_gap_limit=1.0)
     try:
         result = run_check(session, item)
     finally:
@@ -70,7 +70,7 @@ def test_the_check_fires_under_its_fault_naming_its_rule(item, fault, verdict, c
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_no_check_fails_on_a_valid_but_unusual_variant(variant, make_target):
-    session = Session(make_target(f"/faults/{variant}"), expensive=True)
+    session = Session(make_target(f"/faults/{variant}"), expensive=True, idle_gap_limit=1.0)
     try:
         bad = {}
         for item in ALL_ITEMS:

@@ -85,7 +85,10 @@ def matches_usage(ctx: Context):
 @check("count-tokens/beta-query", rule="COUNT-BETA-QUERY", tier="free", feature=FEATURE)
 def beta_query(ctx: Context):
     """count_tokens?beta=true (as Claude Code calls it) is served like count_tokens."""
-    return tokens(count(ctx, "count-beta", base_body(ctx), path=PATH + "?beta=true"), "COUNT-BETA-QUERY")[1]
+    count(ctx, "count", base_body(ctx))  # unsupported when the plain endpoint is not served at all
+    body = base_body(ctx)
+    ex = ctx.exchange("count-beta", lambda: ctx.request(body, path=PATH + "?beta=true"))
+    return tokens(ex, "COUNT-BETA-QUERY")[1]
 
 
 @check("count-tokens/validation", rule="COUNT-VALIDATION", tier="free", feature=FEATURE)

@@ -120,7 +120,7 @@ def parity_usage(ctx: Context):
                         f"streamed {short(live.get('input_tokens'))}", "usage.input_tokens"))
     a, b = usage.get("output_tokens"), live.get("output_tokens")
     if isinstance(a, int) and isinstance(b, int):
-        if abs(a - b) > max(3, USAGE_TOLERANCE * max(a, b)):
-            out.append(fail("PARITY-USAGE", f"output_tokens close to the non-streamed {a} (within 20% or 3)",
+        if abs(a - b) > max(2, USAGE_TOLERANCE * max(a, b)):
+            out.append(fail("PARITY-USAGE", f"output_tokens close to the non-streamed {a} (within 20% or 2)",
                             f"streamed {b}", "usage.output_tokens"))
     return out
