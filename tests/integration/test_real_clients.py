@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -104,6 +106,15 @@ def tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def failure_summary(text: str, limit: int = 4) -> str:
+    """The lines of an install's output that say what went wrong (pip's ERROR lines, npm's code and message)."""
+    lines = [re.sub(r"^npm (error|ERR!)\s*", "", line).strip() for line in text.splitlines()]
+    errors = [line for line in lines if line.startswith("ERROR:")]
+    noise = ("at ", "{", "}", "A complete log", "If you are behind a proxy", "WARNING:")
+    useful = errors or [line for line in lines if line and not line.startswith(noise) and not line.endswith(",")]
+    return " | ".join(useful[:limit]) or "(no output)"
+
+
 def install_env() -> dict[str, str]:
     """The caller's environment (registry settings live there and in HOME) without Anthropic credentials."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("ANTHROPIC_", "CLAUDE"))}
@@ -131,7 +142,8 @@ def install_or_skip(what: str, args: list, cwd: Path | None = None) -> Completed
     except OSError as error:
         pytest.skip(f"{what} could not be installed: {Path(str(args[0])).name}: {error.strerror or error}")
     if done.returncode != 0:
-        pytest.skip(f"{what} could not be installed (exit {done.returncode}): {tail(done.stderr or done.stdout, 6)}")
+        summary = failure_summary(done.stderr + "\n" + done.stdout)
+        pytest.skip(f"{what} could not be installed (exit {done.returncode}): {summary}")
     return done
 
 
@@ -152,8 +164,39 @@ class ProbeRunner:
     version: str
 
 
+def recorded(versions: dict[str, str], client: str, install):
+    """install() -> a client; its version (or why it was skipped) goes into the run summary."""
+    try:
+        installed = install()
+    except pytest.skip.Exception as skipped:
+        versions[client] = f"skipped: {skipped.msg}"
+        raise
+    versions[client] = installed.version
+    return installed
+
+
 @pytest.fixture(scope="session")
-def python_sdk_2() -> ProbeRunner:
+def python_sdk_2(client_versions) -> ProbeRunner:
+    return recorded(client_versions, "Python SDK 2.x (anthropic)", find_python_sdk_2)
+
+
+@pytest.fixture(scope="session")
+def python_sdk_1(client_versions, tmp_path_factory) -> ProbeRunner:
+    return recorded(client_versions, "Python SDK 1.x (anthropic)", partial(install_python_sdk_1, tmp_path_factory))
+
+
+@pytest.fixture(scope="session")
+def typescript_sdk(client_versions, tmp_path_factory) -> ProbeRunner:
+    return recorded(client_versions, "TypeScript SDK (@anthropic-ai/sdk)", partial(install_typescript_sdk, tmp_path_factory))
+
+
+@pytest.fixture(scope="session")
+def claude_code(client_versions, tmp_path_factory) -> ClaudeCode:
+    install = partial(install_claude_code, tmp_path_factory)
+    return recorded(client_versions, "Claude Code (@anthropic-ai/claude-code)", install)
+
+
+def find_python_sdk_2() -> ProbeRunner:
     done = install_or_skip("the Python SDK 2.x (the project's dependency)",
                            [sys.executable, "-c", "import anthropic; print(anthropic.__version__)"])
     version = done.stdout.strip()
@@ -162,8 +205,7 @@ def python_sdk_2() -> ProbeRunner:
     return ProbeRunner("Python SDK 2.x", (sys.executable, str(PYTHON_PROBE)), version)
 
 
-@pytest.fixture(scope="session")
-def python_sdk_1(tmp_path_factory) -> ProbeRunner:
+def install_python_sdk_1(tmp_path_factory) -> ProbeRunner:
     venv = tmp_path_factory.mktemp("python-sdk-1") / "venv"
     install_or_skip("a virtualenv for the Python SDK 1.x", [sys.executable, "-m", "venv", venv])
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
@@ -184,11 +226,13 @@ def npm_install(what: str, directory: Path, *specs: str) -> Completed:
 
 def installed_version(directory: Path, package: str) -> str:
     manifest = directory / "node_modules" / package / "package.json"
-    return json.loads(manifest.read_text(encoding="utf-8"))["version"]
+    try:
+        return str(json.loads(manifest.read_text(encoding="utf-8"))["version"])
+    except (OSError, ValueError, KeyError):
+        pytest.skip(f"npm reported success but {package} is not in node_modules")
 
 
-@pytest.fixture(scope="session")
-def typescript_sdk(tmp_path_factory) -> ProbeRunner:
+def install_typescript_sdk(tmp_path_factory) -> ProbeRunner:
     node = shutil.which("node")
     if node is None:
         pytest.skip("the TypeScript SDK cannot run: node is not on PATH")
@@ -209,8 +253,7 @@ class ClaudeCode:
     version: str
 
 
-@pytest.fixture(scope="session")
-def claude_code(tmp_path_factory) -> ClaudeCode:
+def install_claude_code(tmp_path_factory) -> ClaudeCode:
     directory = tmp_path_factory.mktemp("claude-code")
     npm_install("Claude Code", directory, "@anthropic-ai/claude-code@latest")
     package = directory / "node_modules" / "@anthropic-ai" / "claude-code"
