@@ -30,6 +30,7 @@ MAX_BODY_BYTES = 32 * 1024 * 1024  # the real API's request size cap for /v1/mes
 JSON_TYPE = "application/json"
 SSE_TYPE = "text/event-stream; charset=utf-8"
 FAULT_PREFIX = "/faults/"
+RETRY_AFTER_SECONDS = 1
 ROUTES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"/v1/messages$"), "messages", "POST"),
     (re.compile(r"/v1/messages/count_tokens$"), "count_tokens", "POST"),
@@ -221,6 +222,8 @@ def _error_response(
     error: ApiError, rid: str, faults: FaultSet, headers: dict[str, str] | None = None
 ) -> Response:
     error = faults.pipe("error", error)
+    if error.status in (429, 529):  # as the real API: tell the client when to retry
+        headers = {"retry-after": str(RETRY_AFTER_SECONDS), **(headers or {})}
     if isinstance(error.raw_body, str):
         raw_headers = {"request-id": rid, "content-type": error.media_type, **(headers or {})}
         raw_headers = faults.pipe("response_headers", raw_headers, "raw")

@@ -160,4 +160,17 @@ REGISTRY = [
         "A user message with more than one tool_result gets 400.",
         rq.reject_multiple_tool_results,
     ),
+    Fault(
+        "rate-limited-without-retry-after",
+        "Every POST /v1/messages gets 429 rate_limit_error, without the retry-after header.",
+        "fault",
+        route=rq.rate_limited,
+        response_headers=rq.drop_retry_after,
+    ),
+    Fault(
+        "x-should-retry-invalid",
+        "Every response carries x-should-retry: yes (the SDK reads only true or false).",
+        "fault",
+        response_headers=rq.invalid_should_retry,
+    ),
 ]

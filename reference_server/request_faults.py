@@ -187,3 +187,18 @@ def null_request_id(body: dict[str, Any], error: ApiError) -> dict[str, Any]:
 
 def uuid_request_id() -> str:
     return str(uuid.uuid4())
+
+
+def rate_limited(info: RequestInfo) -> ApiError | None:
+    """Every POST /v1/messages gets 429 rate_limit_error."""
+    if info.endpoint != "messages":
+        return None
+    return ApiError(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit.")
+
+
+def drop_retry_after(headers: dict[str, str], kind: str) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if name.lower() != "retry-after"}
+
+
+def invalid_should_retry(headers: dict[str, str], kind: str) -> dict[str, str]:
+    return {**headers, "x-should-retry": "yes"}

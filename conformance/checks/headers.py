@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conformance.checks.bad_requests import rejected
 from conformance.checks.common import require_message, short, text_probe
-from conformance.engine import Context, Skip, check, strict
+from conformance.engine import Context, Skip, check, fail, strict
 from conformance.probes import CLAUDE_CODE_BETAS
 from conformance.verdicts import Finding, Verdict
 
@@ -86,3 +86,42 @@ def unknown_beta(ctx: Context):
     if ex.ok:
         return []
     return rejected(ex, "HDR-UNKNOWN-BETA", 400, "invalid_request_error", f"anthropic-beta: {bogus}")
+
+
+def valid_retry_after(value: str | None) -> bool:
+    """A delay in seconds (a float is allowed) or an HTTP-date."""
+    if value is None:
+        return False
+    try:
+        return float(value) >= 0
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        parsedate_to_datetime(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+@check("headers/retry-after", rule="HDR-RETRY-AFTER", tier="cheap")
+def retry_after(ctx: Context):
+    """429 and 529 responses carry a valid retry-after (judged on every such response the run saw)."""
+    own = text_probe(ctx, "text")
+    seen = {ex.name: ex for ex in [own, *ctx.session.exchanges.values()] if ex.status in (429, 529)}
+    if not seen:
+        raise Skip("no 429 or 529 response was observed in this run, so there is nothing to judge")
+    return [fail("HDR-RETRY-AFTER", f"a retry-after header (seconds or an HTTP-date) with HTTP {ex.status}",
+                 short(ex.headers.get("retry-after")) if "retry-after" in ex.headers else "no retry-after header", name)
+            for name, ex in sorted(seen.items()) if not valid_retry_after(ex.headers.get("retry-after"))]
+
+
+@check("headers/x-should-retry", rule="HDR-SHOULD-RETRY", tier="cheap")
+def x_should_retry(ctx: Context):
+    """x-should-retry, when a response carries it, is true or false (the SDK obeys it over the status)."""
+    from conformance.checks.bad_requests import bad_request
+
+    exchanges = [text_probe(ctx, "text"), bad_request(ctx, "auth-missing"), bad_request(ctx, "missing-max-tokens")]
+    return [fail("HDR-SHOULD-RETRY", "x-should-retry: true or false", short(ex.headers["x-should-retry"]), ex.name)
+            for ex in exchanges if "x-should-retry" in ex.headers and ex.headers["x-should-retry"] not in ("true", "false")]
