@@ -106,3 +106,47 @@ def test_serve_prints_its_base_url_first_and_answers_on_loopback():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_declared_missing_features_are_unsupported_not_failed(reference_server, tmp_path):
+    report_path = tmp_path / "r.json"
+    proc = run_cli("run", "--base-url", reference_server.base_url, "--model", "reference-model", "--expensive",
+                   "--without", "thinking,images", "--report", str(report_path), "-k", "thinking/ or image-base64",
+                   env={"ANTHROPIC_API_KEY": reference_server.api_key.reveal()})
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    results = json.loads(report_path.read_text())["results"]
+    assert results and all(r["verdict"] == "unsupported" and r["reason"].startswith("unsupported: ") for r in results)
+
+
+def test_an_unknown_feature_is_a_usage_error():
+    proc = run_cli("run", "--without", "teleportation")
+    assert proc.returncode == 2 and "teleportation" in proc.stderr
+
+
+@pytest.mark.parametrize(("level", "code"), [("strict", 1), ("compat", 0)])
+def test_the_level_picks_which_verdicts_set_the_exit_code(reference_server, tmp_path, level, code):
+    report_path = tmp_path / "r.json"
+    proc = run_cli("run", "--base-url", reference_server.base_url + "/faults/message-id-chatcmpl",
+                   "--model", "reference-model", "--level", level, "--report", str(report_path), "-k", "message/id",
+                   env={"ANTHROPIC_API_KEY": reference_server.api_key.reveal()})
+    assert proc.returncode == code
+    (result,) = json.loads(report_path.read_text())["results"]
+    assert (result["verdict"], result["compat_verdict"]) == ("fail", "warn")
+
+
+def test_profiles_are_printed_first_and_stored_in_the_report(embedded_run):
+    proc, report, _ = embedded_run
+    assert set(report["profiles"]) == {"claude-code", "anthropic-python-2", "anthropic-python-1",
+                                       "anthropic-typescript-1"}
+    assert all(p["status"] == "ready" for p in report["profiles"].values())
+    summary = proc.stdout[proc.stdout.index("anthropic-conformance "):]
+    assert summary.index("claude-code") < summary.index("strict ")
+
+
+def test_a_failing_required_check_makes_its_profile_not_ready(reference_server, tmp_path):
+    report_path = tmp_path / "r.json"
+    run_cli("run", "--base-url", reference_server.base_url + "/faults/bearer-only-auth", "--model", "reference-model",
+            "--report", str(report_path), env={"ANTHROPIC_API_KEY": reference_server.api_key.reveal()})
+    profiles = json.loads(report_path.read_text())["profiles"]
+    assert profiles["claude-code"]["status"] == "not-ready" and "auth/x-api-key" in profiles["claude-code"]["failing"]
+    assert profiles["anthropic-python-2"]["status"] == "ready"
