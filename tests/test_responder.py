@@ -185,6 +185,50 @@ def test_tool_choice_none_never_calls_a_tool() -> None:
     assert calls(message) == [] and texts(message) == [TOOLS_OFF_REPLY]
 
 
+TWO_CALLS = "Call the tool a with input {}\nCall the tool b with input {}"
+
+
+def test_tool_settings_switch_off_auto_calls_parallel_calls_tool_choice_and_the_parallel_flag() -> None:
+    both = request(user(TWO_CALLS), tools=[tool("a"), tool("b")])
+    assert calls(respond(both)) == [("a", {}), ("b", {})]
+    assert calls(respond(both, ResponderSettings(parallel_calls=False))) == [("a", {})]
+    never = respond(both, ResponderSettings(auto_tool_calls=False))
+    assert calls(never) == [] and texts(never) == [TOOLS_OFF_REPLY]
+    forced = {**both, "tool_choice": {"type": "any"}}
+    assert calls(respond(forced, ResponderSettings(auto_tool_calls=False))) == [("a", {}), ("b", {})]
+    hi_any = request(user("hi"), tools=[tool("a")], tool_choice={"type": "any"})
+    assert calls(respond(hi_any, ResponderSettings(tool_choice=False))) == []
+    none = {**both, "tool_choice": {"type": "none"}}
+    assert (
+        calls(respond(none)) == []
+        and len(calls(respond(none, ResponderSettings(tool_choice_none=False)))) == 2
+    )
+    single = {**both, "tool_choice": {"type": "auto", "disable_parallel_tool_use": True}}
+    assert (
+        len(calls(respond(single))) == 1
+        and len(calls(respond(single, ResponderSettings(disable_parallel=False)))) == 2
+    )
+
+
+def test_a_tool_choice_naming_an_unknown_tool_behaves_as_auto() -> None:
+    body = request(user(TWO_CALLS), tools=[tool("a")], tool_choice={"type": "tool", "name": "ghost"})
+    assert calls(respond(body)) == [("a", {})]
+
+
+def test_thinking_can_be_switched_off() -> None:
+    body = request(user("hi"), max_tokens=2048, thinking={"type": "adaptive"})
+    assert [b["type"] for b in respond(body)["content"]] == ["thinking", "text"]
+    assert [b["type"] for b in respond(body, ResponderSettings(thinking=False))["content"]] == ["text"]
+
+
+def test_a_max_tokens_a_lenient_layer_let_through_is_coerced_or_ignored() -> None:
+    words = user("Reply with exactly: a b c d")
+    assert texts(respond(request(words, max_tokens="2"))) == ["a b"]
+    assert texts(respond(request(words, max_tokens=-1))) == ["a b c d"]
+    assert texts(respond(request(words, max_tokens="many"))) == ["a b c d"]
+    assert texts(respond(request(words, max_tokens=True))) == ["a b c d"]
+
+
 def test_schema_instances_cover_arrays_types_lists_and_combinators() -> None:
     assert instance({"type": "array", "items": {"type": "boolean"}, "minItems": 2}) == [True, True]
     assert instance({"type": ["null", "integer"]}) == 1
