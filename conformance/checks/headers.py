@@ -35,14 +35,19 @@ def claude_code_betas(ctx: Context):
     return _plain(ctx, "claude-code-betas", "HDR-BETA-HEADER", headers=(("anthropic-beta", CLAUDE_CODE_BETAS),))
 
 
+def rejected_by_the_api(ex, rule: str, what: str) -> list[Finding]:
+    """The real API rejects this with 400; accepting it is a strict failure the clients survive."""
+    if ex.ok:
+        return [strict(rule, f"HTTP 400 invalid_request_error for {what}, as the real API answers",
+                       f"HTTP {ex.status}: accepted")]
+    return rejected(ex, rule, 400, "invalid_request_error", what)
+
+
 @check("headers/missing-version", rule="HDR-VERSION-REQUIRED", tier="free")
 def missing_version(ctx: Context):
     """A request without anthropic-version is a 400 invalid_request_error, as on the real API."""
     ex = ctx.exchange("no-version", lambda: ctx.request(ctx.probes.text_body("no-version", max_tokens=16), version=None))
-    if ex.ok:
-        return [strict("HDR-VERSION-REQUIRED", "HTTP 400 invalid_request_error (anthropic-version is required)",
-                       f"HTTP {ex.status}: accepted")]
-    return rejected(ex, "HDR-VERSION-REQUIRED", 400, "invalid_request_error", "a request without anthropic-version")
+    return rejected_by_the_api(ex, "HDR-VERSION-REQUIRED", "a request without anthropic-version")
 
 
 @check("headers/temperature-2026", rule="HDR-VERSION-2026-RULES", tier="free")
@@ -50,10 +55,7 @@ def temperature_2026(ctx: Context):
     """Under anthropic-version 2026-10-21, temperature is rejected with 400 (removed in that version)."""
     body = {**ctx.probes.text_body("temperature-2026", max_tokens=16), "temperature": 0.5}
     ex = ctx.exchange("temperature-2026", lambda: ctx.request(body, version="2026-10-21"))
-    if ex.ok:
-        return [strict("HDR-VERSION-2026-RULES", "HTTP 400 invalid_request_error (temperature is removed in 2026-10-21)",
-                       f"HTTP {ex.status}: accepted")]
-    return rejected(ex, "HDR-VERSION-2026-RULES", 400, "invalid_request_error", "temperature under 2026-10-21")
+    return rejected_by_the_api(ex, "HDR-VERSION-2026-RULES", "temperature under 2026-10-21")
 
 
 @check("headers/temperature-2023", rule="HDR-VERSION-2023-RULES", tier="cheap")

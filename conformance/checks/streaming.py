@@ -219,15 +219,23 @@ def stream_max_tokens(ctx: Context):
     return _stopped_stream(ctx, "max-tokens-stream", "STREAM-MAX-TOKENS", "max_tokens", request)[1]
 
 
+def start_usage(ctx: Context, rule: str) -> tuple[object, list[Finding]]:
+    """The usage object of the text stream's message_start (None when absent), or why there is no stream."""
+    ex = stream_exchange(ctx)
+    findings = expect_ok(ex, rule)
+    if findings:
+        return None, findings
+    start = next((data for _, data in ex.stream[1].events if (data or {}).get("type") == "message_start"), None)
+    message = (start or {}).get("message")
+    return (message.get("usage") if isinstance(message, dict) else None), []
+
+
 @check("streaming/input-tokens", rule="STREAM-INPUT-TOKENS", tier="cheap")
 def stream_input_tokens(ctx: Context):
     """message_start reports usage.input_tokens > 0 for a non-empty prompt (clients bill from it)."""
-    ex = stream_exchange(ctx)
-    findings = expect_ok(ex, "STREAM-INPUT-TOKENS")
+    usage, findings = start_usage(ctx, "STREAM-INPUT-TOKENS")
     if findings:
         return findings
-    start = next((data for _, data in ex.stream[1].events if (data or {}).get("type") == "message_start"), None)
-    usage = ((start or {}).get("message") or {}).get("usage") if isinstance((start or {}).get("message"), dict) else None
     value = usage.get("input_tokens") if isinstance(usage, dict) else None
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         return [fail("STREAM-INPUT-TOKENS", "an integer > 0", short(value), "message_start $.message.usage.input_tokens")]
@@ -237,13 +245,9 @@ def stream_input_tokens(ctx: Context):
 @check("streaming/cache-usage-fields", rule="STREAM-CACHE-USAGE", tier="cheap")
 def cache_usage_fields(ctx: Context):
     """message_start usage carries cache_creation_input_tokens and cache_read_input_tokens as integers."""
-    ex = stream_exchange(ctx)
-    findings = expect_ok(ex, "STREAM-CACHE-USAGE")
+    usage, findings = start_usage(ctx, "STREAM-CACHE-USAGE")
     if findings:
         return findings
-    start = next((data for _, data in ex.stream[1].events if (data or {}).get("type") == "message_start"), None)
-    message = (start or {}).get("message")
-    usage = message.get("usage") if isinstance(message, dict) else None
     if not isinstance(usage, dict):
         raise Skip("message_start has no usage object (streaming/message-start-shape reports it)")
     return [fail("STREAM-CACHE-USAGE", "an integer >= 0 (Claude Code reads it)",
