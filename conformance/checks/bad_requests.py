@@ -97,7 +97,7 @@ BAD_REQUESTS: dict[str, BadRequest] = {
     "cache-breakpoints": BadRequest(_cache_breakpoints, 400, "invalid_request_error",
                                     "five cache_control breakpoints (at most four)"),
     "negative-max-tokens": BadRequest(_req(max_tokens=-1), 400, "invalid_request_error", "max_tokens -1"),
-    "string-max-tokens": BadRequest(_req(max_tokens="16"), 400, "invalid_request_error", 'max_tokens "16"'),
+    "string-max-tokens": BadRequest(_req(max_tokens="sixteen"), 400, "invalid_request_error", 'max_tokens "sixteen"'),
     "messages-not-array": BadRequest(_req(messages={"role": "user", "content": "Hello."}), 400,
                                      "invalid_request_error", "messages given as an object"),
     "tool-choice-unknown-tool": BadRequest(
