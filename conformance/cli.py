@@ -45,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the reference server (a local Anthropic fake)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--list-faults", action="store_true",
+                       help="print every fault and valid variant the server can switch on (by base-URL prefix) and exit")
+
+    selftest = sub.add_parser("selftest", help="run every check against every reference-server fault and variant")
+    selftest.add_argument("--markdown", default=None, metavar="PATH", help="write the detection matrix as markdown")
+    selftest.add_argument("--workers", type=int, default=8, help="faults run in parallel (default 8)")
+    selftest.add_argument("--only", default=None, metavar="NAMES", help="comma-separated faults to run (default all)")
 
     sub.add_parser("checks", help="list every check id with its tier, area and rule")
     return parser
@@ -56,18 +63,42 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_serve(args)
     if args.command == "checks":
         return cmd_checks()
+    if args.command == "selftest":
+        return cmd_selftest(args)
     return cmd_run(args)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from conformance.embedded import KEY_ENV
-    from reference_server import serve
+    from reference_server import FAULTS, serve
 
+    if args.list_faults:
+        for fault in FAULTS.values():
+            print(f"{fault.name:40} {fault.kind:8} {fault.description}")
+        print(f"\nuse one as a base URL prefix: http://{args.host}:PORT/faults/<name>[+<name>...]")
+        return EXIT_OK
     key = os.environ.get(KEY_ENV)
     if not key:
         print(f"note: ${KEY_ENV} is not set, so any non-empty API key is accepted", file=sys.stderr)
     serve(host=args.host, port=args.port, api_key=key or None)
     return EXIT_OK
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from conformance import selftest
+
+    only = [name.strip() for name in args.only.split(",")] if args.only else None
+    matrix = selftest.build(workers=args.workers, only=only)
+    print(selftest.table(matrix))
+    problems = matrix.problems() if not only else []
+    print(f"\n{sum(r.kind == 'fault' for r in matrix.rows)} faults, {sum(r.kind == 'variant' for r in matrix.rows)} "
+          f"variants, {len(matrix.items)} check items in {matrix.seconds:.1f} s: "
+          + ("no problems" if not problems else f"{len(problems)} problems"))
+    for problem in problems:
+        print(f"  {problem}")
+    if args.markdown:
+        Path(args.markdown).write_text(selftest.markdown(matrix), encoding="utf-8")
+    return EXIT_FAILED if problems else EXIT_OK
 
 
 def cmd_checks() -> int:

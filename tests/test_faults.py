@@ -15,10 +15,7 @@ ALL_ITEMS = sorted(item for check in all_checks().values() for item in check.ite
 VARIANTS = ["crlf", "cr", "sse-comments", "multiline-data", "no-space-after-colon", "small-chunks",
             "pings-everywhere", "extra-fields", "several-text-blocks", "bom"]
 # Valid framing that a real client still cannot read: the client-compatibility check is right to fail there.
-CLIENT_LIMITS = {
-    ("bom", "sdk/messages-stream"): "the official SDK's SSE decoder does not strip a leading BOM (2.12)",
-    ("bom", "sdk/stream-tool-use"): "the official SDK's SSE decoder does not strip a leading BOM (2.12)",
-}
+CLIENT_LIMITS = {tuple(key.split(" ")): why for key, why in load_json("fixtures", "fault_map.json")["client_limits"].items()}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +40,7 @@ def test_every_fault_in_the_map_exists_on_the_reference_server():
 
 # Checks that judge what a target does only when it happens (a mid-stream error): skipped, with the reason, on a
 # clean server that never does it; their faults prove they fire.
-OBSERVATIONAL = {"streaming/error-event-shape", "headers/retry-after"}
+OBSERVATIONAL = set(load_json("fixtures", "fault_map.json")["observational"])
 
 
 @pytest.mark.parametrize("item", ALL_ITEMS)
