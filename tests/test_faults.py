@@ -80,3 +80,15 @@ def test_no_check_fails_on_a_valid_but_unusual_variant(variant, make_target):
     finally:
         session.close()
     assert not bad
+
+
+def test_no_check_fails_under_a_base_url_with_a_path_prefix(make_target):
+    session = Session(make_target("/puterai/anthropic"), expensive=True, idle_gap_limit=1.0)
+    try:
+        results = {item: run_check(session, item) for item in ALL_ITEMS}
+    finally:
+        session.close()
+    bad = {item: r.verdict.value for item, r in results.items()
+           if r.verdict is not (Verdict.SKIPPED if item in OBSERVATIONAL else Verdict.PASS)}
+    assert not bad
+    assert all("/puterai/anthropic/v1/" in ex.url for ex in session.exchanges.values() if "/v1/" in ex.url)
