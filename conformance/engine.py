@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from conformance.data import rules
 from conformance.probes import Nonces, Probes
@@ -140,12 +140,16 @@ class Context:
     def exchange(self, name: str, build: Callable[[], WireRequest]) -> Exchange:
         return self.use(self.session.exchange(name, build))
 
-    def use(self, exchange: Exchange) -> Exchange:
-        """Record that this check reads `exchange`; a transport failure makes the check an error."""
+    def use(self, exchange: Exchange, *, busy_ok: bool = False) -> Exchange:
+        """Record that this check reads `exchange`; a transport failure, or a target still rate-limited or
+        overloaded after the bounded retries, makes the check an error (it could not be judged)."""
         if exchange not in self.used:
             self.used.append(exchange)
         if exchange.error:
             raise HarnessError(f"exchange {exchange.name!r}: {exchange.error}")
+        if exchange.busy and not busy_ok:
+            raise HarnessError(f"exchange {exchange.name!r}: the target answered HTTP {exchange.status} "
+                               f"(rate limited or overloaded) {len(exchange.attempts) + 1} times; not judged")
         return exchange
 
     def request(self, body, **kwargs) -> WireRequest:
@@ -162,7 +166,7 @@ class Context:
         first = self.exchange(name, build)
         if accept(first):
             return first, first
-        if self.target.deterministic:
+        if self.target.deterministic or not first.ok:  # only a model's content is retried, never a wrong shape
             return first, None
         for attempt in range(2, self.session.content_attempts + 1):
             retry = self.exchange(f"{name}#retry{attempt}", build)
@@ -194,12 +198,12 @@ def run_check(session: Session, item_id: str) -> CheckResult:
     check_def = all_checks().get(base)
     if check_def is None:
         raise KeyError(f"no check with id {base!r}")
-    if check_def.tier == "expensive" and not (session.expensive or session.target.embedded):
-        return CheckResult(item_id, Verdict.SKIPPED, check_def.rule, check_def.tier,
-                           reason="expensive: this check generates longer output; enable it with --expensive")
     if check_def.feature and check_def.feature in session.target.without:
         return CheckResult(item_id, Verdict.UNSUPPORTED, check_def.rule, check_def.tier,
                            reason=f"unsupported: the target declares it does not offer {check_def.feature}")
+    if check_def.tier == "expensive" and not (session.expensive or session.target.embedded):
+        return CheckResult(item_id, Verdict.SKIPPED, check_def.rule, check_def.tier,
+                           reason="expensive: this check generates longer output; enable it with --expensive")
     ctx = Context(session, check_def)
     reason = ""
     compat = None
@@ -216,19 +220,19 @@ def run_check(session: Session, item_id: str) -> CheckResult:
         verdict, reason = Verdict.ERROR, str(exc)
     except Exception as exc:  # a bug in the harness, never the target's fault
         tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        verdict, reason = Verdict.ERROR, f"harness error: {session.target.redact(tb)}"
-    evidence = tuple(ctx.evidence) + tuple(
-        Evidence(ex.describe_request(session.target), ex.describe_response(session.target)) for ex in ctx.used
-    )
+        verdict, reason = Verdict.ERROR, f"harness error: {tb}"
+    redact = session.target.redact  # a hostile target may echo the key: nothing it said leaves unredacted
     return CheckResult(
         check_id=item_id,
         verdict=verdict,
         rule=check_def.rule,
         tier=check_def.tier,
         compat_verdict=compat if compat is not None and compat is not verdict else None,
-        findings=tuple(findings),
-        evidence=evidence,
-        reason=reason,
+        findings=tuple(replace(f, expected=redact(f.expected), got=redact(f.got), where=redact(f.where))
+                       for f in findings),
+        evidence=tuple(Evidence(redact(e.request), redact(e.response)) for e in ctx.evidence) + tuple(
+            Evidence(ex.describe_request(session.target), ex.describe_response(session.target)) for ex in ctx.used),
+        reason=redact(reason),
         tokens_requested=sum(ex.request.max_tokens for ex in ctx.used),
         tokens_used=sum(ex.usage_output_tokens for ex in ctx.used),
         exchanges=tuple((ex.name, ex.request.max_tokens, ex.usage_output_tokens) for ex in ctx.used),

@@ -12,7 +12,7 @@ import pytest
 from conformance.embedded import EmbeddedServer
 from conformance.engine import Session, run_check, statement
 from conformance.report import build_report, result_dict, write_report
-from conformance.target import Secret, Target
+from conformance.target import Secret, Target, display_url
 from conformance.verdicts import Verdict, render
 
 USER_PROPERTY = "conformance_result"
@@ -119,7 +119,8 @@ class ConformanceRun:
         if self.target is None:
             return ["conformance target: the embedded reference server"]
         kind = " (embedded reference server)" if self.target.embedded else ""
-        return [f"conformance target: {self.target.redact(self.target.base_url)}{kind}  model={self.target.model}"
+        url = self.target.redact(display_url(self.target.base_url))
+        return [f"conformance target: {url}{kind}  model={self.target.model}"
                 f"  anthropic-version={self.target.anthropic_version}  key redacted"]
 
     @property
@@ -142,7 +143,7 @@ class ConformanceRun:
             message = "" if clean else render(result, statement(result.rule), reproduce, self.level)
             message = target.redact(message)
             record = result_dict(result, message, time.monotonic() - started)
-            request.node.user_properties.append((USER_PROPERTY, json.dumps(record)))
+            request.node.user_properties.append((USER_PROPERTY, target.redact(json.dumps(record))))
             if verdict in (Verdict.FAIL, Verdict.ERROR):
                 pytest.fail(message, pytrace=False)
             if verdict is Verdict.WARN or (verdict is Verdict.PASS and message):
@@ -193,4 +194,4 @@ def find_run(config: pytest.Config) -> ConformanceRun | None:
 def reproduce_command(target: Target, item_id: str) -> str:
     if target.embedded:
         return f"anthropic-conformance run -k '{item_id}'"
-    return f"anthropic-conformance run --base-url {target.redact(target.base_url)} -k '{item_id}'"
+    return f"anthropic-conformance run --base-url {target.redact(display_url(target.base_url))} -k '{item_id}'"

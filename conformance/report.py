@@ -6,11 +6,10 @@ import json
 import platform
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from conformance import __version__
 from conformance.data import rules
-from conformance.target import Target
+from conformance.target import Target, display_url
 from conformance.verdicts import CheckResult, Verdict
 
 SCHEMA_VERSION = "1.0"
@@ -23,15 +22,6 @@ def sdk_version() -> str:
         return version("anthropic")
     except Exception:  # pragma: no cover - the SDK is a dependency
         return "unknown"
-
-
-def public_url(url: str) -> str:
-    """The URL without any user:password part."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def result_dict(result: CheckResult, message: str, duration: float = 0.0) -> dict:
@@ -72,7 +62,7 @@ def build_report(target: Target, selection: dict, results: list[dict], exchanges
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "anthropic-conformance", "version": __version__, "sdk_version": sdk_version(),
                  "python": platform.python_version()},
-        "target": {"base_url": target.redact(public_url(target.base_url)), "model": target.model,
+        "target": {"base_url": target.redact(display_url(target.base_url)), "model": target.model,
                    "anthropic_version": target.anthropic_version, "embedded": target.embedded},
         "selection": selection,
         "results": sorted(results, key=lambda r: r["id"]),

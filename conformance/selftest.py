@@ -70,7 +70,8 @@ def expected_by_fault() -> dict[str, set[str]]:
 
 def run_row(server: EmbeddedServer, name: str, kind: str, description: str, items: list[str]) -> Row:
     prefix = "" if kind == "clean" else f"/faults/{name}"
-    target = Target(base_url=server.base_url + prefix, api_key=server.api_key, model="reference-model", embedded=True)
+    target = Target(base_url=server.base_url + prefix, api_key=server.api_key, model="reference-model", embedded=True,
+                    retry_base=0.05)
     session = Session(target, expensive=True, idle_gap_limit=1.0)
     row = Row(name, kind, description)
     try:

@@ -59,6 +59,8 @@ class Target:
     embedded: bool = False  # the harness's own reference server: deterministic, everything may run
     timeout: float = 60.0
     without: frozenset[str] = frozenset()  # optional features the target declares it does not offer
+    retries: int = 2  # extra attempts when the target answers 429, 503 or 529
+    retry_base: float = 1.0  # seconds of the first backoff when no retry-after is given
 
     def __repr__(self) -> str:
         return f"Target(base_url={self.base_url!r}, model={self.model!r}, api_key={REDACTED})"
@@ -72,7 +74,9 @@ class Target:
         return self.embedded
 
     def redact(self, text: str) -> str:
-        secrets: list[Secret | str | None] = [self.api_key]
+        from urllib.parse import urlsplit
+
+        secrets: list[Secret | str | None] = [self.api_key, urlsplit(self.base_url).password]
         secrets += [value for name, value in self.headers if _is_credential_header(name)]
         return redact(text, secrets)
 
@@ -82,3 +86,16 @@ def _is_credential_header(name: str) -> bool:
     return lowered in {"authorization", "x-api-key", "proxy-authorization", "cookie"} or "key" in lowered or (
         "token" in lowered
     )
+
+
+def display_url(url: str) -> str:
+    """A URL fit to print: no user:password part, and the values of credential-like query parameters masked."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    query = [(k, REDACTED if any(w in k.lower() for w in ("key", "token", "secret", "auth", "sig")) else v)
+             for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit((parts.scheme, host, parts.path, urlencode(query, safe="<>"), ""))

@@ -11,9 +11,11 @@ from typing import Any
 
 import httpx
 
-from conformance.target import Target
+from conformance.target import Target, display_url
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
+BUSY = (429, 503, 529)  # the target asks to come back later: retried, then reported as an error, never judged
+MAX_RETRY_WAIT = 30.0
 USER_AGENT = "anthropic-conformance"
 
 
@@ -54,6 +56,12 @@ class Exchange:
     elapsed: float = 0.0
     truncated: bool = False
     chunk_times: list[float] = field(default_factory=list)  # seconds from the response headers to each body chunk
+    attempts: list[tuple[int | None, dict[str, str]]] = field(default_factory=list)  # earlier busy answers
+
+    @property
+    def busy(self) -> bool:
+        """The target was still rate-limited or overloaded after the bounded retries."""
+        return self.status in BUSY
 
     @property
     def longest_silence(self) -> float:
@@ -78,7 +86,7 @@ class Exchange:
         """The body parsed as JSON, or None when it is not JSON."""
         try:
             return json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
 
     @cached_property
@@ -100,7 +108,7 @@ class Exchange:
 
     def describe_request(self, target: Target) -> str:
         body = self.request.json or {}
-        parts = [f"{self.request.method} {self.url}"]
+        parts = [f"{self.request.method} {display_url(self.url)}"]
         if body.get("stream"):
             parts.append("stream=true")
         if "model" in body:
@@ -153,6 +161,21 @@ class Wire:
         self._client.close()
 
     def send(self, name: str, request: WireRequest) -> Exchange:
+        """Send once, and again (bounded) while the target says it is busy: 429, 503, 529, honouring
+        retry-after(-ms) up to MAX_RETRY_WAIT. Earlier attempts are kept in `exchange.attempts`."""
+        attempts: list[tuple[int | None, dict[str, str]]] = []
+        for attempt in range(self.target.retries + 1):
+            exchange = self._send_once(name, request)
+            if exchange.status not in BUSY or attempt == self.target.retries:
+                break
+            if exchange.headers.get("x-should-retry", "").lower() == "false":
+                break
+            attempts.append((exchange.status, exchange.headers))
+            time.sleep(retry_delay(exchange.headers, attempt, self.target.retry_base))
+        exchange.attempts = attempts
+        return exchange
+
+    def _send_once(self, name: str, request: WireRequest) -> Exchange:
         target = self.target
         url = target.url(request.path)
         headers = {name.lower(): value for name, value in target.headers}
@@ -200,3 +223,15 @@ class Wire:
         if exchange.error:
             exchange.error = target.redact(exchange.error)
         return exchange
+
+
+def retry_delay(headers: dict[str, str], attempt: int, base: float) -> float:
+    """retry-after-ms, then retry-after (seconds), capped at MAX_RETRY_WAIT; else exponential backoff."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            value = float(headers.get(name, "")) * scale
+        except ValueError:
+            continue
+        if value >= 0:
+            return min(value, MAX_RETRY_WAIT)
+    return min(base * 2**attempt, MAX_RETRY_WAIT)

@@ -21,6 +21,7 @@ def make_target(reference_server):
     def make(prefix: str = "", **kwargs) -> Target:
         kwargs.setdefault("model", "reference-model")
         kwargs.setdefault("embedded", True)
+        kwargs.setdefault("retry_base", 0.05)
         return Target(base_url=reference_server.base_url + prefix, api_key=reference_server.api_key, **kwargs)
 
     return make
