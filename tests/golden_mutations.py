@@ -286,11 +286,7 @@ def _apply_stop_early(golden: Golden, params: Params) -> list[Event]:
 
 
 def _delta_before_start_cases(golden: Golden) -> list[Params]:
-    return [
-        (block["start"], delta)
-        for block in golden.blocks.values()
-        for delta in block["deltas"]
-    ]
+    return [(block["start"], delta) for block in golden.blocks.values() for delta in block["deltas"]]
 
 
 def _apply_delta_before_start(golden: Golden, params: Params) -> list[Event]:
@@ -335,10 +331,7 @@ def _apply_block_stop_late(golden: Golden, params: Params) -> list[Event]:
 
 def _rename_cases(golden: Golden) -> list[Params]:
     return [
-        (position, name)
-        for position in golden.non_ping
-        for name in sorted(KNOWN_EVENTS)
-        if name != golden.types[position]
+        (position, name) for position in golden.non_ping for name in sorted(KNOWN_EVENTS) if name != golden.types[position]
     ]
 
 
@@ -769,10 +762,7 @@ MUTATIONS: tuple[Mutation, ...] = (
 def all_stream_cases() -> list[tuple[Golden, Mutation, Params]]:
     """Every (golden, mutation, parameters) where the mutation applies, deterministically ordered."""
     return [
-        (golden, mutation, params)
-        for golden in goldens()
-        for mutation in MUTATIONS
-        for params in mutation.cases(golden)
+        (golden, mutation, params) for golden in goldens() for mutation in MUTATIONS for params in mutation.cases(golden)
     ]
 
 
@@ -807,9 +797,7 @@ def _assign(path: tuple[Any, ...], value: Any) -> Callable[[dict[str, Any]], Non
 
 
 def message_cases(body: dict[str, Any]) -> list[MessageCase]:
-    cases: list[MessageCase] = [
-        (f"remove {key}", "$", key, _remove(key)) for key in schemas.schema("message")["required"]
-    ]
+    cases: list[MessageCase] = [(f"remove {key}", "$", key, _remove(key)) for key in schemas.schema("message")["required"]]
     cases += [
         ('stop_reason "stop"', "$.stop_reason", "stop_reason", _assign(("stop_reason",), "stop")),
         ("content as a string", "$.content", "content", _assign(("content",), "Hello!")),
@@ -821,7 +809,11 @@ def message_cases(body: dict[str, Any]) -> list[MessageCase]:
         if block["type"] == "tool_use":
             text = json.dumps(block["input"])
             cases.append(
-                (f"content[{n}].input as a JSON string", f"$.content[{n}].input", "input",
-                 _assign(("content", n, "input"), text))
+                (
+                    f"content[{n}].input as a JSON string",
+                    f"$.content[{n}].input",
+                    "input",
+                    _assign(("content", n, "input"), text),
+                )
             )
     return cases

@@ -203,7 +203,7 @@ def claude_code_body(ctx: Context, words: list[str]) -> dict:
     return body
 
 
-@check("acceptance/claude-code-request", rule="ACC-CLAUDE-CODE", tier="cheap")
+@check("acceptance/claude-code-request", rule="ACC-CLAUDE-CODE", tier="expensive", feature="thinking")
 def claude_code_request(ctx: Context):
     """A Claude Code shaped streamed request (24 tools, system blocks, role: system message, thinking,
     output_config, context_management, metadata, its anthropic-beta set, ?beta=true) gets a clean stream."""
@@ -217,6 +217,10 @@ def claude_code_request(ctx: Context):
         return ex.ok and contains_words(ex.stream[1].text, words)
 
     first, good = ctx.content_exchange("claude-code", build, ok)
+    refusal = declined(first)
+    if refusal and any(word in refusal.lower() for word in ("thinking", "effort")):
+        # a model without adaptive thinking or effort: Claude Code sends other settings to such models
+        raise Unsupported(f"the model declines Claude Code's thinking settings ({short(refusal, 160)})")
     if not first.ok:
         body = first.body[:160].decode("utf-8", "replace")
         return [fail("ACC-CLAUDE-CODE", "HTTP 200 text/event-stream", f"HTTP {first.status}: {body}")]

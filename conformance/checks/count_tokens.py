@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from conformance.checks.acceptance import declined
 from conformance.checks.bad_requests import rejected
-from conformance.checks.common import short, text_probe
+from conformance.checks.common import short
 from conformance.engine import Context, Unsupported, check, fail
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
 
 PATH = "/v1/messages/count_tokens"
 FEATURE = "count-tokens"
-TOLERANCE = 0.1
+TOLERANCE = 0.25
 
 
 def base_body(ctx: Context) -> dict:
@@ -21,8 +21,9 @@ def base_body(ctx: Context) -> dict:
 
 
 def count(ctx: Context, name: str, body: dict, path: str = PATH, **request) -> Exchange:
+    """A count_tokens exchange; when the plain probe ("count") is a clean 404/405, the endpoint is not served."""
     ex = ctx.exchange(name, lambda: ctx.request(body, path=path, **request))
-    if refusal := declined(ex) if ex.status in (404, 405) else None:
+    if name == "count" and ex.status in (404, 405) and (refusal := declined(ex)):
         raise Unsupported(f"count_tokens: the target does not serve it ({short(refusal, 160)})")
     return ex
 
@@ -67,17 +68,27 @@ def grows_with_tools(ctx: Context):
     return _grows(ctx, "count-tools", {"tools": tools}, "COUNT-TOOLS", "three tool definitions")
 
 
+def usage_body(ctx: Context) -> dict:
+    """A request of about 150 input tokens, so that a wrong count stands out from estimation noise."""
+    system = "You are a careful assistant. " + " ".join(ctx.probes.n.words("count.usage.system", 120))
+    return {"model": ctx.target.model, "system": system,
+            "messages": [{"role": "user", "content": "Reply with exactly: " + " ".join(ctx.probes.text_words("count"))}]}
+
+
 @check("count-tokens/matches-usage", rule="COUNT-MATCHES-USAGE", tier="cheap", feature=FEATURE)
 def matches_usage(ctx: Context):
-    """The count for a request is close to the usage.input_tokens the same request reports (within 10%)."""
-    counted, findings = tokens(count(ctx, "count", base_body(ctx)), "COUNT-MATCHES-USAGE")
-    ex = text_probe(ctx, "text")
+    """The count for a request is close to the usage.input_tokens the same request reports (within 25% or 10)."""
+    count(ctx, "count", base_body(ctx))  # unsupported when the endpoint is not served at all
+    counted, findings = tokens(ctx.exchange("count-usage", lambda: ctx.request(usage_body(ctx), path=PATH)),
+                               "COUNT-MATCHES-USAGE")
+    ex = ctx.exchange("count-usage-message", lambda: ctx.request({**usage_body(ctx), "max_tokens": 16}))
     usage = ex.json.get("usage") if ex.ok and isinstance(ex.json, dict) else None
     used = usage.get("input_tokens") if isinstance(usage, dict) else None
     if findings or not isinstance(used, int):
         return findings or [fail("COUNT-MATCHES-USAGE", "usage.input_tokens from /v1/messages", short(used))]
-    if abs(counted - used) > max(2, TOLERANCE * used):
-        return [fail("COUNT-MATCHES-USAGE", f"a count within 10% of usage.input_tokens {used}", str(counted),
+    # The docs call the count an estimate that may include a few system-added tokens: only a clear miss fails.
+    if abs(counted - used) > max(10, TOLERANCE * used):
+        return [fail("COUNT-MATCHES-USAGE", f"a count within 25% (or 10) of usage.input_tokens {used}", str(counted),
                      "$.input_tokens")]
     return []
 
@@ -94,6 +105,6 @@ def beta_query(ctx: Context):
 @check("count-tokens/validation", rule="COUNT-VALIDATION", tier="free", feature=FEATURE)
 def validation(ctx: Context):
     """count_tokens without messages is a 400 invalid_request_error."""
-    body = {"model": ctx.target.model}
-    ex = count(ctx, "count-invalid", body)
+    count(ctx, "count", base_body(ctx))  # unsupported when the endpoint is not served at all
+    ex = count(ctx, "count-invalid", {"model": ctx.target.model})
     return rejected(ex, "COUNT-VALIDATION", 400, "invalid_request_error", "count_tokens without messages")

@@ -201,6 +201,9 @@ def stream_stop_sequence(ctx: Context):
     request = {"model": ctx.target.model, "max_tokens": 64, "stop_sequences": [seq],
                "messages": [{"role": "user", "content": "Reply with exactly: " + " ".join(before + [seq] + after)}]}
     ex, out = _stopped_stream(ctx, "stop-sequence-stream", "STREAM-STOP-SEQUENCE", "stop_sequence", request)
+    if out and ex.ok and ex.stream[1].stop_reasons[-1:] == ["end_turn"] and seq not in ex.stream[1].text:
+        # the model never produced the stop sequence: a content miss, not a wrong stop_reason
+        return [Finding(ctx.content_verdict(), f.rule, f.expected, f.got, f.where) for f in out]
     if out:
         return out
     deltas = [data for _, data in ex.stream[1].events if (data or {}).get("type") == "message_delta"]

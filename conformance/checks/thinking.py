@@ -18,8 +18,10 @@ def thinking_exchange(ctx: Context, stream: bool) -> Exchange:
             "messages": [{"role": "user", "content": reply_with(words)}]}
     if stream:
         body["stream"] = True
-    name = "thinking-stream" if stream else "thinking"
-    ex = ctx.exchange(name, lambda: ctx.request(body))
+    if stream:
+        thinking_exchange(ctx, False)  # unsupported is decided on the plain request only
+        return ctx.exchange("thinking-stream", lambda: ctx.request(body))
+    ex = ctx.exchange("thinking", lambda: ctx.request(body))
     if refusal := declined(ex):
         raise Unsupported(f"thinking: the target declined it cleanly ({short(refusal, 160)})")
     return ex
@@ -40,8 +42,9 @@ def returns_thinking(ctx: Context):
     if not thinking_blocks(content):
         return [fail("THINK-BLOCK", "a thinking (or redacted_thinking) block",
                      short([b.get("type") for b in content if isinstance(b, dict)]), "$.content")]
-    if not isinstance(content[0], dict) or content[0].get("type") not in ("thinking", "redacted_thinking"):
-        return [fail("THINK-BLOCK", "the thinking block first", short(content[0].get("type")), "$.content[0].type")]
+    first = content[0] if isinstance(content[0], dict) else {}
+    if first.get("type") not in ("thinking", "redacted_thinking"):
+        return [fail("THINK-BLOCK", "the thinking block first", short(first.get("type")), "$.content[0].type")]
     return []
 
 
