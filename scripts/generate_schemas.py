@@ -223,11 +223,23 @@ def tighten_message_object(message: Schema, root: Schema) -> None:
         require(block, "type")
 
 
+def loosen_server_tool_usage(schema: Schema) -> str | None:
+    """The one place the SDK is stricter than the API: the documented web-search stream reports
+    usage.server_tool_use as {"web_search_requests": 1}, without web_fetch_requests, which SDK 2.12's
+    ServerToolUsage marks required. Counters of tools a request never used may be absent."""
+    node = schema.get("$defs", {}).get("ServerToolUsage")
+    if not node or "web_fetch_requests" not in node.get("required", []):
+        return None
+    node["required"] = [key for key in node["required"] if key != "web_fetch_requests"]
+    return "loosened: ServerToolUsage.web_fetch_requests is optional (the documented web-search stream omits it)"
+
+
 def tighten_message(schema: Schema) -> list[str]:
     """Tighten message.schema.json; returns the notes recorded under `x-tightened`."""
     tighten_message_object(schema, schema)
     unions = discriminate_unions(schema)
-    return [
+    loosened = loosen_server_tool_usage(schema)
+    return ([loosened] if loosened else []) + [
         "stop_reason and stop_sequence are required keys (nullable)",
         "usage.input_tokens and usage.output_tokens are required integers >= 0; cache token counts >= 0",
         "content blocks require type; tool_use.input and server_tool_use.input are objects",
@@ -291,7 +303,8 @@ def tighten_stream_event(schema: Schema) -> list[str]:
     top["properties"] = {"type": {"type": "string"}}  # open: unknown event types are allowed
     schema.update(top)
     schema["x-event-types"] = [const for const, _ in branches]
-    return [
+    loosened = loosen_server_tool_usage(schema)
+    return ([loosened] if loosened else []) + [
         "message_start.message is a tightened Message (required stop_reason/stop_sequence keys, usage "
         "with integer input_tokens/output_tokens >= 0)",
         "message_delta requires usage with integer output_tokens >= 0",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from conformance.checks.bad_requests import judge, rejected
 from conformance.checks.common import expect_ok
 from conformance.engine import Context, Session, Unsupported, check
-from conformance.verdicts import Finding
+from conformance.verdicts import Finding, Verdict
 from conformance.wire import Exchange, WireRequest
 
 
@@ -45,13 +45,13 @@ def bearer(ctx: Context):
 @check("auth/missing-key", rule="AUTH-MISSING", tier="free")
 def missing_key(ctx: Context):
     """No credentials: 401 authentication_error."""
-    return judge(ctx, "auth-missing", "AUTH-MISSING")
+    return judge(ctx, "auth-missing", "AUTH-MISSING", accepted=Verdict.FAIL)
 
 
 @check("auth/wrong-key", rule="AUTH-WRONG", tier="free")
 def wrong_key(ctx: Context):
     """A wrong key: 401 authentication_error."""
-    return judge(ctx, "auth-wrong", "AUTH-WRONG")
+    return judge(ctx, "auth-wrong", "AUTH-WRONG", accepted=Verdict.FAIL)
 
 
 def _endpoint_auth(ctx: Context, endpoint: str, style: str) -> Exchange:
@@ -87,7 +87,7 @@ def _endpoint_checks(endpoint: str, path: str, feature: str) -> None:
 
     def missing(ctx: Context):
         return rejected(_endpoint_auth(ctx, endpoint, "none"), rule_prefix, 401, "authentication_error",
-                        f"{path} without credentials")
+                        f"{path} without credentials", accepted=Verdict.FAIL)
 
     missing.__doc__ = f"{path} without credentials is 401 authentication_error."
     check(f"auth/{endpoint}-x-api-key", rule=rule_prefix, tier="free", feature=feature)(accepted_with("x-api-key",
@@ -107,4 +107,4 @@ def wrong_bearer(ctx: Context):
     body = ctx.probes.text_body("invalid", max_tokens=16)
     ex = ctx.exchange("auth-wrong-bearer", lambda: WireRequest(body=body, auth="wrong-bearer",
                                                                version=ctx.target.anthropic_version))
-    return rejected(ex, "AUTH-WRONG", 401, "authentication_error", "a wrong key sent as Bearer")
+    return rejected(ex, "AUTH-WRONG", 401, "authentication_error", "a wrong key sent as Bearer", accepted=Verdict.FAIL)

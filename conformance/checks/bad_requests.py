@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from conformance.checks.common import short
-from conformance.engine import Context, fail, strict
-from conformance.verdicts import Finding
+from conformance.engine import Context, HarnessError, fail, strict
+from conformance.verdicts import Finding, Verdict
 from conformance.wire import Exchange, WireRequest
 
 
@@ -116,15 +116,20 @@ def bad_request(ctx: Context, name: str) -> Exchange:
     return ctx.exchange(name, lambda: BAD_REQUESTS[name].build(ctx))
 
 
-def rejected(ex: Exchange, rule: str, status: int, error_type: str, what: str) -> list[Finding]:
-    """Judge a rejection: the right status and error.type pass; another 4xx is a strict failure that clients
-    survive (they fail the request either way); a 2xx (silently accepted) or a 5xx (retried by clients) fails."""
+def rejected(ex: Exchange, rule: str, status: int, error_type: str, what: str,
+             accepted: Verdict = Verdict.WARN) -> list[Finding]:
+    """Judge a rejection. The right status and error.type pass. Another 4xx is a strict failure the clients
+    survive (they fail the request either way). A 2xx (silently accepted) is a strict failure whose compat
+    verdict is `accepted` (clients never send such requests; auth passes FAIL, since an open door is no
+    compatibility question). A 5xx fails both: clients retry it, and the fault is the caller's."""
     if ex.status != status:
         body = ex.body[:100].decode("utf-8", "replace")
         expected = f"HTTP {status} {error_type} for {what}"
         got = f"HTTP {ex.status}: {body}"
-        if ex.status is not None and 400 <= ex.status < 500 and status >= 400:
+        if ex.status is not None and 400 <= ex.status < 500:
             return [strict(rule, expected, got)]
+        if ex.status is not None and 200 <= ex.status < 300:
+            return [strict(rule, expected, got, compat=accepted)]
         return [fail(rule, expected, got)]
     body = ex.json
     error = body.get("error") if isinstance(body, dict) else None
@@ -133,6 +138,21 @@ def rejected(ex: Exchange, rule: str, status: int, error_type: str, what: str) -
     return []
 
 
-def judge(ctx: Context, name: str, rule: str) -> list[Finding]:
+def judge(ctx: Context, name: str, rule: str, accepted: Verdict = Verdict.WARN) -> list[Finding]:
     probe = BAD_REQUESTS[name]
-    return rejected(bad_request(ctx, name), rule, probe.status, probe.error_type, probe.what)
+    return rejected(bad_request(ctx, name), rule, probe.status, probe.error_type, probe.what, accepted)
+
+
+def judged_probes(ctx: Context) -> list[tuple[str, Exchange]]:
+    """Every bad-request exchange that completed; those the transport lost are noted as evidence and left out,
+    so one lost upload does not hide the findings on the others. None completed: the check is an error."""
+    done = []
+    for name in BAD_REQUESTS:
+        ex = ctx.session.exchange(name, lambda n=name: BAD_REQUESTS[n].build(ctx))
+        if ex.error or ex.busy:
+            ctx.used.append(ex)
+            continue
+        done.append((name, ctx.use(ex)))
+    if not done:
+        raise HarnessError("no bad-request probe completed")
+    return done

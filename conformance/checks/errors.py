@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conformance import schemas
-from conformance.checks.bad_requests import BAD_REQUESTS, bad_request, judge
+from conformance.checks.bad_requests import BAD_REQUESTS, bad_request, judge, judged_probes
 from conformance.checks.common import short
 from conformance.engine import Context, Skip, check, fail, strict
 from conformance.verdicts import Verdict
@@ -49,8 +49,7 @@ def envelope(ctx: Context, probe: str):
 def type_matches_status(ctx: Context):
     """error.type is documented and matches the HTTP status, for every error probe."""
     out = []
-    for probe in BAD_REQUESTS:
-        ex = bad_request(ctx, probe)
+    for probe, ex in judged_probes(ctx):
         body = ex.json
         error = body.get("error") if isinstance(body, dict) else None
         if ex.ok or not isinstance(error, dict) or "type" not in error:
@@ -69,7 +68,7 @@ def type_matches_status(ctx: Context):
 @check("errors/request-id-header", rule="ERR-REQUEST-ID", tier="free")
 def request_id_on_errors(ctx: Context):
     """Error responses carry a request-id header."""
-    missing = [probe for probe in BAD_REQUESTS if not bad_request(ctx, probe).request_id]
+    missing = [probe for probe, ex in judged_probes(ctx) if not ex.request_id]
     if missing:
         return [strict("ERR-REQUEST-ID", "a request-id header on every error response",
                      f"none on: {', '.join(missing)}")]
@@ -80,15 +79,14 @@ def request_id_on_errors(ctx: Context):
 def no_5xx(ctx: Context):
     """No bad request is answered with a 5xx (clients retry those, and the fault is the caller's)."""
     return [fail("ERR-NO-5XX", f"a 4xx for {BAD_REQUESTS[probe].what}", f"HTTP {ex.status}", probe)
-            for probe in BAD_REQUESTS if (ex := bad_request(ctx, probe)).status is not None and ex.status >= 500]
+            for probe, ex in judged_probes(ctx) if ex.status is not None and ex.status >= 500]
 
 
 @check("errors/request-id-in-body", rule="ERR-REQUEST-ID-BODY", tier="free")
 def request_id_in_body(ctx: Context):
     """Error bodies carry request_id as a string, equal to the request-id header."""
     out = []
-    for probe in BAD_REQUESTS:
-        ex = bad_request(ctx, probe)
+    for probe, ex in judged_probes(ctx):
         body = ex.json
         if ex.ok or not isinstance(body, dict) or body.get("type") != "error":
             continue  # no Anthropic error body: errors/envelope reports it

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import traceback
 
 from conformance.checks.common import contains_words, short
-from conformance.engine import Context, Unsupported, check, fail, strict
+from conformance.engine import Context, HarnessError, Unsupported, check, fail, strict
 from conformance.probes import call_tool_text
 from conformance.verdicts import Evidence, Finding
 
@@ -24,6 +25,27 @@ def sdk_client(ctx: Context):
         default_headers=dict(target.headers),
         _strict_response_validation=True,
     )
+
+
+def within_deadline(ctx: Context, call: str, work):
+    """Run an SDK call in a worker thread with an overall deadline: the SDK's timeout is per read, so a target that
+    trickles bytes (a ping a second) would otherwise hold it forever."""
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed back to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"sdk {call}", daemon=True)
+    thread.start()
+    thread.join(ctx.target.timeout * 2)
+    if thread.is_alive():
+        raise HarnessError(f"the SDK's {call} did not finish within {ctx.target.timeout * 2:.0f} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _sdk_error(ctx: Context, rule: str, call: str, exc: Exception) -> Finding:
@@ -57,7 +79,9 @@ def _sdk_call(ctx: Context, key: str, rule: str, call: str, invoke) -> list[Find
                                  f"at {ctx.target.base_url} (key redacted)", ""))
     try:
         with sdk_client(ctx) as client:
-            message = invoke(client, params)
+            message = within_deadline(ctx, call, lambda: invoke(client, params))
+    except HarnessError:
+        raise
     except Exception as exc:
         return [_sdk_error(ctx, rule, call, exc)]
     text = "".join(getattr(block, "text", "") for block in message.content)
@@ -90,8 +114,8 @@ def _sdk_run(ctx: Context, rule: str, call: str, body) -> list[Finding]:
     ctx.evidence.append(Evidence(f"anthropic SDK {call} at {ctx.target.base_url} (key redacted)", ""))
     try:
         with sdk_client(ctx) as client:
-            return body(client)
-    except Unsupported:
+            return within_deadline(ctx, call, lambda: body(client))
+    except (Unsupported, HarnessError):
         raise
     except Exception as exc:
         return [_sdk_error(ctx, rule, call, exc)]
@@ -189,8 +213,10 @@ def sdk_error_classes(ctx: Context):
     for what, expected, error_type, client_options, call in cases:
         try:
             with sdk_client(ctx).with_options(**client_options) as client:
-                client.messages.create(**call)
+                within_deadline(ctx, "messages.create()", lambda c=client, p=call: c.messages.create(**p))
             out.append(fail("SDK-ERRORS", f"{expected.__name__} for {what}", "no exception"))
+        except HarnessError:
+            raise
         except expected as exc:
             if exc.type != error_type:
                 out.append(strict("SDK-ERRORS", f"exception .type {error_type} for {what}", short(exc.type)))
