@@ -113,9 +113,9 @@ def cmd_checks() -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
-    from conformance.discovery import Unreachable, probe_models
+    from conformance.discovery import Unreachable, first_model, probe_models
     from conformance.pytest_run import ConformanceRun, parse_features, parse_headers
-    from conformance.target import Secret, Target
+    from conformance.target import Secret, Target, display_url
 
     base_url = args.base_url or os.environ.get("ANTHROPIC_BASE_URL")
     target = None
@@ -137,10 +137,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         target = Target(base_url=base_url, api_key=Secret(key), model=args.model or "", headers=headers,
                         anthropic_version=args.anthropic_version, timeout=args.timeout, without=without)
         try:
-            probe_models(target)
+            models_status, _ = probe_models(target)
         except Unreachable as exc:
-            print(f"error: the target {target.redact(base_url)} cannot be reached: {exc}", file=sys.stderr)
+            print(f"error: the target {target.redact(display_url(base_url))} cannot be reached: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE
+        if not target.model:
+            target = first_model(target)
+            if not target.model:
+                why = f"answered HTTP {models_status}" if models_status != 200 else "listed none"
+                print(f"error: no model to test: GET /v1/models {why}. Pass --model"
+                      + (" and check the API key." if models_status in (401, 403) else "."), file=sys.stderr)
+                return EXIT_USAGE
     selection = {"keyword": args.keyword, "expensive": args.expensive, "level": args.level}
     run = ConformanceRun(target, expensive=args.expensive, report_path=args.report, selection=selection,
                          level=args.level)

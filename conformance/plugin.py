@@ -37,8 +37,22 @@ def _wanted(config: pytest.Config) -> bool:
         "conformance_without",
     )):
         return True
-    return any("conformance.suites" in str(arg) or "conformance/suites" in str(arg).replace("\\", "/")
-               for arg in config.args)
+    return any(_names_the_suites(str(arg)) for arg in config.args)
+
+
+def _names_the_suites(arg: str) -> bool:
+    """The argument is the packaged suites (as a module name, or a path inside the installed package)."""
+    if arg.split("::")[0] == "conformance.suites" or arg.startswith("conformance.suites."):
+        return True
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    spec = find_spec("conformance")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    suites = Path(next(iter(spec.submodule_search_locations))).resolve() / "suites"
+    path = Path(arg.split("::")[0]).resolve()
+    return path == suites or suites in path.parents
 
 
 @pytest.hookimpl(trylast=True)

@@ -62,6 +62,7 @@ class ConformanceRun:
         self.selection = dict(selection or {})
         self.seed = seed
         self.results: dict[str, dict] = {}
+        self.worker = ""
         self.report: dict | None = None
         self._server: EmbeddedServer | None = None
         self._session: Session | None = None
@@ -78,6 +79,9 @@ class ConformanceRun:
         elif opt.conformance_base_url:
             key = opt.conformance_api_key or os.environ.get("ANTHROPIC_CONFORMANCE_API_KEY") or os.environ.get(
                 "ANTHROPIC_API_KEY", "")
+            if not key:
+                raise pytest.UsageError("a real target needs an API key: --conformance-api-key, "
+                                        "$ANTHROPIC_CONFORMANCE_API_KEY or $ANTHROPIC_API_KEY")
             target = Target(
                 base_url=opt.conformance_base_url, api_key=Secret(key), model=opt.conformance_model or "",
                 headers=parse_headers(opt.conformance_header),
@@ -114,6 +118,9 @@ class ConformanceRun:
             from conformance.discovery import first_model
 
             self.target = first_model(self.target)
+            if not self.target.model:
+                raise pytest.UsageError("the target lists no model at GET /v1/models: pass --conformance-model")
+        self.worker = getattr(session.config, "workerinput", {}).get("workerid", "")
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         if self.target is None:
@@ -143,6 +150,9 @@ class ConformanceRun:
             message = "" if clean else render(result, statement(result.rule), reproduce, self.level)
             message = target.redact(message)
             record = result_dict(result, message, time.monotonic() - started)
+            if self.worker:  # each xdist worker sends its own copy of a shared exchange: count each copy
+                for exchange in record["exchanges"]:
+                    exchange["name"] = f"{self.worker}:{exchange['name']}"
             request.node.user_properties.append((USER_PROPERTY, target.redact(json.dumps(record))))
             if verdict in (Verdict.FAIL, Verdict.ERROR):
                 pytest.fail(message, pytrace=False)

@@ -150,3 +150,9 @@ def test_a_failing_required_check_makes_its_profile_not_ready(reference_server, 
     profiles = json.loads(report_path.read_text())["profiles"]
     assert profiles["claude-code"]["status"] == "not-ready" and "auth/x-api-key" in profiles["claude-code"]["failing"]
     assert profiles["anthropic-python-2"]["status"] == "ready"
+
+
+def test_a_target_that_lists_no_model_without_model_is_a_usage_error(reference_server):
+    proc = run_cli("run", "--base-url", reference_server.base_url, "--api-key", "sk-ant-not-the-key", timeout=60)
+    assert proc.returncode == 2
+    assert "GET /v1/models answered HTTP 401" in proc.stderr and "--model" in proc.stderr

@@ -83,7 +83,7 @@ def test_a_failing_run_with_showlocals_and_junit_never_shows_the_key(pytester: p
     result = pytester.runpytest_subprocess(
         "--pyargs", "conformance.suites", "-p", "no:cacheprovider", "--showlocals", "--tb=long",
         "--conformance-base-url", reference_server.base_url, "--conformance-api-key", canary,
-        "--junitxml", str(junit), "-k", "auth or message",
+        "--conformance-model", "reference-model", "--junitxml", str(junit), "-k", "auth or message",
     )
     assert result.ret == 1
     assert canary not in result.stdout.str() + result.stderr.str()
@@ -99,3 +99,22 @@ def test_xdist_workers_share_the_controllers_embedded_server_and_one_report(pyte
     data = json.loads(report.read_text())
     assert data["target"]["embedded"] is True and data["summary"]["pass"] == outcomes["passed"]
     assert data["tokens"]["requested"] > 0
+
+
+def test_it_stays_inert_in_a_project_with_its_own_conformance_suites_folder(pytester: pytest.Pytester):
+    pytester.mkpydir("conformance_project")
+    folder = pytester.path / "conformance" / "suites"
+    folder.mkdir(parents=True)
+    (folder / "test_local.py").write_text("def test_local():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "conformance/suites")
+    result.assert_outcomes(passed=1)
+    assert "conformance target" not in result.stdout.str()
+
+
+def test_plain_pytest_against_a_real_target_without_a_key_is_a_usage_error(pytester: pytest.Pytester, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_CONFORMANCE_API_KEY", raising=False)
+    result = pytester.runpytest_subprocess("--pyargs", "conformance.suites", "-p", "no:cacheprovider",
+                                           "--conformance-base-url", "http://127.0.0.1:9")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "needs an API key" in result.stderr.str()
