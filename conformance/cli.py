@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="optional features the target does not offer, comma-separated (e.g. thinking,images)")
     run.add_argument("--report", default=None, metavar="PATH", help="write the JSON report")
     run.add_argument("--junit", default=None, metavar="PATH", help="write JUnit XML")
+    run.add_argument("--save-transcripts", default=None, metavar="DIR",
+                     help="save every exchange, normalised (ids, text and token counts masked), one JSON file each")
     run.add_argument("-k", dest="keyword", default=None, metavar="EXPR", help="select checks (pytest -k syntax)")
     run.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
     run.add_argument("-v", "--verbose", action="store_true", help="list every check as it runs")
@@ -150,7 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 return EXIT_USAGE
     selection = {"keyword": args.keyword, "expensive": args.expensive, "level": args.level}
     run = ConformanceRun(target, expensive=args.expensive, report_path=args.report, selection=selection,
-                         level=args.level)
+                         level=args.level, transcripts_dir=args.save_transcripts)
     suites = Path(str(resources.files("conformance.suites")))
     pytest_args = [str(suites), "-c", str(suites / "conformance.ini"), "--rootdir", str(suites),
                    "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "ignore::pytest.PytestAssertRewriteWarning",

@@ -54,10 +54,12 @@ class ConformanceRun:
     """Registered as a pytest plugin for one run against one target."""
 
     def __init__(self, target: Target | None, *, expensive: bool = False, report_path: str | None = None,
-                 selection: dict | None = None, seed: int | None = None, level: str = "strict") -> None:
+                 selection: dict | None = None, seed: int | None = None, level: str = "strict",
+                 transcripts_dir: str | None = None) -> None:
         self.target = target  # None: start the embedded reference server
         self.expensive = expensive
         self.level = level
+        self.transcripts_dir = transcripts_dir
         self.report_path = report_path
         self.selection = dict(selection or {})
         self.seed = seed
@@ -89,7 +91,7 @@ class ConformanceRun:
                 timeout=opt.conformance_timeout or 60.0, without=parse_features(opt.conformance_without),
             )
         return cls(target, expensive=opt.conformance_expensive, report_path=opt.conformance_report,
-                   level=opt.conformance_level,
+                   level=opt.conformance_level, transcripts_dir=opt.conformance_save_transcripts,
                    selection={"keyword": opt.keyword or None, "expensive": opt.conformance_expensive,
                               "level": opt.conformance_level})
 
@@ -171,6 +173,8 @@ class ConformanceRun:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         try:
+            if self.transcripts_dir and self._session is not None:  # every process with a session (xdist workers too)
+                self.save_transcripts()
             if hasattr(session.config, "workerinput") or self.target is None:
                 return
             exchanges: dict[str, dict] = {}  # each exchange once, however many checks (and workers) read it
@@ -187,6 +191,17 @@ class ConformanceRun:
                 self._session.close()
             if self._server is not None:
                 self._server.stop()
+
+    def save_transcripts(self) -> None:
+        """Every exchange of the run, normalised (ids, text and counts masked; never a credential), one file each."""
+        from pathlib import Path
+
+        from conformance import transcripts
+
+        folder = Path(self.transcripts_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        records = {name: transcripts.normalise(ex, self._session.target) for name, ex in self._session.exchanges.items()}
+        transcripts.save(records, folder)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self._server is not None:  # every exit path, also when the session never finished

@@ -156,3 +156,16 @@ def test_a_target_that_lists_no_model_without_model_is_a_usage_error(reference_s
     proc = run_cli("run", "--base-url", reference_server.base_url, "--api-key", "sk-ant-not-the-key", timeout=60)
     assert proc.returncode == 2
     assert "GET /v1/models answered HTTP 401" in proc.stderr and "--model" in proc.stderr
+
+
+def test_saved_transcripts_are_normalised_and_hold_no_key(reference_server, tmp_path):
+    folder = tmp_path / "transcripts"
+    proc = run_cli("run", "--base-url", reference_server.base_url, "--model", "reference-model",
+                   "--save-transcripts", str(folder), "-k", "message/schema or streaming/named-events",
+                   env={"ANTHROPIC_API_KEY": reference_server.api_key.reveal()})
+    assert proc.returncode == 0
+    files = {p.name: p.read_text() for p in folder.glob("*.json")}
+    assert {"text.json", "text-stream.json"} <= set(files)
+    text = json.loads(files["text.json"])
+    assert text["response"]["body"]["id"] == "<id:msg_>" and text["response"]["body"]["type"] == "message"
+    assert all(reference_server.api_key.reveal() not in content for content in files.values())
