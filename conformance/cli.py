@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--workers", type=int, default=8, help="faults run in parallel (default 8)")
     selftest.add_argument("--only", default=None, metavar="NAMES", help="comma-separated faults to run (default all)")
 
+    diff = sub.add_parser("diff", help="compare two JSON reports; exit 1 on any regression (a PR gate)")
+    diff.add_argument("old", help="the baseline report (e.g. from main)")
+    diff.add_argument("new", help="the report to judge")
+    diff.add_argument("--level", choices=("strict", "compat"), default="strict", help="which verdicts to compare")
+
     sub.add_parser("checks", help="list every check id with its tier, area and rule")
     return parser
 
@@ -67,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_checks()
     if args.command == "selftest":
         return cmd_selftest(args)
+    if args.command == "diff":
+        return cmd_diff(args)
     return cmd_run(args)
 
 
@@ -101,6 +108,19 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     if args.markdown:
         Path(args.markdown).write_text(selftest.markdown(matrix), encoding="utf-8")
     return EXIT_FAILED if problems else EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from conformance import diff
+
+    try:
+        old, new = diff.load(args.old), diff.load(args.new)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read a report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    result = diff.compare(old, new, args.level)
+    print(diff.render(result))
+    return EXIT_FAILED if result.regressed else EXIT_OK
 
 
 def cmd_checks() -> int:
