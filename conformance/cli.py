@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--header", action="append", default=[], metavar="NAME:VALUE", help="extra request header")
     run.add_argument("--anthropic-version", default="2023-06-01", help="anthropic-version for general probes")
     run.add_argument("--expensive", action="store_true", help="also run the expensive checks")
+    run.add_argument("--budget-tokens", type=int, default=None, metavar="N",
+                     help="cap the output tokens requested (sum of max_tokens); checks beyond it are skipped")
     run.add_argument("--level", choices=("strict", "compat"), default="strict",
                      help="which verdicts set the exit code: strict (like the real API, default) or compat (clients work)")
     run.add_argument("--without", default=None, metavar="FEATURES",
@@ -170,9 +172,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"error: no model to test: GET /v1/models {why}. Pass --model"
                       + (" and check the API key." if models_status in (401, 403) else "."), file=sys.stderr)
                 return EXIT_USAGE
-    selection = {"keyword": args.keyword, "expensive": args.expensive, "level": args.level}
+    if args.budget_tokens is not None and args.budget_tokens < 0:
+        print("error: --budget-tokens takes a number >= 0", file=sys.stderr)
+        return EXIT_USAGE
+    selection = {"keyword": args.keyword, "expensive": args.expensive, "level": args.level,
+                 "budget_tokens": args.budget_tokens}
     run = ConformanceRun(target, expensive=args.expensive, report_path=args.report, selection=selection,
-                         level=args.level, transcripts_dir=args.save_transcripts)
+                         level=args.level, transcripts_dir=args.save_transcripts, budget_tokens=args.budget_tokens)
     suites = Path(str(resources.files("conformance.suites")))
     pytest_args = [str(suites), "-c", str(suites / "conformance.ini"), "--rootdir", str(suites),
                    "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "ignore::pytest.PytestAssertRewriteWarning",

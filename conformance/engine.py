@@ -7,6 +7,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from conformance.budget import BudgetExceeded, TokenLedger
 from conformance.data import rules
 from conformance.probes import Nonces, Probes
 from conformance.target import Target
@@ -90,6 +91,7 @@ class Session:
     seed: int | None = None
     content_attempts: int = 3
     idle_gap_limit: float = 15.0  # seconds of stream silence after which proxies may cut the connection
+    ledger: TokenLedger = field(default_factory=TokenLedger)  # output tokens: counted, and capped by a budget
     _exchanges: dict[str, Exchange] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -109,7 +111,12 @@ class Session:
         """The exchange called `name`, sent once per session."""
         with self._lock:
             if name not in self._exchanges:
-                self._exchanges[name] = self.wire.send(name, build())
+                request = build()
+                try:
+                    self.ledger.reserve(request.max_tokens, f"exchange {name!r}")
+                except BudgetExceeded as exc:
+                    raise Skip(str(exc)) from None
+                self._exchanges[name] = self.wire.send(name, request)
             return self._exchanges[name]
 
     @property
@@ -136,6 +143,15 @@ class Context:
         self.probes = session.probes
         self.used: list[Exchange] = []
         self.evidence: list[Evidence] = []  # for checks that do not go through the wire (the SDK ones)
+        self.reserved = 0  # output tokens of requests made outside the wire (the SDK checks)
+
+    def reserve(self, tokens: int, what: str) -> None:
+        """Count a request made outside the wire (by the SDK) against the run's budget, or skip the check."""
+        try:
+            self.session.ledger.reserve(tokens, what)
+        except BudgetExceeded as exc:
+            raise Skip(str(exc)) from None
+        self.reserved += tokens
 
     def exchange(self, name: str, build: Callable[[], WireRequest]) -> Exchange:
         return self.use(self.session.exchange(name, build))
@@ -233,9 +249,10 @@ def run_check(session: Session, item_id: str) -> CheckResult:
         evidence=tuple(Evidence(redact(e.request), redact(e.response)) for e in ctx.evidence) + tuple(
             Evidence(ex.describe_request(session.target), ex.describe_response(session.target)) for ex in ctx.used),
         reason=redact(reason),
-        tokens_requested=sum(ex.request.max_tokens for ex in ctx.used),
+        tokens_requested=sum(ex.request.max_tokens for ex in ctx.used) + ctx.reserved,
         tokens_used=sum(ex.usage_output_tokens for ex in ctx.used),
-        exchanges=tuple((ex.name, ex.request.max_tokens, ex.usage_output_tokens) for ex in ctx.used),
+        exchanges=tuple((ex.name, ex.request.max_tokens, ex.usage_output_tokens) for ex in ctx.used)
+        + (((f"sdk:{item_id}", ctx.reserved, 0),) if ctx.reserved else ()),
     )
 
 

@@ -24,6 +24,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--conformance-timeout", type=float, default=None, help="seconds per request (default 60)")
     group.addoption("--conformance-level", choices=("strict", "compat"), default="strict",
                     help="which verdicts decide the outcome: strict (the real API) or compat (the clients)")
+    group.addoption("--conformance-budget-tokens", type=int, default=None, metavar="N",
+                    help="cap the output tokens the run may request (the sum of max_tokens); beyond it checks are skipped")
     group.addoption("--conformance-save-transcripts", default=None, metavar="DIR",
                     help="save every exchange, normalised (ids, text and counts masked), one JSON file each")
     group.addoption("--conformance-without", default=None, metavar="FEATURES",
@@ -36,7 +38,7 @@ def _wanted(config: pytest.Config) -> bool:
     if any(getattr(opt, name, None) for name in (
         "conformance_base_url", "conformance_api_key", "conformance_model", "conformance_header",
         "conformance_anthropic_version", "conformance_expensive", "conformance_report", "conformance_timeout",
-        "conformance_without", "conformance_save_transcripts",
+        "conformance_without", "conformance_save_transcripts", "conformance_budget_tokens",
     )):
         return True
     return any(_names_the_suites(str(arg)) for arg in config.args)

@@ -9,6 +9,7 @@ import warnings
 
 import pytest
 
+from conformance.budget import TokenLedger
 from conformance.embedded import EmbeddedServer
 from conformance.engine import Session, run_check, statement
 from conformance.report import build_report, result_dict, write_report
@@ -55,11 +56,13 @@ class ConformanceRun:
 
     def __init__(self, target: Target | None, *, expensive: bool = False, report_path: str | None = None,
                  selection: dict | None = None, seed: int | None = None, level: str = "strict",
-                 transcripts_dir: str | None = None) -> None:
+                 transcripts_dir: str | None = None, budget_tokens: int | None = None) -> None:
         self.target = target  # None: start the embedded reference server
         self.expensive = expensive
         self.level = level
         self.transcripts_dir = transcripts_dir
+        self.budget_tokens = budget_tokens
+        self.ledger_path: str | None = None  # the shared ledger file, made by the controller, read by workers
         self.report_path = report_path
         self.selection = dict(selection or {})
         self.seed = seed
@@ -74,6 +77,7 @@ class ConformanceRun:
         opt = config.option
         target = None
         handed = getattr(config, "workerinput", {}).get(WORKER_KEY)
+        ledger_path = handed.pop("ledger_path", None) if handed else None
         if handed:  # an xdist worker: the controller hands over its target (the embedded server included)
             target = Target(api_key=Secret(handed.pop("api_key")), **{
                 **handed, "headers": tuple(tuple(pair) for pair in handed["headers"]),
@@ -90,10 +94,13 @@ class ConformanceRun:
                 anthropic_version=opt.conformance_anthropic_version or "2023-06-01",
                 timeout=opt.conformance_timeout or 60.0, without=parse_features(opt.conformance_without),
             )
-        return cls(target, expensive=opt.conformance_expensive, report_path=opt.conformance_report,
-                   level=opt.conformance_level, transcripts_dir=opt.conformance_save_transcripts,
-                   selection={"keyword": opt.keyword or None, "expensive": opt.conformance_expensive,
-                              "level": opt.conformance_level})
+        run = cls(target, expensive=opt.conformance_expensive, report_path=opt.conformance_report,
+                  level=opt.conformance_level, transcripts_dir=opt.conformance_save_transcripts,
+                  budget_tokens=opt.conformance_budget_tokens,
+                  selection={"keyword": opt.keyword or None, "expensive": opt.conformance_expensive,
+                             "level": opt.conformance_level, "budget_tokens": opt.conformance_budget_tokens})
+        run.ledger_path = ledger_path
+        return run
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node) -> None:
@@ -102,7 +109,7 @@ class ConformanceRun:
         node.workerinput[WORKER_KEY] = {
             "base_url": t.base_url, "api_key": t.api_key.reveal(), "model": t.model, "headers": list(t.headers),
             "anthropic_version": t.anthropic_version, "embedded": t.embedded, "timeout": t.timeout,
-            "without": sorted(t.without),
+            "without": sorted(t.without), "ledger_path": self.shared_ledger_path(),
         }
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -135,8 +142,21 @@ class ConformanceRun:
     @property
     def session(self) -> Session:
         if self._session is None:
-            self._session = Session(self.target, expensive=self.expensive, seed=self.seed)
+            ledger = TokenLedger(self.budget_tokens, self.shared_ledger_path() if self.budget_tokens else None)
+            self._session = Session(self.target, expensive=self.expensive, seed=self.seed, ledger=ledger)
         return self._session
+
+    def shared_ledger_path(self) -> str | None:
+        """One ledger file for the whole run (the controller makes it; workers get its path)."""
+        if self.budget_tokens is None:
+            return None
+        if self.ledger_path is None:
+            import tempfile
+
+            handle, self.ledger_path = tempfile.mkstemp(prefix="conformance-budget-", suffix=".txt")
+            os.write(handle, b"0")
+            os.close(handle)
+        return self.ledger_path
 
     def check_runner(self, request: pytest.FixtureRequest):
         """The function a suite item calls: run one check, record it, and turn its verdict into an outcome."""
@@ -184,6 +204,9 @@ class ConformanceRun:
             tokens = (sum(ex["tokens_requested"] for ex in exchanges.values()),
                       sum(ex["tokens_used"] for ex in exchanges.values()))
             self.report = build_report(self.target, self.selection, list(self.results.values()), tokens)
+            self.report["budget"] = {"limit": self.budget_tokens,
+                                     "reserved": TokenLedger(None, self.ledger_path).spent if self.ledger_path
+                                     else self.report["tokens"]["requested"]}
             if self.report_path:
                 write_report(self.report, self.report_path)
         finally:

@@ -20,7 +20,7 @@ class BadRequest:
 
 
 def _body(ctx: Context, **changes) -> dict:
-    body = ctx.probes.text_body("invalid", max_tokens=16)
+    body = ctx.probes.text_body("invalid", max_tokens=1)  # rejected before generating; 1 caps a lax target
     for key, value in changes.items():
         if value is _DROP:
             body.pop(key, None)
@@ -104,7 +104,7 @@ BAD_REQUESTS: dict[str, BadRequest] = {
         lambda ctx: ctx.request(_body(ctx, tools=[_tool(ctx)], tool_choice={
             "type": "tool", "name": "absent_" + ctx.session.nonces.word("absent")})),
         400, "invalid_request_error", "tool_choice naming a tool that is not defined"),
-    "thinking-budget": BadRequest(_req(max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 100}),
+    "thinking-budget": BadRequest(_req(max_tokens=200, thinking={"type": "enabled", "budget_tokens": 100}),
                                   400, "invalid_request_error", "thinking.budget_tokens 100 (the minimum is 1024)"),
     "unknown-model": BadRequest(lambda ctx: ctx.request(_body(ctx, model="no-such-model-" + ctx.session.nonces.word("m"))),
                                 404, "not_found_error", "an unknown model"),

@@ -75,6 +75,7 @@ def _params(ctx: Context, key: str) -> tuple[dict, list[str]]:
 def _sdk_call(ctx: Context, key: str, rule: str, call: str, invoke) -> list[Finding]:
     """Run one SDK call with the probe `key`'s parameters; judge that it completes and returns the words."""
     params, words = _params(ctx, key)
+    ctx.reserve(params["max_tokens"], f"the SDK's {call}")
     ctx.evidence.append(Evidence(f"anthropic SDK {call} (model={params['model']}, max_tokens={params['max_tokens']}) "
                                  f"at {ctx.target.base_url} (key redacted)", ""))
     try:
@@ -163,6 +164,7 @@ def sdk_tool_round_trip(ctx: Context):
     """A forced tool call through the SDK, the tool_result sent back, and an answer that uses it."""
     spec = ctx.probes.tool("sdk-tool")
     words = ctx.probes.tool_result_words("sdk-tool")
+    ctx.reserve(256 + 64, "the SDK's tool round trip")
     question = {"role": "user", "content": call_tool_text(spec)}
 
     def body(client):
@@ -185,6 +187,7 @@ def sdk_tool_round_trip(ctx: Context):
 def sdk_stream_tool_use(ctx: Context):
     """messages.stream() of a forced tool call gives a final message whose tool_use input is the requested one."""
     spec = ctx.probes.tool("sdk-stream-tool")
+    ctx.reserve(256, "the SDK's streamed tool call")
 
     def body(client):
         with client.messages.stream(model=ctx.target.model, max_tokens=256, tools=[spec.tool],
