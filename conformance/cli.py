@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="optional features the target does not offer, comma-separated (e.g. thinking,images)")
     run.add_argument("--report", default=None, metavar="PATH", help="write the JSON report")
     run.add_argument("--junit", default=None, metavar="PATH", help="write JUnit XML")
+    run.add_argument("--deviations", default=None, metavar="FILE",
+                     help="known deviations (TOML): listed checks are expected to fail; one that passes fails the run")
     run.add_argument("--save-transcripts", default=None, metavar="DIR",
                      help="save every exchange, normalised (ids, text and token counts masked), one JSON file each")
     run.add_argument("-k", dest="keyword", default=None, metavar="EXPR", help="select checks (pytest -k syntax)")
@@ -56,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--markdown", default=None, metavar="PATH", help="write the detection matrix as markdown")
     selftest.add_argument("--workers", type=int, default=8, help="faults run in parallel (default 8)")
     selftest.add_argument("--only", default=None, metavar="NAMES", help="comma-separated faults to run (default all)")
+
+    compare = sub.add_parser("compare", help="run several targets side by side and render the matrix")
+    compare.add_argument("targets", help="the targets file (TOML)")
+    compare.add_argument("--reports", default="conformance-reports", metavar="DIR", help="per-target JSON reports")
+    compare.add_argument("--markdown", default=None, metavar="PATH", help="write the matrix as markdown")
+    compare.add_argument("--html", default=None, metavar="PATH", help="write the matrix as a self-contained page")
+    compare.add_argument("-n", "--workers", type=int, default=None,
+                         help="pytest-xdist workers (default: one per target, at most the CPU count; 0: none)")
+    compare.add_argument("-k", dest="keyword", default=None, metavar="EXPR", help="select checks (pytest -k syntax)")
+    compare.add_argument("--expensive", action="store_true", help="also run the expensive checks")
+    compare.add_argument("--budget-tokens", type=int, default=None, metavar="N", help="output tokens for the whole run")
+    compare.add_argument("--level", choices=("strict", "compat"), default="strict")
 
     diff = sub.add_parser("diff", help="compare two JSON reports; exit 1 on any regression (a PR gate)")
     diff.add_argument("old", help="the baseline report (e.g. from main)")
@@ -76,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_selftest(args)
     if args.command == "diff":
         return cmd_diff(args)
+    if args.command == "compare":
+        return cmd_compare(args)
     return cmd_run(args)
 
 
@@ -138,7 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
     from conformance.discovery import Unreachable, first_model, probe_models
-    from conformance.pytest_run import ConformanceRun, parse_features, parse_headers
+    from conformance.pytest_run import ConformanceRun, load_deviations, parse_features, parse_headers
     from conformance.target import Secret, Target, display_url
 
     base_url = args.base_url or os.environ.get("ANTHROPIC_BASE_URL")
@@ -177,28 +193,84 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     selection = {"keyword": args.keyword, "expensive": args.expensive, "level": args.level,
                  "budget_tokens": args.budget_tokens}
+    try:
+        deviations = {"": load_deviations(args.deviations)} if args.deviations else {}
+    except pytest.UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     run = ConformanceRun(target, expensive=args.expensive, report_path=args.report, selection=selection,
-                         level=args.level, transcripts_dir=args.save_transcripts, budget_tokens=args.budget_tokens)
+                         level=args.level, transcripts_dir=args.save_transcripts, budget_tokens=args.budget_tokens,
+                         deviations=deviations)
+    code = run_pytest(run, args.keyword, args.junit, args.verbose)
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return EXIT_USAGE
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("error: no check matched the selection", file=sys.stderr)
+        return EXIT_NO_CHECKS
+    if run.report is None:
+        return EXIT_FAILED
+    print_summary(run.report)
+    return EXIT_FAILED if failing(run.report, args.level) else EXIT_OK
+
+
+def failing(report: dict, level: str) -> int:
+    """Failures and errors at the level, less known deviations that still fail, plus those that now pass."""
+    summary = report["compat_summary" if level == "compat" else "summary"]
+    strict = report["summary"]
+    return (summary["fail"] + summary["error"] - strict.get("expected_failures", 0)
+            + strict.get("unexpectedly_passing", 0))
+
+
+def run_pytest(run, keyword: str | None, junit: str | None = None, verbose: bool = False,
+               extra: list[str] | None = None) -> int:
+    """The packaged suites through pytest, isolated from the user's own configuration."""
+    import pytest
+
     suites = Path(str(resources.files("conformance.suites")))
     pytest_args = [str(suites), "-c", str(suites / "conformance.ini"), "--rootdir", str(suites),
                    "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-                   "--tb=short", "-rfEsw",
-                   "-v" if args.verbose else "-q"]
-    if args.keyword:
-        pytest_args += ["-k", args.keyword]
-    if args.junit:
-        pytest_args += ["--junitxml", args.junit]
-    code = pytest.main(pytest_args, plugins=[run])
-    if code == pytest.ExitCode.USAGE_ERROR:
+                   "--tb=short", "-rfEsw", "-v" if verbose else "-q", *(extra or [])]
+    if keyword:
+        pytest_args += ["-k", keyword]
+    if junit:
+        pytest_args += ["--junitxml", junit]
+    return pytest.main(pytest_args, plugins=[run])
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from conformance import matrix
+    from conformance.pytest_run import ConformanceRun, load_deviations
+    from conformance.targets import TargetsError, load_targets
+
+    try:
+        specs = load_targets(args.targets)
+        deviations = {s.name: load_deviations(s.deviations) for s in specs if s.deviations}
+    except (TargetsError, Exception) as exc:  # pytest.UsageError from a bad deviations file too
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if run.report is None or code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-            print("error: no check matched the selection", file=sys.stderr)
-            return EXIT_NO_CHECKS
-        return EXIT_FAILED
-    print_summary(run.report)
-    summary = run.report["compat_summary" if args.level == "compat" else "summary"]
-    return EXIT_FAILED if summary["fail"] or summary["error"] else EXIT_OK
+    workers = args.workers if args.workers is not None else min(len(specs), os.cpu_count() or 1)
+    extra = []
+    if workers > 1 and importlib.util.find_spec("xdist") is not None:
+        extra = ["-n", str(workers), "--dist", "loadgroup"]
+    selection = {"keyword": args.keyword, "expensive": args.expensive, "level": args.level,
+                 "budget_tokens": args.budget_tokens}
+    run = ConformanceRun(targets={s.name: s.target for s in specs}, deviations=deviations, expensive=args.expensive,
+                         selection=selection, level=args.level, budget_tokens=args.budget_tokens,
+                         reports_dir=args.reports)
+    code = run_pytest(run, args.keyword, extra=extra)
+    if not run.reports:
+        return EXIT_USAGE if code == 4 else EXIT_FAILED
+    built = matrix.build(run.reports)
+    print()
+    print(matrix.render_terminal(built))
+    if args.markdown:
+        Path(args.markdown).write_text(matrix.render_markdown(built), encoding="utf-8")
+    if args.html:
+        Path(args.html).write_text(matrix.render_html(built), encoding="utf-8")
+    print(f"\nreports in {args.reports}/: " + ", ".join(f"{name}.json" for name in run.reports))
+    return EXIT_OK
 
 
 def print_summary(report: dict) -> None:

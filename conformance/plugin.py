@@ -26,6 +26,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="which verdicts decide the outcome: strict (the real API) or compat (the clients)")
     group.addoption("--conformance-budget-tokens", type=int, default=None, metavar="N",
                     help="cap the output tokens the run may request (the sum of max_tokens); beyond it checks are skipped")
+    group.addoption("--conformance-deviations", default=None, metavar="FILE",
+                    help="known deviations (TOML): listed checks are expected to fail (strict xfail)")
     group.addoption("--conformance-save-transcripts", default=None, metavar="DIR",
                     help="save every exchange, normalised (ids, text and counts masked), one JSON file each")
     group.addoption("--conformance-without", default=None, metavar="FEATURES",
@@ -38,7 +40,7 @@ def _wanted(config: pytest.Config) -> bool:
     if any(getattr(opt, name, None) for name in (
         "conformance_base_url", "conformance_api_key", "conformance_model", "conformance_header",
         "conformance_anthropic_version", "conformance_expensive", "conformance_report", "conformance_timeout",
-        "conformance_without", "conformance_save_transcripts", "conformance_budget_tokens",
+        "conformance_without", "conformance_save_transcripts", "conformance_budget_tokens", "conformance_deviations",
     )):
         return True
     return any(_names_the_suites(str(arg)) for arg in config.args)

@@ -52,37 +52,62 @@ def parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
 
 
 class ConformanceRun:
-    """Registered as a pytest plugin for one run against one target."""
+    """Registered as a pytest plugin for one run against one or more named targets (compare runs several)."""
 
-    def __init__(self, target: Target | None, *, expensive: bool = False, report_path: str | None = None,
+    def __init__(self, target: Target | None = None, *, expensive: bool = False, report_path: str | None = None,
                  selection: dict | None = None, seed: int | None = None, level: str = "strict",
-                 transcripts_dir: str | None = None, budget_tokens: int | None = None) -> None:
-        self.target = target  # None: start the embedded reference server
+                 transcripts_dir: str | None = None, budget_tokens: int | None = None,
+                 targets: dict[str, Target | None] | None = None, deviations: dict[str, dict] | None = None,
+                 reports_dir: str | None = None) -> None:
+        # name -> target; None: the embedded reference server, started once by the controller
+        self.targets: dict[str, Target | None] = dict(targets) if targets else {"": target}
+        self.deviations = deviations or {}  # target name -> {check id -> {reason, link}}
         self.expensive = expensive
         self.level = level
         self.transcripts_dir = transcripts_dir
         self.budget_tokens = budget_tokens
         self.ledger_path: str | None = None  # the shared ledger file, made by the controller, read by workers
         self.report_path = report_path
+        self.reports_dir = reports_dir
         self.selection = dict(selection or {})
         self.seed = seed
-        self.results: dict[str, dict] = {}
+        self.results: dict[str, dict[str, dict]] = {name: {} for name in self.targets}
         self.worker = ""
-        self.report: dict | None = None
+        self.reports: dict[str, dict] = {}
         self._server: EmbeddedServer | None = None
-        self._session: Session | None = None
+        self._sessions: dict[str, Session] = {}
+
+    @property
+    def target(self) -> Target | None:
+        """The target of a single-target run."""
+        return self.targets.get("")
+
+    @property
+    def report(self) -> dict | None:
+        return self.reports.get("")
+
+    @property
+    def multi(self) -> bool:
+        return list(self.targets) != [""]
 
     @classmethod
     def from_options(cls, config: pytest.Config) -> ConformanceRun:
         opt = config.option
-        target = None
         handed = getattr(config, "workerinput", {}).get(WORKER_KEY)
-        ledger_path = handed.pop("ledger_path", None) if handed else None
-        if handed:  # an xdist worker: the controller hands over its target (the embedded server included)
-            target = Target(api_key=Secret(handed.pop("api_key")), **{
-                **handed, "headers": tuple(tuple(pair) for pair in handed["headers"]),
-                "without": frozenset(handed["without"])})
-        elif opt.conformance_base_url:
+        selection = {"keyword": opt.keyword or None, "expensive": opt.conformance_expensive,
+                     "level": opt.conformance_level, "budget_tokens": opt.conformance_budget_tokens}
+        common = {"expensive": opt.conformance_expensive, "report_path": opt.conformance_report,
+                  "level": opt.conformance_level, "transcripts_dir": opt.conformance_save_transcripts,
+                  "budget_tokens": opt.conformance_budget_tokens, "selection": selection}
+        if handed:  # an xdist worker: the controller hands over its targets (the embedded server included)
+            targets = {name: Target(api_key=Secret(t.pop("api_key")), **{
+                **t, "headers": tuple(tuple(pair) for pair in t["headers"]), "without": frozenset(t["without"])})
+                for name, t in handed["targets"].items()}
+            run = cls(targets=targets, deviations=handed["deviations"], **common)
+            run.ledger_path = handed["ledger_path"]
+            return run
+        target = None
+        if opt.conformance_base_url:
             key = opt.conformance_api_key or os.environ.get("ANTHROPIC_CONFORMANCE_API_KEY") or os.environ.get(
                 "ANTHROPIC_API_KEY", "")
             if not key:
@@ -94,22 +119,18 @@ class ConformanceRun:
                 anthropic_version=opt.conformance_anthropic_version or "2023-06-01",
                 timeout=opt.conformance_timeout or 60.0, without=parse_features(opt.conformance_without),
             )
-        run = cls(target, expensive=opt.conformance_expensive, report_path=opt.conformance_report,
-                  level=opt.conformance_level, transcripts_dir=opt.conformance_save_transcripts,
-                  budget_tokens=opt.conformance_budget_tokens,
-                  selection={"keyword": opt.keyword or None, "expensive": opt.conformance_expensive,
-                             "level": opt.conformance_level, "budget_tokens": opt.conformance_budget_tokens})
-        run.ledger_path = ledger_path
-        return run
+        deviations = {"": load_deviations(opt.conformance_deviations)} if opt.conformance_deviations else {}
+        return cls(target, deviations=deviations, **common)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node) -> None:
-        """xdist controller: hand the target to each worker (over its private channel, never printed)."""
-        t = self.target
+        """xdist controller: hand the targets to each worker (over its private channel, never printed)."""
         node.workerinput[WORKER_KEY] = {
-            "base_url": t.base_url, "api_key": t.api_key.reveal(), "model": t.model, "headers": list(t.headers),
-            "anthropic_version": t.anthropic_version, "embedded": t.embedded, "timeout": t.timeout,
-            "without": sorted(t.without), "ledger_path": self.shared_ledger_path(),
+            "targets": {name: {"base_url": t.base_url, "api_key": t.api_key.reveal(), "model": t.model,
+                               "headers": list(t.headers), "anthropic_version": t.anthropic_version,
+                               "embedded": t.embedded, "timeout": t.timeout, "without": sorted(t.without)}
+                        for name, t in self.targets.items()},
+            "deviations": self.deviations, "ledger_path": self.shared_ledger_path(),
         }
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -119,32 +140,64 @@ class ConformanceRun:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if self.target is None and not hasattr(session.config, "workerinput"):
-            self._server = EmbeddedServer().start()
-            self.target = Target(base_url=self._server.base_url, api_key=self._server.api_key,
-                                 model="reference-model", embedded=True)
-        if self.target is not None and not self.target.model:
-            from conformance.discovery import first_model
-
-            self.target = first_model(self.target)
-            if not self.target.model:
-                raise pytest.UsageError("the target lists no model at GET /v1/models: pass --conformance-model")
         self.worker = getattr(session.config, "workerinput", {}).get("workerid", "")
+        if self.worker:
+            return
+        for name, target in list(self.targets.items()):
+            if target is None:
+                if self._server is None:
+                    self._server = EmbeddedServer().start()
+                target = Target(base_url=self._server.base_url, api_key=self._server.api_key,
+                                model="reference-model", embedded=True)
+            if not target.model:
+                from conformance.discovery import first_model
+
+                target = first_model(target)
+                if not target.model:
+                    label = f" {name}" if name else ""
+                    raise pytest.UsageError(f"the target{label} lists no model at GET /v1/models: pass a model")
+            self.targets[name] = target
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        if self.target is None:
-            return ["conformance target: the embedded reference server"]
-        kind = " (embedded reference server)" if self.target.embedded else ""
-        url = self.target.redact(display_url(self.target.base_url))
-        return [f"conformance target: {url}{kind}  model={self.target.model}"
-                f"  anthropic-version={self.target.anthropic_version}  key redacted"]
+        lines = []
+        for name, target in self.targets.items():
+            label = f"conformance target {name}:" if name else "conformance target:"
+            if target is None:
+                lines.append(f"{label} the embedded reference server")
+                continue
+            kind = " (embedded reference server)" if target.embedded else ""
+            url = target.redact(display_url(target.base_url))
+            lines.append(f"{label} {url}{kind}  model={target.model}  anthropic-version={target.anthropic_version}"
+                         "  key redacted")
+        return lines
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """Several targets: every check item runs once per target (node ids end in -<target>)."""
+        if self.multi and "conformance_target" in metafunc.fixturenames:
+            metafunc.parametrize("conformance_target", list(self.targets), ids=list(self.targets))
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Keep one target's checks together (one worker, one session, shared exchanges) under xdist."""
+        if not self.multi:
+            return
+        for item in items:
+            callspec = getattr(item, "callspec", None)
+            if callspec is not None and "conformance_target" in callspec.params:
+                item.add_marker(pytest.mark.xdist_group(callspec.params["conformance_target"]))
+        order = {name: i for i, name in enumerate(self.targets)}
+        items.sort(key=lambda i: order.get(getattr(i, "callspec", None) and i.callspec.params.get(
+            "conformance_target"), 0))
+
+    def session_for(self, name: str) -> Session:
+        if name not in self._sessions:
+            ledger = TokenLedger(self.budget_tokens, self.shared_ledger_path() if self.budget_tokens else None)
+            self._sessions[name] = Session(self.targets[name], expensive=self.expensive, seed=self.seed,
+                                           ledger=ledger)
+        return self._sessions[name]
 
     @property
     def session(self) -> Session:
-        if self._session is None:
-            ledger = TokenLedger(self.budget_tokens, self.shared_ledger_path() if self.budget_tokens else None)
-            self._session = Session(self.target, expensive=self.expensive, seed=self.seed, ledger=ledger)
-        return self._session
+        return self.session_for("")
 
     def shared_ledger_path(self) -> str | None:
         """One ledger file for the whole run (the controller makes it; workers get its path)."""
@@ -158,9 +211,9 @@ class ConformanceRun:
             os.close(handle)
         return self.ledger_path
 
-    def check_runner(self, request: pytest.FixtureRequest):
+    def check_runner(self, request: pytest.FixtureRequest, name: str = ""):
         """The function a suite item calls: run one check, record it, and turn its verdict into an outcome."""
-        session = self.session
+        session = self.session_for(name)
 
         def run(item_id: str) -> None:
             started = time.monotonic()
@@ -172,10 +225,24 @@ class ConformanceRun:
             message = "" if clean else render(result, statement(result.rule), reproduce, self.level)
             message = target.redact(message)
             record = result_dict(result, message, time.monotonic() - started)
+            record["target"] = name
+            deviation = self.deviation(name, item_id)
+            if deviation:
+                record["deviation"] = deviation
+                if verdict is Verdict.FAIL:
+                    record["deviation"]["status"] = "expected-failure"
+                elif verdict in (Verdict.PASS, Verdict.WARN):
+                    record["deviation"]["status"] = "unexpectedly-passing"
             if self.worker:  # each xdist worker sends its own copy of a shared exchange: count each copy
                 for exchange in record["exchanges"]:
                     exchange["name"] = f"{self.worker}:{exchange['name']}"
             request.node.user_properties.append((USER_PROPERTY, target.redact(json.dumps(record))))
+            status = (deviation or {}).get("status")
+            if status == "expected-failure":
+                pytest.xfail(f"known deviation: {deviation['reason']}")
+            if status == "unexpectedly-passing":
+                pytest.fail(f"XPASS(strict) {item_id}: listed as a known deviation ({deviation['reason']}) but it now "
+                            f"{verdict.value}es; remove it from the deviations file", pytrace=False)
             if verdict in (Verdict.FAIL, Verdict.ERROR):
                 pytest.fail(message, pytrace=False)
             if verdict is Verdict.WARN or (verdict is Verdict.PASS and message):
@@ -185,35 +252,58 @@ class ConformanceRun:
 
         return run
 
+    def deviation(self, name: str, item_id: str) -> dict | None:
+        known = self.deviations.get(name, {})
+        found = known.get(item_id) or known.get(item_id.split("[")[0])
+        return dict(found) if found else None
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for name, value in report.user_properties:
-            if name == USER_PROPERTY and report.when == "call":
+        for key, value in report.user_properties:
+            if key == USER_PROPERTY and report.when == "call":
                 record = json.loads(value)
-                self.results[record["id"]] = record
+                self.results.setdefault(record.pop("target", ""), {})[record["id"]] = record
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         try:
-            if self.transcripts_dir and self._session is not None:  # every process with a session (xdist workers too)
+            if self.transcripts_dir:  # every process with sessions (xdist workers too)
                 self.save_transcripts()
-            if hasattr(session.config, "workerinput") or self.target is None:
+            if hasattr(session.config, "workerinput"):
                 return
-            exchanges: dict[str, dict] = {}  # each exchange once, however many checks (and workers) read it
-            for record in self.results.values():
-                for ex in record.get("exchanges", []):
-                    exchanges.setdefault(ex["name"], ex)
-            tokens = (sum(ex["tokens_requested"] for ex in exchanges.values()),
-                      sum(ex["tokens_used"] for ex in exchanges.values()))
-            self.report = build_report(self.target, self.selection, list(self.results.values()), tokens)
-            self.report["budget"] = {"limit": self.budget_tokens,
-                                     "reserved": TokenLedger(None, self.ledger_path).spent if self.ledger_path
-                                     else self.report["tokens"]["requested"]}
-            if self.report_path:
-                write_report(self.report, self.report_path)
+            for name, target in self.targets.items():
+                if target is not None:
+                    self.reports[name] = self.build(name, target)
+            if self.report_path and "" in self.reports:
+                write_report(self.reports[""], self.report_path)
+            if self.reports_dir:
+                from pathlib import Path
+
+                Path(self.reports_dir).mkdir(parents=True, exist_ok=True)
+                for name, report in self.reports.items():
+                    write_report(report, Path(self.reports_dir) / f"{name or 'target'}.json")
         finally:
-            if self._session is not None:
-                self._session.close()
+            for item in self._sessions.values():
+                item.close()
             if self._server is not None:
                 self._server.stop()
+
+    def build(self, name: str, target: Target) -> dict:
+        results = list(self.results.get(name, {}).values())
+        exchanges: dict[str, dict] = {}  # each exchange once, however many checks (and workers) read it
+        for record in results:
+            for ex in record.get("exchanges", []):
+                exchanges.setdefault(ex["name"], ex)
+        tokens = (sum(ex["tokens_requested"] for ex in exchanges.values()),
+                  sum(ex["tokens_used"] for ex in exchanges.values()))
+        report = build_report(target, self.selection, results, tokens)
+        if name:
+            report["target"]["name"] = name
+        report["budget"] = {"limit": self.budget_tokens,
+                            "reserved": TokenLedger(None, self.ledger_path).spent if self.ledger_path
+                            else report["tokens"]["requested"]}
+        statuses = [r.get("deviation", {}).get("status") for r in results]
+        report["summary"]["expected_failures"] = statuses.count("expected-failure")
+        report["summary"]["unexpectedly_passing"] = statuses.count("unexpectedly-passing")
+        return report
 
     def save_transcripts(self) -> None:
         """Every exchange of the run, normalised (ids, text and counts masked; never a credential), one file each."""
@@ -221,14 +311,32 @@ class ConformanceRun:
 
         from conformance import transcripts
 
-        folder = Path(self.transcripts_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        records = {name: transcripts.normalise(ex, self._session.target) for name, ex in self._session.exchanges.items()}
-        transcripts.save(records, folder)
+        for name, session in self._sessions.items():
+            folder = Path(self.transcripts_dir) / name if name else Path(self.transcripts_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            records = {key: transcripts.normalise(ex, session.target) for key, ex in session.exchanges.items()}
+            transcripts.save(records, folder)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self._server is not None:  # every exit path, also when the session never finished
             self._server.stop()
+
+
+def load_deviations(path: str) -> dict[str, dict]:
+    """A deviations file (TOML): [deviations."check/id"] reason = "...", link = "..." -> {check id: {reason, link}}."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise pytest.UsageError(f"cannot read the deviations file {path}: {exc}") from None
+    out = {}
+    for check_id, entry in data.get("deviations", {}).items():
+        if not isinstance(entry, dict) or not entry.get("reason"):
+            raise pytest.UsageError(f"{path}: deviation {check_id!r} needs a reason")
+        out[check_id] = {"reason": str(entry["reason"]), "link": str(entry.get("link", ""))}
+    return out
 
 
 def find_run(config: pytest.Config) -> ConformanceRun | None:
