@@ -134,6 +134,13 @@ class Matrix:
     def rows(self) -> tuple[Row, ...]:
         return tuple(row for area in self.areas for row in area.rows)
 
+    @property
+    def total_keys(self) -> tuple[str, ...]:
+        """The verdicts, any other count a report's summary carries (non-zero somewhere), then "total"."""
+        extra = sorted({k for t in self.targets for k, v in (*t.totals.strict, *t.totals.compat)
+                        if k not in VERDICTS and k != "total" and v})
+        return (*VERDICTS, *extra, "total")
+
     def row(self, check_id: str) -> Row:
         for row in self.rows:
             if row.check_id == check_id:
@@ -245,6 +252,10 @@ def _profile_cell(profile: dict | None) -> ProfileCell:
                                                         for k in ("failing", "limiting", "not_run")))
 
 
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
 def _folded_note(rows: tuple[Row, ...]) -> str:
     counts = Counter(r.cells[0].verdict if r.cells else NOT_RUN for r in rows)
     return ", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: (kv[0] != "pass", kv[0])))
@@ -294,9 +305,9 @@ def render_terminal(matrix: Matrix, width: int = 100, fold: bool = False) -> str
         for row in rows:
             out.append(line(row.check_id, [_short(c) for c in row.cells]))
         if fold and area.folded:
-            out.append(_plain(f"  ({area.name}: {len(area.folded)} rows where all targets agree folded: "
+            out.append(_plain(f"  ({area.name}: {_rows(len(area.folded))} where all targets agree folded: "
                               f"{_folded_note(area.folded)})"))
-    for verdict in (*VERDICTS, "total"):
+    for verdict in matrix.total_keys:
         out.append(line(f"total {verdict}", [_total_cell(t.totals, verdict) for t in matrix.targets]))
     out.append("")
     out.append("STRICT/COMPAT where the compat verdict differs (e.g. FAIL/WARN: non-conformant, clients still work); "
@@ -360,22 +371,23 @@ def render_markdown(matrix: Matrix) -> str:
     out += _md_table(["profile", *names], [[_md(p.name), *(_md_profile(c) for c in p.cells)] for p in matrix.profiles])
     out += ["", "### Totals", "", "Strict counts; (compat N) where the compat count differs.", ""]
     rows = []
-    for verdict in (*VERDICTS, "total"):
+    for verdict in matrix.total_keys:
         cells = []
         for t in matrix.targets:
             strict, compat = t.totals.get(verdict), t.totals.get(verdict, "compat")
             text = f"**{strict}**" if verdict in FAILING and strict else str(strict)
             cells.append(text if strict == compat else f"{text} (compat {compat})")
-        rows.append([verdict, *cells])
+        rows.append([_md(verdict), *cells])
     out += _md_table(["verdict", *names], rows)
     out += ["", "### Checks where targets differ or fail", ""]
     folded_total = 0
     for area in matrix.areas:
         shown, folded = area.shown, area.folded
         folded_total += len(folded)
-        note = f"{len(folded)} rows where all targets agree folded ({_folded_note(folded)})" if folded else ""
+        note = f"{_rows(len(folded))} where all targets agree folded ({_folded_note(folded)})" if folded else ""
         if not shown:
-            out += [f"**{_md(area.name)}**: all {len(area.rows)} rows agree, folded ({_folded_note(folded)}).", ""]
+            out += [f"**{_md(area.name)}**: all targets agree on its {_rows(len(area.rows))}, folded "
+                    f"({_folded_note(folded)}).", ""]
             continue
         out += [f"#### {_md(area.name)}", ""]
         out += _md_table(["check", *names], [[_md(r.check_id), *(_md_cell(c) for c in r.cells)] for r in shown])
@@ -399,10 +411,12 @@ text-align:left}th{background:#f2f4f6;position:sticky;top:0}td.id{font-family:ui
 .v-unsupported{background:var(--unsupported)}.v-skipped,.p-not-covered{background:var(--skipped)}
 .v-not-run,.v-other{background:var(--notrun);color:var(--muted)}
 .compat{display:block;font-size:.8em;font-weight:400;color:var(--muted)}
-details.msg>summary{cursor:pointer}details.msg[open]{min-width:30em}
+details.msg>summary{cursor:pointer}
 details.msg pre{white-space:pre-wrap;word-break:break-word;font-size:.85em;background:#fff;border:1px solid var(--line);
 padding:.5em;margin:.4em 0 0;max-width:70em;font-weight:400}
 .meta{color:var(--muted)}.toolbar button{margin-right:.5em}details.fold>summary{cursor:pointer;color:var(--muted)}
+table.checks{table-layout:fixed;width:100%}table.checks th{overflow-wrap:anywhere}
+table.checks td.id,table.checks th:first-child{width:24em;overflow:hidden;text-overflow:ellipsis}
 ul.ids{margin:.2em 0;padding-left:1.2em;font-family:ui-monospace,monospace;font-size:.85em}
 """
 
@@ -494,7 +508,7 @@ def render_html(matrix: Matrix) -> str:
                     f"{''.join(_html_profile(c, anchors) for c in p.cells)}</tr>")
     body.append("</table>")
     body.append(f"<h2>Totals</h2><table><tr><th>verdict</th>{head_cells}</tr>")
-    for verdict in (*VERDICTS, "total"):
+    for verdict in matrix.total_keys:
         cells = []
         for t in matrix.targets:
             strict, compat = t.totals.get(verdict), t.totals.get(verdict, "compat")
@@ -507,10 +521,11 @@ def render_html(matrix: Matrix) -> str:
         shown, folded = area.shown, area.folded
         body.append(f"<h3>{_e(area.name)}</h3>")
         if shown:
-            body.append(f"<table><tr><th>check</th>{head_cells}</tr>{_html_rows(shown, anchors, counter)}</table>")
+            body.append(f'<table class="checks"><tr><th>check</th>{head_cells}</tr>{_html_rows(shown, anchors, counter)}'
+                        "</table>")
         if folded:
-            body.append(f'<details class="fold"><summary>{len(folded)} rows where all targets agree '
-                        f"({_e(_folded_note(folded))})</summary><table><tr><th>check</th>{head_cells}</tr>"
+            body.append(f'<details class="fold"><summary>{_rows(len(folded))} where all targets agree '
+                        f'({_e(_folded_note(folded))})</summary><table class="checks"><tr><th>check</th>{head_cells}</tr>'
                         f"{_html_rows(folded, anchors, counter)}</table></details>")
     body.append('<p class="meta">Cells show the strict verdict, and the compat verdict where it differs. Click a '
                 "verdict to read the report's message.</p>")
