@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 import platform
 from collections import Counter
 from pathlib import Path
@@ -60,6 +61,7 @@ def build_report(target: Target, selection: dict, results: list[dict], exchanges
     all_ids = [item for check in all_checks().values() for item in check.item_ids()]
     report = {
         "schema_version": SCHEMA_VERSION,
+        "generated_at": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "tool": {"name": "anthropic-conformance", "version": __version__, "sdk_version": sdk_version(),
                  "python": platform.python_version()},
         "target": {"base_url": target.redact(display_url(target.base_url)), "model": target.model,
