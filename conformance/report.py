@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 import platform
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from conformance import __version__
