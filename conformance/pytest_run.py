@@ -99,11 +99,12 @@ class ConformanceRun:
         common = {"expensive": opt.conformance_expensive, "report_path": opt.conformance_report,
                   "level": opt.conformance_level, "transcripts_dir": opt.conformance_save_transcripts,
                   "budget_tokens": opt.conformance_budget_tokens, "selection": selection}
-        if handed:  # an xdist worker: the controller hands over its targets (the embedded server included)
+        if handed:  # an xdist worker: the controller hands over its targets (the embedded server included) and
+            # the run's settings, which the CLI gives the controller's plugin object rather than as options
             targets = {name: Target(api_key=Secret(t.pop("api_key")), **{
                 **t, "headers": tuple(tuple(pair) for pair in t["headers"]), "without": frozenset(t["without"])})
                 for name, t in handed["targets"].items()}
-            run = cls(targets=targets, deviations=handed["deviations"], **common)
+            run = cls(targets=targets, deviations=handed["deviations"], **{**common, **handed["settings"]})
             run.ledger_path = handed["ledger_path"]
             return run
         target = None
@@ -131,6 +132,8 @@ class ConformanceRun:
                                "embedded": t.embedded, "timeout": t.timeout, "without": sorted(t.without)}
                         for name, t in self.targets.items()},
             "deviations": self.deviations, "ledger_path": self.shared_ledger_path(),
+            "settings": {"expensive": self.expensive, "level": self.level, "budget_tokens": self.budget_tokens,
+                         "transcripts_dir": self.transcripts_dir, "seed": self.seed},
         }
 
     # -- lifecycle ---------------------------------------------------------------------------------

@@ -82,3 +82,16 @@ def test_a_known_deviation_is_an_expected_failure_and_one_that_passes_fails_the_
     assert result["verdict"] == "fail" and result["deviation"]["status"] == "expected-failure"
     fixed = cli("run", "--base-url", reference_server.base_url, *common, env=env)
     assert fixed.returncode == 1 and "XPASS(strict)" in fixed.stdout
+
+
+def test_compare_hands_expensive_and_the_level_to_its_workers(reference_server, tmp_path):
+    (tmp_path / "targets.toml").write_text(
+        f'[targets.a]\nbase_url = "{reference_server.base_url}"\napi_key_env = "K"\nmodel = "reference-model"\n\n'
+        f'[targets.b]\nbase_url = "{reference_server.base_url}/puterai/anthropic"\napi_key_env = "K"\n'
+        'model = "reference-model"\n')
+    proc = cli("compare", "targets.toml", "-n", "2", "--expensive", "-k", "streaming/long-text",
+               env={"K": reference_server.api_key.reveal()}, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-1500:]
+    for name in ("a", "b"):
+        (result,) = json.loads((tmp_path / "conformance-reports" / f"{name}.json").read_text())["results"]
+        assert result["verdict"] == "pass", result

@@ -184,8 +184,11 @@ def stop_sequence(ctx: Context):
     final = ok.json if ok is not None else body
     out = []
     if final.get("stop_reason") != "stop_sequence":
-        out.append(ctx_finding(ctx, "MSG-STOP-SEQUENCE", f"stop_reason stop_sequence (stop_sequences=[{seq!r}])",
-                               short(final.get("stop_reason")), "$.stop_reason"))
+        expected = f"stop_reason stop_sequence (stop_sequences=[{seq!r}])"
+        if seq in message_text(final):  # the model said it and the target did not stop: stop_sequences ignored
+            return [fail("MSG-STOP-SEQUENCE", expected, f"{short(final.get('stop_reason'))} with {seq!r} in the text",
+                         "$.stop_reason")]
+        out.append(ctx_finding(ctx, "MSG-STOP-SEQUENCE", expected, short(final.get("stop_reason")), "$.stop_reason"))
         return out
     if final.get("stop_sequence") != seq:
         out.append(fail("MSG-STOP-SEQUENCE", f"stop_sequence {seq!r}", short(final.get("stop_sequence")),
