@@ -18,6 +18,7 @@ from conformance.verdicts import Verdict, render
 
 USER_PROPERTY = "conformance_result"
 WORKER_KEY = "conformance_target"
+PROGRESS_EVERY = 25
 TIERS_HELP = {
     "free": "conformance check that generates nothing (auth, validation errors)",
     "cheap": "conformance check with tiny max_tokens (the core behaviours)",
@@ -76,6 +77,7 @@ class ConformanceRun:
         self.reports: dict[str, dict] = {}
         self._server: EmbeddedServer | None = None
         self._sessions: dict[str, Session] = {}
+        self._config: pytest.Config | None = None
 
     @property
     def target(self) -> Target | None:
@@ -138,6 +140,7 @@ class ConformanceRun:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def pytest_configure(self, config: pytest.Config) -> None:
+        self._config = config
         for tier, text in TIERS_HELP.items():
             config.addinivalue_line("markers", f"{tier}: {text}")
 
@@ -264,7 +267,22 @@ class ConformanceRun:
         for key, value in report.user_properties:
             if key == USER_PROPERTY and report.when == "call":
                 record = json.loads(value)
-                self.results.setdefault(record.pop("target", ""), {})[record["id"]] = record
+                name = record.pop("target", "")
+                self.results.setdefault(name, {})[record["id"]] = record
+                if self.multi and len(self.results[name]) % PROGRESS_EVERY == 0:
+                    self.progress(name)
+
+    def progress(self, name: str) -> None:
+        """compare: a line per target every PROGRESS_EVERY checks, so a slow or failing target shows early."""
+        reporter = self._config.pluginmanager.get_plugin("terminalreporter") if self._config else None
+        if reporter is None:
+            return
+        counts: dict[str, int] = {}
+        for record in self.results[name].values():
+            counts[record["verdict"]] = counts.get(record["verdict"], 0) + 1
+        detail = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+        reporter.ensure_newline()
+        reporter.write_line(f"[{name}] {len(self.results[name])} checks: {detail}")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         try:
