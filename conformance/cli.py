@@ -244,10 +244,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from conformance.pytest_run import ConformanceRun, load_deviations
     from conformance.targets import TargetsError, load_targets
 
+    import pytest
+
     try:
         specs = load_targets(args.targets)
         deviations = {s.name: load_deviations(s.deviations) for s in specs if s.deviations}
-    except (TargetsError, Exception) as exc:  # pytest.UsageError from a bad deviations file too
+    except (TargetsError, pytest.UsageError) as exc:  # a bad targets file or deviations file
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     workers = args.workers if args.workers is not None else min(len(specs), os.cpu_count() or 1)
