@@ -240,11 +240,11 @@ def run_pytest(run, keyword: str | None, junit: str | None = None, verbose: bool
 def cmd_compare(args: argparse.Namespace) -> int:
     import importlib.util
 
+    import pytest
+
     from conformance import matrix
     from conformance.pytest_run import ConformanceRun, load_deviations
     from conformance.targets import TargetsError, load_targets
-
-    import pytest
 
     try:
         specs = load_targets(args.targets)
