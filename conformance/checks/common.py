@@ -89,3 +89,9 @@ def id_findings(value: object, rule: str, where: str, prefix: str, pattern: re.P
     if not value.startswith(prefix):
         return [strict(rule, f"an id starting with {prefix} (as the real API sends)", short(value), where)]
     return []
+
+
+def block_types(message: object) -> list:
+    """The type of each content block of a message (an empty list when there is no content array)."""
+    content = message.get("content") if isinstance(message, dict) else None
+    return [b.get("type") for b in content if isinstance(b, dict)] if isinstance(content, list) else []

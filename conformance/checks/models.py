@@ -103,7 +103,7 @@ def pagination(ctx: Context):
         return findings
     one = get(ctx, "models-limit", "/v1/models?limit=1")
     data = one.json.get("data") if one.ok and isinstance(one.json, dict) else None
-    if not isinstance(data, list) or len(data) != 1:
+    if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], dict):
         return [fail("MODELS-PAGINATION", "exactly one model for limit=1", short(data if data is not None else one.status),
                      "$.data")]
     total = len(body.get("data") or [])

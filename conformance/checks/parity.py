@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conformance.checks.common import expect_ok, message_body, short, tool_uses
+from conformance.checks.common import block_types, expect_ok, message_body, short, tool_uses
 from conformance.engine import Context, check, fail
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
@@ -42,10 +42,6 @@ def both_ok(plain: Exchange, streamed: Exchange, rule: str) -> list[Finding]:
     if not findings and message_body(plain) is None:
         findings.append(fail(rule, "a JSON Message for the non-streamed request", plain.content_type))
     return findings
-
-
-def block_types(message: dict | None) -> list:
-    return [b.get("type") for b in (message or {}).get("content", []) if isinstance(b, dict)]
 
 
 def merged(types: list) -> list:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conformance.checks.acceptance import declined
-from conformance.checks.common import contains_words, expect_ok, message_text, require_message, short
+from conformance.checks.common import block_types, contains_words, expect_ok, message_text, require_message, short
 from conformance.engine import Context, Skip, Unsupported, check, fail
 from conformance.probes import reply_with
 from conformance.verdicts import Finding
@@ -87,8 +87,8 @@ def stream_parity(ctx: Context):
     findings += expect_ok(streamed, "THINK-PARITY")
     if body is None or findings:
         return findings
-    plain = [b.get("type") for b in body.get("content", []) if isinstance(b, dict)]
-    live = [b.get("type") for b in (streamed.stream[1].message or {}).get("content", []) if isinstance(b, dict)]
+    plain = block_types(body)
+    live = block_types(streamed.stream[1].message)
     out: list[Finding] = []
     if plain != live:
         out.append(fail("THINK-PARITY", f"streamed block types equal to non-streamed {plain}", short(live),

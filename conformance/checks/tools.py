@@ -7,7 +7,15 @@ import re
 
 import jsonschema
 
-from conformance.checks.common import contains_words, id_findings, message_text, require_message, short, tool_uses
+from conformance.checks.common import (
+    block_types,
+    contains_words,
+    id_findings,
+    message_text,
+    require_message,
+    short,
+    tool_uses,
+)
 from conformance.engine import Context, Skip, check, fail
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
@@ -166,7 +174,7 @@ def choice_auto(ctx: Context):
         return findings
     if good is None:
         return [Finding(ctx.content_verdict(), "TOOL-CHOICE", f"a tool_use calling {specs[0].name} (tool_choice auto)",
-                        short([b.get("type") for b in body.get("content", [])]), "$.content")]
+                        short(block_types(body)), "$.content")]
     return []
 
 
@@ -180,7 +188,7 @@ def choice_any(ctx: Context):
     out = []
     if not tool_uses(body):
         out.append(fail("TOOL-CHOICE", "a tool_use block (tool_choice any forces a tool call)",
-                        short([b.get("type") for b in body.get("content", []) if isinstance(b, dict)]), "$.content"))
+                        short(block_types(body)), "$.content"))
     if body.get("stop_reason") != "tool_use":
         out.append(fail("TOOL-CHOICE", "stop_reason tool_use", short(body.get("stop_reason")), "$.stop_reason"))
     return out
