@@ -8,13 +8,14 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NO_CHECKS = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NO_CHECKS, EXIT_KEY_REJECTED = 0, 1, 2, 3, 4, 5
 EXIT_CODES = {
     EXIT_OK: "every selected check passed, warned, or was skipped/unsupported with a reason",
     EXIT_FAILED: "at least one check failed or errored",
     EXIT_USAGE: "usage error (bad option, missing key for a real target)",
     EXIT_UNREACHABLE: "the target could not be reached at all",
     EXIT_NO_CHECKS: "the selection (-k) matched no check",
+    EXIT_KEY_REJECTED: "the target rejected the API key on every request (both auth headers): nothing was judged",
 }
 
 
@@ -181,6 +182,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         except Unreachable as exc:
             print(f"error: the target {target.redact(display_url(base_url))} cannot be reached: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE
+        if models_status in (401, 403) and (refusal := key_rejected(target, args.model or "probe-model")):
+            print(f"error: the target rejected the API key on every request ({refusal}), with x-api-key and with "
+                  "Authorization: Bearer; check --api-key. No check was run.", file=sys.stderr)
+            return EXIT_KEY_REJECTED
         if not target.model:
             target = first_model(target)
             if not target.model:
@@ -211,6 +216,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print_summary(run.report)
     return EXIT_FAILED if failing(run.report, args.level) else EXIT_OK
+
+
+def key_rejected(target, model: str) -> str | None:
+    """GET /v1/models refused the key: confirm on POST /v1/messages (1 output token at most) with both auth styles.
+    Returns how the target refused, or None when one of them was accepted (or answered anything but 401/403)."""
+    from conformance.wire import Wire, WireRequest
+
+    body = {"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "Hello."}]}
+    wire = Wire(target)
+    try:
+        answers = [wire.send("key-check", WireRequest(body=body, auth=style, version=target.anthropic_version))
+                   for style in ("x-api-key", "bearer")]
+    finally:
+        wire.close()
+    if all(ex.status in (401, 403) for ex in answers):
+        return f"HTTP {answers[0].status} and {answers[1].status}"
+    return None
 
 
 def failing(report: dict, level: str) -> int:

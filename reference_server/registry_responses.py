@@ -141,6 +141,12 @@ REGISTRY = [
     ),
     # count_tokens
     Fault(
+        "models-missing",
+        "GET /v1/models and /v1/models/{id} do not exist (404 not_found_error).",
+        "fault",
+        route=rq.route_404("models", "model"),
+    ),
+    Fault(
         "count-tokens-missing",
         "count_tokens does not exist (404 not_found_error).",
         "fault",

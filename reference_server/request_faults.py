@@ -170,9 +170,9 @@ def not_found_html(info: RequestInfo) -> ApiError | None:
     )
 
 
-def route_404(endpoint: str) -> Any:
-    """Every request to `endpoint` gets an Anthropic-shaped 404 (the route does not exist)."""
-    return lambda info: not_found("Not Found") if info.endpoint == endpoint else None
+def route_404(*endpoints: str) -> Any:
+    """Every request to one of `endpoints` gets an Anthropic-shaped 404 (the route does not exist)."""
+    return lambda info: not_found("Not Found") if info.endpoint in endpoints else None
 
 
 def status_422(error: ApiError) -> ApiError:

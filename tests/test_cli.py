@@ -75,8 +75,10 @@ def test_a_real_target_without_a_key_is_a_usage_error():
 
 
 def test_the_key_never_appears_in_any_output(reference_server, tmp_path):
-    # The canary key is wrong for this server, so many checks fail and echo their requests.
-    proc = run_cli("run", "--base-url", reference_server.base_url + "/faults/openai-error-shape", "--api-key", CANARY,
+    # The server takes any key under auth-not-enforced, so the canary travels on every request; the OpenAI-shaped
+    # errors make checks fail and echo their requests and responses.
+    proc = run_cli("run", "--base-url", reference_server.base_url + "/faults/auth-not-enforced+openai-error-shape",
+                   "--api-key", CANARY,
                    "--model", "reference-model", "--report", str(tmp_path / "r.json"),
                    "--junit", str(tmp_path / "j.xml"), "-k", "auth or errors or message")
     assert proc.returncode == 1
@@ -152,10 +154,18 @@ def test_a_failing_required_check_makes_its_profile_not_ready(reference_server, 
     assert profiles["anthropic-python-2"]["status"] == "ready"
 
 
-def test_a_target_that_lists_no_model_without_model_is_a_usage_error(reference_server):
+def test_a_key_rejected_on_every_request_stops_the_run_early_with_one_sentence(reference_server):
     proc = run_cli("run", "--base-url", reference_server.base_url, "--api-key", "sk-ant-not-the-key", timeout=60)
+    assert proc.returncode == 5
+    assert "rejected the API key on every request" in proc.stderr and "No check was run" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_a_target_that_lists_no_model_without_model_is_a_usage_error(reference_server):
+    proc = run_cli("run", "--base-url", reference_server.base_url + "/faults/models-missing",
+                   "--api-key", reference_server.api_key.reveal(), timeout=60)
     assert proc.returncode == 2
-    assert "GET /v1/models answered HTTP 401" in proc.stderr and "--model" in proc.stderr
+    assert "no model to test" in proc.stderr and "--model" in proc.stderr
 
 
 def test_saved_transcripts_are_normalised_and_hold_no_key(reference_server, tmp_path):

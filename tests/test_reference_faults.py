@@ -628,6 +628,11 @@ NEW_FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
         and fpost(f, text=CALL, tools=[TOOL]).json()["stop_reason"] == "tool_use"
     ),
     # count_tokens
+    "models-missing": lambda f: (
+        assert_error(fget(f, "/v1/models"), 404, "not_found_error")
+        and assert_error(fget(f, "/v1/models/reference-model"), 404, "not_found_error")
+        and fpost(f).status_code == 200
+    ),
     "count-tokens-missing": lambda f: (
         assert_error(fcount(f, COUNT_BODY), 404, "not_found_error")
         and assert_error(
