@@ -79,6 +79,13 @@ def accepted(ctx: Context, name: str, build: Callable[[], WireRequest], rule: st
     return []
 
 
+def _block_then_directive(ctx: Context, key: str, block: dict, rule: str, feature: str) -> list[Finding]:
+    """A user turn of one content block followed by a "reply with" directive is accepted and answered."""
+    words = ctx.probes.text_words(key)
+    messages = [{"role": "user", "content": [block, {"type": "text", "text": reply_with(words)}]}]
+    return accepted(ctx, key, _text_request(ctx, key, messages), rule, words, feature)
+
+
 def _text_request(ctx: Context, key: str, messages: list[dict], **extra) -> Callable[[], WireRequest]:
     return lambda: ctx.request({"model": ctx.target.model, "max_tokens": 64, "messages": messages, **extra})
 
@@ -102,34 +109,25 @@ def assistant_prefill(ctx: Context):
 @check("acceptance/image-base64", rule="ACC-IMAGE", tier="expensive", feature="images")
 def image_base64(ctx: Context):
     """A base64 PNG image block next to the text is accepted."""
-    words = ctx.probes.text_words("image")
     png = base64.b64encode(tiny_png()).decode()
-    content = [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
-               {"type": "text", "text": reply_with(words)}]
-    return accepted(ctx, "image", _text_request(ctx, "image", [{"role": "user", "content": content}]),
-                    "ACC-IMAGE", words, "images")
+    block = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}}
+    return _block_then_directive(ctx, "image", block, "ACC-IMAGE", "images")
 
 
 @check("acceptance/document-text", rule="ACC-DOCUMENT", tier="expensive", feature="documents")
 def document_text(ctx: Context):
     """A plain-text document block is accepted."""
-    words = ctx.probes.text_words("document-text")
-    content = [{"type": "document", "source": {"type": "text", "media_type": "text/plain",
-                                               "data": "A short note for the conformance probe."}},
-               {"type": "text", "text": reply_with(words)}]
-    return accepted(ctx, "document-text", _text_request(ctx, "doc", [{"role": "user", "content": content}]),
-                    "ACC-DOCUMENT", words, "documents")
+    block = {"type": "document", "source": {"type": "text", "media_type": "text/plain",
+                                            "data": "A short note for the conformance probe."}}
+    return _block_then_directive(ctx, "document-text", block, "ACC-DOCUMENT", "documents")
 
 
 @check("acceptance/document-pdf", rule="ACC-DOCUMENT", tier="expensive", feature="documents")
 def document_pdf(ctx: Context):
     """A base64 PDF document block is accepted."""
-    words = ctx.probes.text_words("document-pdf")
     data = base64.b64encode(tiny_pdf("conformance probe")).decode()
-    content = [{"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": data}},
-               {"type": "text", "text": reply_with(words)}]
-    return accepted(ctx, "document-pdf", _text_request(ctx, "pdf", [{"role": "user", "content": content}]),
-                    "ACC-DOCUMENT", words, "documents")
+    block = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": data}}
+    return _block_then_directive(ctx, "document-pdf", block, "ACC-DOCUMENT", "documents")
 
 
 @check("acceptance/metadata-user-id", rule="ACC-METADATA", tier="cheap")

@@ -95,3 +95,12 @@ def block_types(message: object) -> list:
     """The type of each content block of a message (an empty list when there is no content array)."""
     content = message.get("content") if isinstance(message, dict) else None
     return [b.get("type") for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+def merge_text_runs(types: list) -> list:
+    """Block types with runs of text collapsed (several text blocks are a legal way to say one thing)."""
+    out: list = []
+    for kind in types:
+        if not (out and kind == "text" and out[-1] == "text"):
+            out.append(kind)
+    return out

@@ -6,7 +6,7 @@ import json
 
 from conformance import transcripts
 from conformance.checks.bad_requests import bad_request
-from conformance.checks.common import text_probe
+from conformance.checks.common import merge_text_runs, text_probe
 from conformance.checks.streaming import TOOL_PROBE, stream_exchange
 from conformance.data import data_dir
 from conformance.engine import Context, check, fail, strict
@@ -41,11 +41,7 @@ def merged_text_blocks(shape: dict) -> tuple[list[str], list[str]]:
             continue
         out.append(events[i])
         i += 1
-    merged: list[str] = []
-    for kind in blocks:
-        if not (merged and kind == "text" and merged[-1] == "text"):
-            merged.append(kind)
-    return out, merged
+    return out, merge_text_runs(blocks)
 
 
 def shape_findings(ctx: Context, ex: Exchange, name: str, rule: str, *, sequence: bool) -> list[Finding]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conformance.checks.common import block_types, expect_ok, message_body, short, tool_uses
+from conformance.checks.common import block_types, expect_ok, merge_text_runs, message_body, short, tool_uses
 from conformance.engine import Context, check, fail
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
@@ -44,15 +44,6 @@ def both_ok(plain: Exchange, streamed: Exchange, rule: str) -> list[Finding]:
     return findings
 
 
-def merged(types: list) -> list:
-    """Block types with runs of text collapsed (several text blocks are a legal way to say one thing)."""
-    out: list = []
-    for kind in types:
-        if not (out and kind == "text" and out[-1] == "text"):
-            out.append(kind)
-    return out
-
-
 @check("parity/block-types", rule="PARITY-BLOCKS", tier="cheap")
 def parity_block_types(ctx: Context):
     """Streamed and non-streamed answers have the same content block types (text, tool_use)."""
@@ -62,7 +53,7 @@ def parity_block_types(ctx: Context):
         if findings:
             out += findings
             continue
-        a, b = merged(block_types(plain.json)), merged(block_types(streamed.stream[1].message))
+        a, b = merge_text_runs(block_types(plain.json)), merge_text_runs(block_types(streamed.stream[1].message))
         if a != b:
             out.append(fail("PARITY-BLOCKS", f"streamed block types equal to non-streamed {a}", short(b), f"{name} probe"))
     return out

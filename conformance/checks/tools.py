@@ -36,8 +36,7 @@ def forced_call(ctx: Context, rule: str) -> tuple[dict | None, list[Finding]]:
     spec = ctx.probes.tool(PROBE)
     calls = [b for b in tool_uses(body) if b.get("name") == spec.name]
     if not calls:
-        kinds = [b.get("type") for b in body.get("content", []) if isinstance(b, dict)] \
-            if isinstance(body.get("content"), list) else body.get("content")
+        kinds = block_types(body) if isinstance(body.get("content"), list) else body.get("content")
         return None, [fail(rule, f"a tool_use block calling {spec.name} (tool_choice forces it)",
                            f"content block types {short(kinds)}", "$.content")]
     return calls[0], []
