@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--save-transcripts", default=None, metavar="DIR",
                      help="save every exchange, normalised (ids, text and token counts masked), one JSON file each")
     run.add_argument("-k", dest="keyword", default=None, metavar="EXPR", help="select checks (pytest -k syntax)")
-    run.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    add_limit_options(run)
     run.add_argument("-v", "--verbose", action="store_true", help="list every check as it runs")
 
     serve = sub.add_parser("serve", help="run the reference server (a local Anthropic fake)")
@@ -79,6 +79,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("checks", help="list every check id with its tier, area and rule")
     return parser
+
+
+def add_limit_options(parser: argparse.ArgumentParser) -> None:
+    """Timeouts, the size cap, the breaker and the concurrency cap (conformance.transport.Limits)."""
+    from conformance.transport import Limits
+
+    d = Limits()
+    group = parser.add_argument_group("limits (a broken or hostile target never hangs or floods the run)")
+    group.add_argument("--timeout", dest="request_timeout", type=float, default=None, metavar="S",
+                       help=f"total seconds per request, headers and whole body (default {d.request_timeout:g})")
+    group.add_argument("--connect-timeout", type=float, default=None, metavar="S",
+                       help=f"seconds to connect (default {d.connect_timeout:g})")
+    group.add_argument("--read-timeout", type=float, default=None, metavar="S",
+                       help=f"longest silence while waiting for bytes (default {d.read_timeout:g})")
+    group.add_argument("--check-timeout", type=float, default=None, metavar="S",
+                       help=f"total seconds per check, all its requests (default {d.check_timeout:g})")
+    group.add_argument("--max-response-bytes", type=int, default=None, metavar="N",
+                       help=f"largest response body read, after decoding (default {d.max_response_bytes})")
+    group.add_argument("--max-failures", type=int, default=None, metavar="N",
+                       help=f"consecutive transport failures (timeouts, refused or reset connections) after which "
+                            f"the run stops sending to the target; 0 never stops (default {d.max_failures})")
+    group.add_argument("--max-concurrency", type=int, default=None, metavar="N",
+                       help=f"requests in flight to the target at once, across workers (default {d.max_concurrency})")
+
+
+def limits_from_args(args: argparse.Namespace):
+    from conformance.transport import Limits
+
+    return Limits.given(**{name: getattr(args, name, None) for name in Limits.__dataclass_fields__})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,6 +194,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     except pytest.UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        limits = limits_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if base_url:
         key = args.api_key or os.environ.get("ANTHROPIC_API_KEY", "")
         if not key:
@@ -176,16 +210,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         target = Target(base_url=base_url, api_key=Secret(key), model=args.model or "", headers=headers,
-                        anthropic_version=args.anthropic_version, timeout=args.timeout, without=without)
+                        anthropic_version=args.anthropic_version, limits=limits, without=without)
         try:
             models_status, _ = probe_models(target)
         except Unreachable as exc:
-            print(f"error: the target {target.redact(display_url(base_url))} cannot be reached: {exc}", file=sys.stderr)
-            return EXIT_UNREACHABLE
+            return stop_early(args, target, EXIT_UNREACHABLE,
+                              f"the target {target.redact(display_url(base_url))} cannot be reached: {exc}")
         if models_status in (401, 403) and (refusal := key_rejected(target, args.model or "probe-model")):
-            print(f"error: the target rejected the API key on every request ({refusal}), with x-api-key and with "
-                  "Authorization: Bearer; check --api-key. No check was run.", file=sys.stderr)
-            return EXIT_KEY_REJECTED
+            return stop_early(args, target, EXIT_KEY_REJECTED,
+                              f"the target rejected the API key on every request ({refusal}), with x-api-key and with "
+                              "Authorization: Bearer; check --api-key. No check was run.")
         if not target.model:
             target = first_model(target)
             if not target.model:
@@ -216,6 +250,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print_summary(run.report)
     return EXIT_FAILED if failing(run.report, args.level) else EXIT_OK
+
+
+def stop_early(args: argparse.Namespace, target, code: int, sentence: str) -> int:
+    """Nothing can be judged: one sentence on stderr, and the report (with no results) still written."""
+    from conformance.report import build_report, write_report
+
+    sentence = target.redact(sentence)
+    print(f"error: {sentence}", file=sys.stderr)
+    if args.report:
+        report = build_report(target, {"keyword": args.keyword, "expensive": args.expensive, "level": args.level,
+                                       "budget_tokens": args.budget_tokens}, [], (0, 0))
+        report["stopped"] = {"reason": sentence, "exit_code": code}
+        write_report(report, args.report)
+    return code
 
 
 def key_rejected(target, model: str) -> str | None:
@@ -298,6 +346,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def print_summary(report: dict) -> None:
+    from conformance.report import STOPPED_SENDING
+
     target = report["target"]
     kind = "embedded reference server" if target["embedded"] else target["base_url"]
     print(f"\nanthropic-conformance {report['tool']['version']} against {kind} (model {target['model']})")
@@ -314,6 +364,9 @@ def print_summary(report: dict) -> None:
             detail = result["reason"] or (result["findings"][0]["got"] if result["findings"] else "")
             print(f"  {result['verdict'].upper():11} {result['id']}: {detail}")
     print(f"  output tokens requested {report['tokens']['requested']}, used {report['tokens']['used']}")
+    if report.get("stopped"):
+        errors = sum(STOPPED_SENDING in r["reason"] for r in report["results"])
+        print(f"  STOPPED     {errors} checks were not judged: {report['stopped']['reason']}")
 
 
 if __name__ == "__main__":  # pragma: no cover

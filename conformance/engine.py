@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -11,6 +12,7 @@ from conformance.budget import BudgetExceeded, TokenLedger
 from conformance.data import rules
 from conformance.probes import Nonces, Probes
 from conformance.target import Target
+from conformance.transport import Breaker, Slots, client, limit_in
 from conformance.verdicts import CheckResult, Evidence, Finding, Verdict, worst
 from conformance.wire import Exchange, Wire, WireRequest
 
@@ -92,13 +94,16 @@ class Session:
     content_attempts: int = 3
     idle_gap_limit: float = 15.0  # seconds of stream silence after which proxies may cut the connection
     ledger: TokenLedger = field(default_factory=TokenLedger)  # output tokens: counted, and capped by a budget
+    slots_dir: str | None = None  # lock files of the concurrency cap, shared by every process of the run
     _exchanges: dict[str, Exchange] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
         self.nonces = Nonces(self.seed)
         self.probes = Probes(self.nonces, self.target.model)
-        self.wire = Wire(self.target)
+        self.breaker = Breaker(self.target.limits.max_failures)
+        self.slots = Slots(self.target.limits.max_concurrency, self.slots_dir)
+        self.wire = Wire(self.target, self.breaker, self.slots)
         self._auth: str | None = None
 
     def __repr__(self) -> str:
@@ -107,8 +112,8 @@ class Session:
     def close(self) -> None:
         self.wire.close()
 
-    def exchange(self, name: str, build: Callable[[], WireRequest]) -> Exchange:
-        """The exchange called `name`, sent once per session."""
+    def exchange(self, name: str, build: Callable[[], WireRequest], timeout: float | None = None) -> Exchange:
+        """The exchange called `name`, sent once per session (within `timeout` seconds in total)."""
         with self._lock:
             if name not in self._exchanges:
                 request = build()
@@ -116,8 +121,12 @@ class Session:
                     self.ledger.reserve(request.max_tokens, f"exchange {name!r}")
                 except BudgetExceeded as exc:
                     raise Skip(str(exc)) from None
-                self._exchanges[name] = self.wire.send(name, request)
+                self._exchanges[name] = self.wire.send(name, request, timeout)
             return self._exchanges[name]
+
+    def http_client(self, http=None):
+        """A client for the SDK (`http`: its HTTP module), bounded like the wire and sharing its breaker and slots."""
+        return client(self.target.limits, self.breaker, self.slots, http)
 
     @property
     def auth(self) -> str:
@@ -144,6 +153,7 @@ class Context:
         self.used: list[Exchange] = []
         self.evidence: list[Evidence] = []  # for checks that do not go through the wire (the SDK ones)
         self.reserved = 0  # output tokens of requests made outside the wire (the SDK checks)
+        self.deadline = time.monotonic() + self.target.limits.check_timeout
 
     def reserve(self, tokens: int, what: str) -> None:
         """Count a request made outside the wire (by the SDK) against the run's budget, or skip the check."""
@@ -153,8 +163,16 @@ class Context:
             raise Skip(str(exc)) from None
         self.reserved += tokens
 
+    def remaining(self) -> float:
+        """Seconds left of the check's total time; none left is an error (the check could not be judged)."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise HarnessError(f"the check's total time limit of {self.target.limits.check_timeout:g} s was reached "
+                               "(--check-timeout)")
+        return left
+
     def exchange(self, name: str, build: Callable[[], WireRequest]) -> Exchange:
-        return self.use(self.session.exchange(name, build))
+        return self.use(self.session.exchange(name, build, self.remaining()))
 
     def use(self, exchange: Exchange, *, busy_ok: bool = False) -> Exchange:
         """Record that this check reads `exchange`; a transport failure, or a target still rate-limited or
@@ -234,9 +252,10 @@ def run_check(session: Session, item_id: str) -> CheckResult:
         verdict, reason = Verdict.UNSUPPORTED, f"unsupported: {exc}"
     except HarnessError as exc:
         verdict, reason = Verdict.ERROR, str(exc)
-    except Exception as exc:  # a bug in the harness, never the target's fault
+    except Exception as exc:  # a limit of the harness, or a bug in it: never the target's fault
+        limit = limit_in(exc)
         tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        verdict, reason = Verdict.ERROR, f"harness error: {tb}"
+        verdict, reason = Verdict.ERROR, str(limit) if limit else f"harness error: {tb}"
     redact = session.target.redact  # a hostile target may echo the key: nothing it said leaves unredacted
     return CheckResult(
         check_id=item_id,

@@ -14,6 +14,7 @@ from conformance.embedded import EmbeddedServer
 from conformance.engine import Session, run_check, statement
 from conformance.report import build_report, result_dict, write_report
 from conformance.target import Secret, Target, display_url
+from conformance.transport import Limits
 from conformance.verdicts import Verdict, render
 
 USER_PROPERTY = "conformance_result"
@@ -40,6 +41,15 @@ def parse_features(value: str | None) -> frozenset[str]:
         raise pytest.UsageError(f"--without: unknown feature(s) {', '.join(sorted(unknown))}; "
                                 f"known: {', '.join(FEATURES)}")
     return names
+
+
+def limits_from_options(opt) -> Limits:
+    from conformance.plugin import LIMIT_OPTIONS
+
+    try:
+        return Limits.given(**{name: getattr(opt, dest, None) for name, dest in LIMIT_OPTIONS.items()})
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
@@ -104,8 +114,8 @@ class ConformanceRun:
         if handed:  # an xdist worker: the controller hands over its targets (the embedded server included) and
             # the run's settings, which the CLI gives the controller's plugin object rather than as options
             targets = {name: Target(api_key=Secret(t.pop("api_key")), **{
-                **t, "headers": tuple(tuple(pair) for pair in t["headers"]), "without": frozenset(t["without"])})
-                for name, t in handed["targets"].items()}
+                **t, "headers": tuple(tuple(pair) for pair in t["headers"]), "without": frozenset(t["without"]),
+                "limits": Limits(**t["limits"])}) for name, t in handed["targets"].items()}
             run = cls(targets=targets, deviations=handed["deviations"], **{**common, **handed["settings"]})
             run.ledger_path = handed["ledger_path"]
             return run
@@ -120,7 +130,7 @@ class ConformanceRun:
                 base_url=opt.conformance_base_url, api_key=Secret(key), model=opt.conformance_model or "",
                 headers=parse_headers(opt.conformance_header),
                 anthropic_version=opt.conformance_anthropic_version or "2023-06-01",
-                timeout=opt.conformance_timeout or 60.0, without=parse_features(opt.conformance_without),
+                limits=limits_from_options(opt), without=parse_features(opt.conformance_without),
             )
         deviations = {"": load_deviations(opt.conformance_deviations)} if opt.conformance_deviations else {}
         return cls(target, deviations=deviations, **common)
@@ -131,7 +141,7 @@ class ConformanceRun:
         node.workerinput[WORKER_KEY] = {
             "targets": {name: {"base_url": t.base_url, "api_key": t.api_key.reveal(), "model": t.model,
                                "headers": list(t.headers), "anthropic_version": t.anthropic_version,
-                               "embedded": t.embedded, "timeout": t.timeout, "without": sorted(t.without)}
+                               "embedded": t.embedded, "limits": t.limits.as_dict(), "without": sorted(t.without)}
                         for name, t in self.targets.items()},
             "deviations": self.deviations, "ledger_path": self.shared_ledger_path(),
             "settings": {"expensive": self.expensive, "level": self.level, "budget_tokens": self.budget_tokens,

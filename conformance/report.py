@@ -14,6 +14,7 @@ from conformance.target import Target, display_url
 from conformance.verdicts import CheckResult, Verdict
 
 SCHEMA_VERSION = "1.0"
+STOPPED_SENDING = "stopped sending to it"  # in the reason of every check the breaker kept from the target
 
 
 def sdk_version() -> str:
@@ -72,7 +73,11 @@ def build_report(target: Target, selection: dict, results: list[dict], exchanges
         "compat_summary": compat_summary,
         "profiles": readiness(results, all_ids),
         "tokens": {"requested": exchanges_tokens[0], "used": exchanges_tokens[1]},
+        "limits": target.limits.as_dict(),
     }
+    down = next((r["reason"] for r in report["results"] if STOPPED_SENDING in r["reason"]), None)
+    if down:
+        report["stopped"] = {"reason": down, "exit_code": None}
     return json.loads(target.redact(json.dumps(report)))
 
 

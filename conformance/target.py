@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from conformance.transport import Limits
+
 REDACTED = "<redacted>"
 
 
@@ -57,7 +59,7 @@ class Target:
     headers: tuple[tuple[str, str], ...] = ()
     anthropic_version: str = "2023-06-01"
     embedded: bool = False  # the harness's own reference server: deterministic, everything may run
-    timeout: float = 60.0
+    limits: Limits = Limits()  # timeouts, size cap, breaker and concurrency cap of every request to it
     without: frozenset[str] = frozenset()  # optional features the target declares it does not offer
     retries: int = 2  # extra attempts when the target answers 429, 503 or 529
     retry_base: float = 1.0  # seconds of the first backoff when no retry-after is given

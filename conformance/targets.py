@@ -8,8 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conformance.target import Secret, Target
+from conformance.transport import Limits
 
-KNOWN_KEYS = {"base_url", "api_key_env", "model", "headers", "without", "deviations", "anthropic_version", "timeout"}
+LIMIT_KEYS = {"timeout": "request_timeout", "connect_timeout": "connect_timeout", "read_timeout": "read_timeout",
+              "check_timeout": "check_timeout", "max_response_bytes": "max_response_bytes",
+              "max_failures": "max_failures", "max_concurrency": "max_concurrency"}
+KNOWN_KEYS = {"base_url", "api_key_env", "model", "headers", "without", "deviations", "anthropic_version", *LIMIT_KEYS}
 
 
 class TargetsError(Exception):
@@ -56,10 +60,14 @@ def load_targets(path: str | os.PathLike, environ: dict[str, str] | None = None)
         if not variable or not environ.get(variable):
             raise TargetsError(f"{path}: [targets.{name}] needs api_key_env naming a set environment variable"
                                + (f" (${variable} is not set)" if variable else ""))
+        try:
+            limits = Limits.given(**{field: entry.get(key) for key, field in LIMIT_KEYS.items()})
+        except (ValueError, TypeError) as exc:
+            raise TargetsError(f"{path}: [targets.{name}] {exc}") from None
         target = Target(base_url=entry["base_url"], api_key=Secret(environ[variable]), model=entry.get("model", ""),
                         headers=tuple((str(k), str(v)) for k, v in entry.get("headers", {}).items()),
-                        anthropic_version=entry.get("anthropic_version", "2023-06-01"),
-                        timeout=float(entry.get("timeout", 60.0)), without=without)
+                        anthropic_version=entry.get("anthropic_version", "2023-06-01"), limits=limits,
+                        without=without)
         specs.append(TargetSpec(name, target, deviations))
     if not specs:
         raise TargetsError(f"{path}: no [targets.<name>] tables")

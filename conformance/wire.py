@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 
 from conformance.target import Target, display_url
+from conformance.transport import Breaker, Slots, TransportLimit, client, describe
 
-MAX_BODY_BYTES = 16 * 1024 * 1024
+KEEP_ON_ERROR = 64 * 1024  # bytes of a failed response kept for the failure message
 BUSY = (429, 503, 529)  # the target asks to come back later: retried, then reported as an error, never judged
 MAX_RETRY_WAIT = 30.0
 USER_AGENT = "anthropic-conformance"
@@ -147,25 +148,27 @@ def auth_headers(target: Target, auth: str) -> dict[str, str]:
 
 
 class Wire:
-    """Sends WireRequests to one target with bounded time and size; never follows redirects."""
+    """Sends WireRequests to one target, bounded in time and size by the target's limits; never follows redirects.
 
-    def __init__(self, target: Target) -> None:
+    `breaker` and `slots` are shared with the SDK's client of the same session, so a target that stops answering
+    stops the SDK checks too, and the concurrency cap counts every request."""
+
+    def __init__(self, target: Target, breaker: Breaker | None = None, slots: Slots | None = None) -> None:
         self.target = target
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(target.timeout, connect=min(10.0, target.timeout)),
-            follow_redirects=False,
-            headers={"user-agent": USER_AGENT},
-        )
+        self.breaker = breaker or Breaker(target.limits.max_failures)
+        self.slots = slots or Slots(target.limits.max_concurrency)
+        self._client = client(target.limits, self.breaker, self.slots, headers={"user-agent": USER_AGENT})
 
     def close(self) -> None:
         self._client.close()
 
-    def send(self, name: str, request: WireRequest) -> Exchange:
+    def send(self, name: str, request: WireRequest, timeout: float | None = None) -> Exchange:
         """Send once, and again (bounded) while the target says it is busy: 429, 503, 529, honouring
-        retry-after(-ms) up to MAX_RETRY_WAIT. Earlier attempts are kept in `exchange.attempts`."""
+        retry-after(-ms) up to MAX_RETRY_WAIT. Earlier attempts are kept in `exchange.attempts`.
+        `timeout` shortens the total time of each attempt (a check's remaining time)."""
         attempts: list[tuple[int | None, dict[str, str]]] = []
         for attempt in range(self.target.retries + 1):
-            exchange = self._send_once(name, request)
+            exchange = self._send_once(name, request, timeout)
             if exchange.status not in BUSY or attempt == self.target.retries:
                 break
             if exchange.headers.get("x-should-retry", "").lower() == "false":
@@ -175,7 +178,7 @@ class Wire:
         exchange.attempts = attempts
         return exchange
 
-    def _send_once(self, name: str, request: WireRequest) -> Exchange:
+    def _send_once(self, name: str, request: WireRequest, timeout: float | None = None) -> Exchange:
         target = self.target
         url = target.url(request.path)
         headers = {name.lower(): value for name, value in target.headers}
@@ -194,34 +197,28 @@ class Wire:
         headers.update({k.lower(): v for k, v in request.headers})
         exchange = Exchange(name=name, request=request, url=url)
         started = time.monotonic()
-        deadline = started + target.timeout
+        total = min(timeout, target.limits.request_timeout) if timeout else target.limits.request_timeout
+        chunks: list[bytes] = []
         try:
-            with self._client.stream(request.method, url, headers=headers, content=content) as response:
+            with self._client.stream(request.method, url, headers=headers, content=content,
+                                     extensions={"conformance_timeout": total}) as response:
                 exchange.status = response.status_code
                 exchange.headers = {k.lower(): v for k, v in response.headers.items()}
-                chunks: list[bytes] = []
-                size = 0
                 headers_at = time.monotonic()
                 for chunk in response.iter_bytes():
                     exchange.chunk_times.append(time.monotonic() - headers_at)
                     chunks.append(chunk)
-                    size += len(chunk)
-                    if size > MAX_BODY_BYTES:
-                        exchange.truncated = True
-                        exchange.error = f"response body exceeded {MAX_BODY_BYTES} bytes; stopped reading"
-                        break
-                    if time.monotonic() > deadline:
-                        exchange.truncated = True
-                        exchange.error = f"response not complete after {target.timeout:.0f} s; stopped reading"
-                        break
-                exchange.body = b"".join(chunks)
         except httpx.TimeoutException as exc:
-            exchange.error = f"timed out ({type(exc).__name__}) after {time.monotonic() - started:.1f} s"
-        except httpx.HTTPError as exc:
-            exchange.error = f"{type(exc).__name__}: {exc}"
-        exchange.elapsed = time.monotonic() - started
+            exchange.error = f"timed out ({describe(exc)}) after {time.monotonic() - started:.1f} s"
+        except (httpx.HTTPError, TransportLimit) as exc:
+            exchange.error = describe(exc) if not isinstance(exc, TransportLimit) else str(exc)
+        body = b"".join(chunks)
         if exchange.error:
+            exchange.truncated = exchange.status is not None
+            body = body[:KEEP_ON_ERROR]  # what was read before the failure, for the record; never megabytes
             exchange.error = target.redact(exchange.error)
+        exchange.body = body
+        exchange.elapsed = time.monotonic() - started
         return exchange
 
 

@@ -8,28 +8,38 @@ import traceback
 from conformance.checks.common import contains_words, short
 from conformance.engine import Context, HarnessError, Unsupported, check, fail, strict
 from conformance.probes import call_tool_text
+from conformance.transport import describe, limit_in
 from conformance.verdicts import Evidence, Finding
 
-SDK_TIMEOUT = 60.0
+
+def sdk_http():
+    """The HTTP module the installed SDK is built on (httpx, or httpx2 in newer releases)."""
+    import anthropic._base_client as base
+
+    return getattr(base, "httpx2", None) or base.httpx
 
 
 def sdk_client(ctx: Context):
+    """The official client, on an HTTP client bounded like the wire (deadline, size cap, no redirects, the session's
+    breaker and concurrency slots)."""
     import anthropic
 
     target = ctx.target
+    http = sdk_http()
     return anthropic.Anthropic(
         api_key=target.api_key.reveal(),
         base_url=target.base_url,
         max_retries=0,
-        timeout=min(SDK_TIMEOUT, target.timeout),
+        timeout=http.Timeout(target.limits.read_timeout, connect=target.limits.connect_timeout),
         default_headers=dict(target.headers),
+        http_client=ctx.session.http_client(http),
         _strict_response_validation=True,
     )
 
 
 def within_deadline(ctx: Context, call: str, work):
-    """Run an SDK call in a worker thread with an overall deadline: the SDK's timeout is per read, so a target that
-    trickles bytes (a ping a second) would otherwise hold it forever."""
+    """Run an SDK call in a worker thread, waiting at most the check's remaining time. Every request the SDK makes is
+    bounded by the transport, so the thread ends by itself; this bounds a call that makes several."""
     outcome: dict = {}
 
     def target() -> None:
@@ -40,12 +50,32 @@ def within_deadline(ctx: Context, call: str, work):
 
     thread = threading.Thread(target=target, name=f"sdk {call}", daemon=True)
     thread.start()
-    thread.join(ctx.target.timeout * 2)
+    thread.join(ctx.remaining())
     if thread.is_alive():
-        raise HarnessError(f"the SDK's {call} did not finish within {ctx.target.timeout * 2:.0f} s")
+        raise HarnessError(f"the SDK's {call} did not finish within the check's total time limit of "
+                           f"{ctx.target.limits.check_timeout:g} s (--check-timeout)")
     if "error" in outcome:
-        raise outcome["error"]
+        raise not_judged(ctx, call, outcome["error"]) or outcome["error"]
     return outcome["value"]
+
+
+def not_judged(ctx: Context, call: str, exc: BaseException) -> HarnessError | None:
+    """A transport failure under the SDK (timeout, refused or reset connection, a harness limit) is an error of the
+    check, never a conformance verdict: the wire reports the same failures the same way."""
+    import anthropic
+
+    limit = limit_in(exc)
+    if limit is not None:
+        return HarnessError(f"the SDK's {call}: {limit}")
+    cause: BaseException | None = exc
+    for _ in range(20):
+        if cause is None:
+            break
+        if isinstance(cause, sdk_http().TransportError) or (
+                isinstance(cause, anthropic.APIConnectionError) and cause.__cause__ is None):
+            return HarnessError(ctx.target.redact(f"the SDK's {call} could not complete: {describe(cause)}"))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _sdk_error(ctx: Context, rule: str, call: str, exc: Exception) -> Finding:

@@ -1,0 +1,392 @@
+"""Bounded HTTP to a target, shared by the wire and the SDK: deadlines, size caps, a concurrency cap, a breaker."""
+
+from __future__ import annotations
+
+import fcntl
+import importlib
+import os
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+MiB = 1024 * 1024
+PIECE = 64 * 1024  # decoded bytes handed on at a time: a gzip bomb never inflates more than this at once
+ENCODINGS = "gzip, deflate"  # what the harness asks for: the encodings it decodes itself, with a bound
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long and how much the harness waits for and reads from a target. Defaults suit a real API."""
+
+    connect_timeout: float = 10.0  # to open a connection
+    read_timeout: float = 60.0  # the longest silence while waiting for the next bytes
+    request_timeout: float = 120.0  # one request in total: connect, headers and the whole body
+    check_timeout: float = 300.0  # one check in total, all its requests
+    max_response_bytes: int = 16 * MiB  # one response body, after decoding
+    max_failures: int = 3  # consecutive transport failures after which the run stops sending (0: never stops)
+    max_concurrency: int = 4  # requests in flight to the target at once, across pytest-xdist workers
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "read_timeout", "request_timeout", "check_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name.replace('_', '-')} must be a positive number of seconds")
+        if self.max_response_bytes < 1024:
+            raise ValueError("max-response-bytes must be at least 1024")
+        if self.max_failures < 0 or self.max_concurrency < 1:
+            raise ValueError("max-failures must be >= 0 and max-concurrency >= 1")
+
+
+    @classmethod
+    def given(cls, **values: Any) -> Limits:
+        """Limits from options, the defaults where a value is None; a bad value raises ValueError with a sentence."""
+        fields = {name for name in cls.__dataclass_fields__}
+        unknown = set(values) - fields
+        if unknown:
+            raise ValueError(f"unknown limits {sorted(unknown)}; known: {sorted(fields)}")
+        return cls(**{name: value for name, value in values.items() if value is not None})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+class TransportLimit(Exception):
+    """A limit of the harness stopped a request (too large, target down, no free slot): the check is an error."""
+
+
+class TooLarge(TransportLimit):
+    pass
+
+
+class TargetDown(TransportLimit):
+    pass
+
+
+class NoSlot(TransportLimit):
+    pass
+
+
+class BadEncoding(TransportLimit):
+    pass
+
+
+def limit_in(exc: BaseException | None) -> TransportLimit | None:
+    """The TransportLimit behind an exception (the SDK wraps what the transport raised), if any."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, TransportLimit):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+class Breaker:
+    """Counts consecutive transport failures (timeouts, refused or reset connections); past the limit the target is
+    taken as down and nothing more is sent to it, so a dead target costs a few timeouts, not one per check."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.failures = 0
+        self.sent = 0
+        self.last = ""
+        self.tripped_at: int | None = None  # how many requests had been sent when it tripped
+        self._lock = threading.Lock()
+
+    def success(self) -> None:
+        with self._lock:
+            self.sent += 1
+            if self.tripped_at is None:
+                self.failures = 0
+
+    def failure(self, why: str) -> None:
+        with self._lock:
+            self.sent += 1
+            self.failures += 1
+            self.last = why
+            if self.limit and self.failures >= self.limit and self.tripped_at is None:
+                self.tripped_at = self.sent
+
+    @property
+    def tripped(self) -> bool:
+        return self.tripped_at is not None
+
+    @property
+    def reason(self) -> str:
+        return (f"not sent: the target failed {self.failures} requests in a row (last: {self.last}), so the run "
+                f"stopped sending to it (--max-failures {self.limit})")  # report.STOPPED_SENDING
+
+
+class Slots:
+    """At most `size` requests in flight to one target. With a folder, the slots are lock files shared by every
+    process of the run (pytest-xdist workers); without one, by the threads of this process."""
+
+    def __init__(self, size: int, folder: str | os.PathLike | None = None) -> None:
+        self.size = size
+        self.folder = Path(folder) if folder else None
+        self._semaphore = threading.BoundedSemaphore(size)
+
+    def acquire(self, wait: float):
+        """A held slot (call .release()), or NoSlot after `wait` seconds."""
+        deadline = time.monotonic() + wait
+        if self.folder is None:
+            if not self._semaphore.acquire(timeout=wait):
+                raise NoSlot(f"no free connection slot within {wait:.0f} s (--max-concurrency {self.size})")
+            return _Held(self._semaphore.release)
+        while True:
+            for index in range(self.size):
+                handle = open(self.folder / f"slot-{index}", "a+b")  # noqa: SIM115 - held until release
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    handle.close()
+                    continue
+                return _Held(lambda h=handle: (fcntl.flock(h, fcntl.LOCK_UN), h.close()))
+            if time.monotonic() > deadline:
+                raise NoSlot(f"no free connection slot within {wait:.0f} s (--max-concurrency {self.size})")
+            time.sleep(0.02)
+
+
+class _Held:
+    def __init__(self, release) -> None:
+        self._release = release
+
+    def release(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+
+# -- the deadline: a total time per request, enforced on every socket operation (headers included) -------------------
+
+_local = threading.local()
+
+
+def _clamp(timeout: float | None, error: type[Exception]) -> tuple[float | None, bool]:
+    """The timeout of one socket operation, and whether the request's deadline (not the operation's own timeout) is
+    what bounds it; past the deadline, `error` at once."""
+    deadline = getattr(_local, "deadline", None)
+    if deadline is None:
+        return timeout, False
+    remaining = deadline[0] - time.monotonic()
+    if remaining <= 0:
+        raise error(_total_message(deadline))
+    if timeout is None or remaining < timeout:
+        return remaining, True
+    return timeout, False
+
+
+def _total_message(deadline: tuple[float, float]) -> str:
+    return f"the total time limit of {deadline[1]:g} s per request was reached (--timeout)"
+
+
+class _DeadlineStream:
+    """A network stream whose every read and write ends by the request's deadline, however slowly bytes come."""
+
+    def __init__(self, inner: Any, core: ModuleType) -> None:
+        self._inner = inner
+        self._core = core
+
+    def _bounded(self, operation, timeout: float | None, error: type[Exception], *args):
+        timeout, by_deadline = _clamp(timeout, error)
+        try:
+            return operation(*args, timeout)
+        except self._core.TimeoutException:
+            if by_deadline:
+                raise error(_total_message(_local.deadline)) from None
+            raise
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._bounded(self._inner.read, timeout, self._core.ReadTimeout, max_bytes)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._bounded(self._inner.write, timeout, self._core.WriteTimeout, buffer)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        inner = self._bounded(self._inner.start_tls, timeout, self._core.ConnectTimeout, ssl_context, server_hostname)
+        return _DeadlineStream(inner, self._core)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend:
+    def __init__(self, inner: Any, core: ModuleType) -> None:
+        self._inner = inner
+        self._core = core
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        stream = self._inner.connect_tcp(host, port, _clamp(timeout, self._core.ConnectTimeout)[0], local_address,
+                                         socket_options)
+        return _DeadlineStream(stream, self._core)
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        stream = self._inner.connect_unix_socket(path, _clamp(timeout, self._core.ConnectTimeout)[0], socket_options)
+        return _DeadlineStream(stream, self._core)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+# -- decoding with a bound ------------------------------------------------------------------------------------------
+
+class _Decoder:
+    """gzip / deflate / identity, never inflating more than PIECE bytes at a time."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        if encoding in ("", "identity"):
+            self._z = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif encoding == "deflate":
+            self._z = zlib.decompressobj()
+        else:
+            raise BadEncoding(f"the target sent content-encoding {encoding!r}, which was not asked for "
+                              f"(accept-encoding: {ENCODINGS})")
+        self._first = True
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._z is None:
+            yield data
+            return
+        while data:
+            try:
+                out = self._z.decompress(data, PIECE)
+            except zlib.error as exc:
+                if self._first and self.encoding == "deflate":  # deflate without the zlib header, as some send it
+                    self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+                    self._first = False
+                    continue
+                raise BadEncoding(f"the body is not valid {self.encoding}: {exc}") from None
+            self._first = False
+            if out:
+                yield out
+            if self._z.eof and self._z.unused_data:  # another gzip member follows
+                data = self._z.unused_data
+                self._z = zlib.decompressobj(zlib.MAX_WBITS | 16)
+            else:
+                data = self._z.unconsumed_tail
+
+    def flush(self) -> bytes:
+        return self._z.flush() if self._z is not None else b""
+
+
+class _BoundedStream:
+    """The decoded body, stopped at the size cap and by the deadline; records success or failure on the breaker."""
+
+    def __init__(self, inner, decoder: _Decoder, owner: BoundedTransport, deadline: tuple[float, float], held) -> None:
+        self._inner = inner
+        self._decoder = decoder
+        self._owner = owner
+        self._deadline = deadline
+        self._held = held
+
+    def __iter__(self) -> Iterator[bytes]:
+        limit = self._owner.limits.max_response_bytes
+        size = 0
+        chunks = iter(self._inner)
+        try:
+            while True:
+                _local.deadline = self._deadline
+                try:
+                    raw = next(chunks)
+                except StopIteration:
+                    break
+                for piece in self._decoder.feed(raw):
+                    size += len(piece)
+                    if size > limit:
+                        raise TooLarge(f"the response body exceeded {limit} bytes (--max-response-bytes); "
+                                       "stopped reading")
+                    yield piece
+            tail = self._decoder.flush()
+            if tail:
+                yield tail
+            self._owner.breaker.success()
+        except TransportLimit:
+            raise
+        except self._owner.http.TransportError as exc:
+            self._owner.breaker.failure(describe(exc))
+            raise
+        finally:
+            _local.deadline = None
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._held.release()
+
+
+_STREAM_TYPES: dict[str, type] = {}
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class BoundedTransport:
+    """An httpx (or httpx2: whatever the SDK uses) transport that bounds every request to one target."""
+
+    def __init__(self, limits: Limits, breaker: Breaker, slots: Slots, http: ModuleType | None = None) -> None:
+        import httpx
+
+        self.limits = limits
+        self.breaker = breaker
+        self.slots = slots
+        self.http = http or httpx
+        self.core = importlib.import_module(self.http.__name__.replace("httpx", "httpcore"))
+        # the client insists on its own stream type: the bounded stream is made one of it, once per HTTP module
+        self._stream_type = _STREAM_TYPES.setdefault(
+            self.http.__name__, type("BoundedStream", (_BoundedStream, self.http.SyncByteStream), {}))
+        self._inner = self.http.HTTPTransport(retries=0)
+        pool = self._inner._pool  # the one private seam: every socket operation goes through the deadline
+        pool._network_backend = _DeadlineBackend(pool._network_backend, self.core)
+
+    def handle_request(self, request):
+        if self.breaker.tripped:
+            raise TargetDown(self.breaker.reason)
+        total = float(request.extensions.get("conformance_timeout") or self.limits.request_timeout)
+        held = self.slots.acquire(total)
+        deadline = (time.monotonic() + total, total)
+        _local.deadline = deadline
+        request.headers["accept-encoding"] = ENCODINGS
+        try:
+            response = self._inner.handle_request(request)
+            encoding = response.headers.get("content-encoding", "").strip().lower()
+            decoder = _Decoder(encoding)
+        except BaseException as exc:
+            if isinstance(exc, self.http.TransportError):
+                self.breaker.failure(describe(exc))
+            held.release()
+            _local.deadline = None
+            raise
+        headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"] if encoding else (
+            response.headers.raw)
+        return self.http.Response(status_code=response.status_code, headers=headers,
+                                  stream=self._stream_type(response.stream, decoder, self, deadline, held),
+                                  extensions=response.extensions)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def __enter__(self) -> BoundedTransport:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def client(limits: Limits, breaker: Breaker, slots: Slots, http: ModuleType | None = None, **kwargs):
+    """An http.Client that never follows a redirect (a key must never reach another host) and bounds everything."""
+    transport = BoundedTransport(limits, breaker, slots, http)
+    timeout = transport.http.Timeout(limits.read_timeout, connect=limits.connect_timeout)
+    return transport.http.Client(transport=transport, timeout=timeout, follow_redirects=False, **kwargs)
