@@ -6,7 +6,6 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import httpx
@@ -15,6 +14,8 @@ from conformance.target import Target, display_url
 from conformance.transport import Breaker, Slots, TransportLimit, client, describe
 
 KEEP_ON_ERROR = 64 * 1024  # bytes of a failed response kept for the failure message
+CACHE_PARSED_UP_TO = 1024 * 1024  # bodies up to this size keep their parsed JSON / SSE; larger ones are parsed anew
+KEPT_RESPONSES = 8  # a run keeps at most this many times --max-response-bytes of one target's bodies in memory
 BUSY = (429, 503, 529)  # the target asks to come back later: retried, then reported as an error, never judged
 MAX_RETRY_WAIT = 30.0
 USER_AGENT = "anthropic-conformance"
@@ -58,6 +59,7 @@ class Exchange:
     truncated: bool = False
     chunk_times: list[float] = field(default_factory=list)  # seconds from the response headers to each body chunk
     attempts: list[tuple[int | None, dict[str, str]]] = field(default_factory=list)  # earlier busy answers
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def busy(self) -> bool:
@@ -82,20 +84,27 @@ class Exchange:
     def request_id(self) -> str | None:
         return self.headers.get("request-id")
 
-    @cached_property
+    @property
     def json(self) -> Any:
         """The body parsed as JSON, or None when it is not JSON."""
-        try:
-            return json.loads(self.body)
-        except (ValueError, RecursionError):
-            return None
+        return self._parsed("json", _parse_json)
 
-    @cached_property
+    @property
     def stream(self):
         """The body decoded and validated as an SSE message stream: (decoder, validator)."""
         from conformance.sse import validate_stream
 
-        return validate_stream(self.body)
+        return self._parsed("stream", validate_stream)
+
+    def _parsed(self, key: str, parse) -> Any:
+        """Parsed once and kept for a small body; parsed again each time for a large one (a hostile target's 10 MB
+        answers must not be held three times over, as bytes, text and objects, for the whole run)."""
+        if key in self._cache:
+            return self._cache[key]
+        value = parse(self.body)
+        if len(self.body) <= CACHE_PARSED_UP_TO:
+            self._cache[key] = value
+        return value
 
     @property
     def usage_output_tokens(self) -> int:
@@ -135,6 +144,13 @@ class Exchange:
         return target.redact("  ".join(parts))
 
 
+def _parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
 def auth_headers(target: Target, auth: str) -> dict[str, str]:
     key = target.api_key.reveal()
     wrong = "sk-ant-conformance-wrong-" + "0" * 24
@@ -158,6 +174,7 @@ class Wire:
         self.breaker = breaker or Breaker(target.limits.max_failures)
         self.slots = slots or Slots(target.limits.max_concurrency)
         self._client = client(target.limits, self.breaker, self.slots, headers={"user-agent": USER_AGENT})
+        self.kept = 0  # bytes of response bodies held by this wire's exchanges
 
     def close(self) -> None:
         self._client.close()
@@ -213,11 +230,17 @@ class Wire:
         except (httpx.HTTPError, TransportLimit) as exc:
             exchange.error = describe(exc) if not isinstance(exc, TransportLimit) else str(exc)
         body = b"".join(chunks)
+        budget = KEPT_RESPONSES * target.limits.max_response_bytes
+        if not exchange.error and self.kept + len(body) > budget:
+            exchange.error = (f"the response ({len(body)} bytes) was read but not kept: this run already holds "
+                              f"{self.kept} bytes of the target's answers, and keeps at most {budget} "
+                              f"({KEPT_RESPONSES} x --max-response-bytes)")
         if exchange.error:
             exchange.truncated = exchange.status is not None
             body = body[:KEEP_ON_ERROR]  # what was read before the failure, for the record; never megabytes
             exchange.error = target.redact(exchange.error)
         exchange.body = body
+        self.kept += len(body)
         exchange.elapsed = time.monotonic() - started
         return exchange
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -64,8 +65,23 @@ def require_message(ex: Exchange, rule: str) -> tuple[dict | None, list[Finding]
     body = message_body(ex)
     if body is None:
         return None, [fail(rule, "a JSON object body", f"{ex.content_type or 'no content-type'}: "
-                           f"{ex.body[:80].decode('utf-8', 'replace')!r}")]
+                           f"{ex.body[:80].decode('utf-8', 'replace')!r} ({why_not_json(ex.body)})")]
     return body, []
+
+
+def why_not_json(body: bytes) -> str:
+    """Why a body is no JSON object, in a few words: bad UTF-8 (at which byte), a JSON syntax error, another type."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not valid UTF-8 at byte {exc.start}"
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        return "JSON nested too deeply"
+    except ValueError as exc:
+        return f"not JSON: {exc}"
+    return f"a JSON {type(value).__name__}, not an object" if not isinstance(value, dict) else "a JSON object"
 
 
 def text_probe(ctx: Context, key: str, **kwargs):

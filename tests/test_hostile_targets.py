@@ -1,0 +1,154 @@
+"""The whole suite against hostile targets (tests/hostile.py): bounded time and memory, a report, honest verdicts, no key."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hostile import MODES, HostileServer
+
+from conformance.report import validate_report
+
+CANARY = "sk-ant-canary-" + "h0st1le" * 5
+LIMITS = ("--timeout", "2", "--read-timeout", "1", "--connect-timeout", "2", "--check-timeout", "20")
+WALL = 150  # seconds a whole run may take against any of them; the harness's own limits are far below
+MAX_RSS_MB = 500  # the harness process at its peak; a 200 MB body or a 512 MB gzip bomb must not get near it
+
+# What a run against each mode must say, in some check's reason or message (case-insensitive).
+SAYS = {
+    "silent": "timed out",
+    "drip": "total time limit",
+    "endless": "total time limit",
+    "huge": "exceeded",
+    "bad-utf8": "utf-8",
+    "non-json-data": "json",
+    "html": "text/html",
+    "reset": "connection reset",
+    "close-before-headers": "disconnected",
+    "redirect": "307",
+    "gzip-bomb": "exceeded",
+    "long-line": "text",
+}
+
+
+@dataclass
+class Outcome:
+    mode: str
+    code: int
+    seconds: float
+    max_rss_mb: float
+    stdout: str
+    stderr: str
+    report: dict | None
+    junit: str
+
+
+def run_against(url: str, folder: Path, *extra: str) -> Outcome:
+    """`anthropic-conformance run` in a child process, timed, with its peak memory (getrusage of that child)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    out, err = folder / "stdout", folder / "stderr"
+    args = [sys.executable, "-m", "conformance", "run", "--base-url", url, "--api-key", CANARY, "--model",
+            "hostile-model", *LIMITS, "--report", str(folder / "r.json"), "--junit", str(folder / "j.xml"), *extra]
+    started = time.monotonic()
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        proc = subprocess.Popen(args, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, env=env)
+        killer = threading.Timer(WALL, lambda: os.kill(proc.pid, signal.SIGKILL))
+        killer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            killer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    report_path = folder / "r.json"
+    junit_path = folder / "j.xml"
+    return Outcome(folder.name, proc.returncode, time.monotonic() - started, usage.ru_maxrss / 1024,
+                   out.read_text(errors="replace"), err.read_text(errors="replace"),
+                   json.loads(report_path.read_text()) if report_path.exists() else None,
+                   junit_path.read_text(errors="replace") if junit_path.exists() else "")
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    with HostileServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def outcomes(hostile, tmp_path_factory) -> dict[str, Outcome]:
+    """One run per mode, four at a time (most of a run is waiting on a limit)."""
+    folder = tmp_path_factory.mktemp("hostile")
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = {mode: pool.submit(run_against, hostile.base_url(mode), folder / mode) for mode in MODES}
+        return {mode: future.result() for mode, future in futures.items()}
+
+
+def _said(outcome: Outcome) -> str:
+    report = outcome.report or {}
+    return " ".join(r["reason"] + " " + r["message"] for r in report.get("results", [])).lower()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_run_against_a_hostile_target_ends_in_bounded_time_with_a_report(outcomes, mode):
+    outcome = outcomes[mode]
+    assert outcome.seconds < WALL, f"{mode}: the run was killed after {WALL} s"
+    assert outcome.code == 1, f"{mode}: exit {outcome.code}\n{outcome.stdout[-2000:]}\n{outcome.stderr[-2000:]}"
+    assert outcome.report is not None and validate_report(outcome.report) == []
+    assert outcome.junit.startswith("<?xml")
+    summary = outcome.report["summary"]
+    assert summary["fail"] + summary["error"] > 0
+    assert summary["total"] == len(outcome.report["results"]) >= 150
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_verdict_says_what_the_hostile_target_did(outcomes, mode):
+    outcome = outcomes[mode]
+    assert SAYS[mode] in _said(outcome), f"{mode}: no check says {SAYS[mode]!r}"
+    harness_bugs = [r["id"] + ": " + r["reason"] for r in outcome.report["results"] if "harness error" in r["reason"]]
+    assert not harness_bugs, f"{mode}: the harness itself broke:\n" + "\n".join(harness_bugs[:10])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_memory_stays_bounded_against_a_hostile_target(outcomes, mode):
+    assert outcomes[mode].max_rss_mb < MAX_RSS_MB, f"{mode}: peak RSS {outcomes[mode].max_rss_mb:.0f} MB"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_key_appears_in_no_output_of_a_run_against_a_hostile_target(outcomes, mode):
+    outcome = outcomes[mode]
+    for text in (outcome.stdout, outcome.stderr, json.dumps(outcome.report), outcome.junit):
+        assert CANARY not in text
+
+
+def test_a_target_that_stops_answering_costs_a_few_timeouts_not_one_per_check(outcomes):
+    report = outcomes["silent"].report
+    reasons = [r["reason"] for r in report["results"] if r["verdict"] == "error"]
+    waited = [reason for reason in reasons if "stopped sending" not in reason]
+    assert 1 <= sum("timed out" in reason for reason in waited) <= 6  # the checks whose requests really timed out
+    assert len(waited) < len(reasons) / 4  # every other check was not sent
+    assert "stopped sending" in outcomes["silent"].stdout
+
+
+def test_a_redirect_never_takes_the_key_to_another_host(outcomes, hostile):
+    assert outcomes["redirect"].report is not None
+    assert hostile.recorder.requests == [], "a request (and its key) reached the host the target redirected to"
+
+
+@pytest.mark.parametrize("mode", ["silent", "close-before-headers", "drip"])
+def test_a_target_that_never_answers_at_all_stops_the_run_early_with_exit_3_and_a_report(hostile, tmp_path, mode):
+    outcome = run_against(hostile.base_url(mode + "+all"), tmp_path / mode)
+    assert outcome.code == 3, outcome.stderr
+    assert outcome.seconds < 30
+    assert "cannot be reached" in outcome.stderr and outcome.stderr.count("\n") <= 2
+    assert outcome.report is not None and validate_report(outcome.report) == []
+    assert outcome.report["stopped"]["exit_code"] == 3
+    assert CANARY not in outcome.stderr + outcome.stdout + json.dumps(outcome.report)
