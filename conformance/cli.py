@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="optional features the target does not offer, comma-separated (e.g. thinking,images)")
     run.add_argument("--report", default=None, metavar="PATH", help="write the JSON report")
     run.add_argument("--junit", default=None, metavar="PATH", help="write JUnit XML")
+    run.add_argument("--markdown", default=None, metavar="PATH", help="write the results as Markdown (a step summary)")
+    run.add_argument("--html", default=None, metavar="PATH", help="write the results as a self-contained HTML page")
     run.add_argument("--deviations", default=None, metavar="FILE",
                      help="known deviations (TOML): listed checks are expected to fail; one that passes fails the run")
     run.add_argument("--save-transcripts", default=None, metavar="DIR",
@@ -76,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("old", help="the baseline report (e.g. from main)")
     diff.add_argument("new", help="the report to judge")
     diff.add_argument("--level", choices=("strict", "compat"), default="strict", help="which verdicts to compare")
+
+    report = sub.add_parser("report", help="render JSON reports (of run or compare) as Markdown and/or HTML")
+    report.add_argument("reports", nargs="+", help="JSON reports; several are shown side by side")
+    report.add_argument("--markdown", default=None, metavar="PATH", help="write Markdown")
+    report.add_argument("--html", default=None, metavar="PATH", help="write a self-contained HTML page")
 
     sub.add_parser("checks", help="list every check id with its tier, area and rule")
     return parser
@@ -122,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_diff(args)
     if args.command == "compare":
         return cmd_compare(args)
+    if args.command == "report":
+        return cmd_report(args)
     return cmd_run(args)
 
 
@@ -249,7 +258,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     if run.report is None:
         return EXIT_FAILED
     print_summary(run.report)
+    label = "reference" if run.report["target"]["embedded"] else run.report["target"]["base_url"]
+    write_views({label: run.report}, args.markdown, args.html)
     return EXIT_FAILED if failing(run.report, args.level) else EXIT_OK
+
+
+def write_views(reports: dict[str, dict], markdown: str | None, html: str | None) -> None:
+    """The Markdown and HTML views of reports (one target, or several side by side), built from the reports only."""
+    if not (markdown or html):
+        return
+    from conformance import matrix
+
+    built = matrix.build(reports)
+    if markdown:
+        Path(markdown).write_text(matrix.render_markdown(built), encoding="utf-8")
+    if html:
+        Path(html).write_text(matrix.render_html(built), encoding="utf-8")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from conformance import matrix
+
+    try:
+        reports = matrix.load_reports(args.reports)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read a report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not (args.markdown or args.html):
+        print(matrix.render_terminal(matrix.build(reports)))
+    write_views(reports, args.markdown, args.html)
+    return EXIT_OK
 
 
 def stop_early(args: argparse.Namespace, target, code: int, sentence: str) -> int:
@@ -334,13 +372,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     code = run_pytest(run, args.keyword, extra=extra)
     if not run.reports:
         return EXIT_USAGE if code == 4 else EXIT_FAILED
-    built = matrix.build(run.reports)
     print()
-    print(matrix.render_terminal(built))
-    if args.markdown:
-        Path(args.markdown).write_text(matrix.render_markdown(built), encoding="utf-8")
-    if args.html:
-        Path(args.html).write_text(matrix.render_html(built), encoding="utf-8")
+    print(matrix.render_terminal(matrix.build(run.reports)))
+    write_views(run.reports, args.markdown, args.html)
     print(f"\nreports in {args.reports}/: " + ", ".join(f"{name}.json" for name in run.reports))
     return EXIT_OK
 

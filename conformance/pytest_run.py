@@ -12,8 +12,9 @@ import pytest
 from conformance.budget import TokenLedger
 from conformance.embedded import EmbeddedServer
 from conformance.engine import Session, run_check, statement
+from conformance.redaction import RedactingRecords
 from conformance.report import build_report, result_dict, write_report
-from conformance.target import Secret, Target, display_url
+from conformance.target import Secret, Target, display_url, redact
 from conformance.transport import Limits
 from conformance.verdicts import Verdict, render
 
@@ -78,6 +79,7 @@ class ConformanceRun:
         self.transcripts_dir = transcripts_dir
         self.budget_tokens = budget_tokens
         self.ledger_path: str | None = None  # the shared ledger file, made by the controller, read by workers
+        self.slots_root: str | None = None  # lock files of each target's concurrency cap, shared with the workers
         self.report_path = report_path
         self.reports_dir = reports_dir
         self.selection = dict(selection or {})
@@ -88,6 +90,7 @@ class ConformanceRun:
         self._server: EmbeddedServer | None = None
         self._sessions: dict[str, Session] = {}
         self._config: pytest.Config | None = None
+        self._records = RedactingRecords(self.redact)  # what the clients log (headers at DEBUG) is redacted too
 
     @property
     def target(self) -> Target | None:
@@ -118,6 +121,7 @@ class ConformanceRun:
                 "limits": Limits(**t["limits"])}) for name, t in handed["targets"].items()}
             run = cls(targets=targets, deviations=handed["deviations"], **{**common, **handed["settings"]})
             run.ledger_path = handed["ledger_path"]
+            run.slots_root = handed["slots_root"]
             return run
         target = None
         if opt.conformance_base_url:
@@ -144,6 +148,7 @@ class ConformanceRun:
                                "embedded": t.embedded, "limits": t.limits.as_dict(), "without": sorted(t.without)}
                         for name, t in self.targets.items()},
             "deviations": self.deviations, "ledger_path": self.shared_ledger_path(),
+            "slots_root": self.shared_slots_root(),
             "settings": {"expensive": self.expensive, "level": self.level, "budget_tokens": self.budget_tokens,
                          "transcripts_dir": self.transcripts_dir, "seed": self.seed},
         }
@@ -151,6 +156,7 @@ class ConformanceRun:
     # -- lifecycle ---------------------------------------------------------------------------------
     def pytest_configure(self, config: pytest.Config) -> None:
         self._config = config
+        self._records.install()
         for tier, text in TIERS_HELP.items():
             config.addinivalue_line("markers", f"{tier}: {text}")
 
@@ -207,13 +213,25 @@ class ConformanceRun:
     def session_for(self, name: str) -> Session:
         if name not in self._sessions:
             ledger = TokenLedger(self.budget_tokens, self.shared_ledger_path() if self.budget_tokens else None)
+            slots = None
+            if self.slots_root:  # xdist: one folder of slot lock files per target, shared by every worker
+                slots = os.path.join(self.slots_root, str(list(self.targets).index(name)))
+                os.makedirs(slots, exist_ok=True)
             self._sessions[name] = Session(self.targets[name], expensive=self.expensive, seed=self.seed,
-                                           ledger=ledger)
+                                           ledger=ledger, slots_dir=slots)
         return self._sessions[name]
 
     @property
     def session(self) -> Session:
         return self.session_for("")
+
+    def shared_slots_root(self) -> str:
+        """The folder of the concurrency caps' lock files (the controller makes it when it starts workers)."""
+        if self.slots_root is None:
+            import tempfile
+
+            self.slots_root = tempfile.mkdtemp(prefix="conformance-slots-")
+        return self.slots_root
 
     def shared_ledger_path(self) -> str | None:
         """One ledger file for the whole run (the controller makes it; workers get its path)."""
@@ -316,6 +334,10 @@ class ConformanceRun:
                 item.close()
             if self._server is not None:
                 self._server.stop()
+            if self.slots_root and not self.worker:
+                import shutil
+
+                shutil.rmtree(self.slots_root, ignore_errors=True)
 
     def build(self, name: str, target: Target) -> dict:
         results = list(self.results.get(name, {}).values())
@@ -349,8 +371,18 @@ class ConformanceRun:
             transcripts.save(records, folder)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self._records.uninstall()
         if self._server is not None:  # every exit path, also when the session never finished
             self._server.stop()
+
+    def redact(self, text: str) -> str:
+        """Every credential of every target of the run (the embedded server's too) masked in text."""
+        for target in self.targets.values():
+            if target is not None:
+                text = target.redact(text)
+        if self._server is not None:
+            text = redact(text, [self._server.api_key])
+        return text
 
 
 def load_deviations(path: str) -> dict[str, dict]:

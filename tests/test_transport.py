@@ -1,0 +1,204 @@
+"""The bounded transport: a total deadline on every socket operation, bounded inflation, the breaker, the slots."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import gzip
+import subprocess
+import sys
+import time
+import tracemalloc
+import zlib
+
+import pytest
+from hostile import HostileServer
+
+from conformance.checks.sdk import sdk_http
+from conformance.engine import Session
+from conformance.target import Secret, Target
+from conformance.transport import PIECE, BadEncoding, Breaker, Limits, Slots, _Decoder, client
+from conformance.wire import Wire, WireRequest
+
+BODY = {"model": "hostile-model", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    with HostileServer() as server:
+        yield server
+
+
+def target(url: str, **limits) -> Target:
+    return Target(base_url=url, api_key=Secret("sk-ant-transport-test"), model="hostile-model",
+                  limits=Limits(**limits), retries=0)
+
+
+def test_a_response_dripped_a_byte_a_second_ends_at_the_total_deadline(hostile):
+    wire = Wire(target(hostile.base_url("drip"), request_timeout=2, read_timeout=5))
+    started = time.monotonic()
+    exchange = wire.send("drip", WireRequest(body=BODY))
+    assert time.monotonic() - started < 4
+    assert "the total time limit of 2 s per request was reached" in exchange.error
+
+
+def test_a_stream_that_never_ends_is_cut_at_the_total_deadline(hostile):
+    wire = Wire(target(hostile.base_url("endless"), request_timeout=1.5))
+    exchange = wire.send("endless", WireRequest(body={**BODY, "stream": True}))
+    assert exchange.status == 200 and exchange.truncated
+    assert "total time limit" in exchange.error and len(exchange.body) <= 64 * 1024
+
+
+def test_a_gzip_bomb_is_stopped_at_the_cap_without_inflating_it(hostile):
+    wire = Wire(target(hostile.base_url("gzip-bomb"), max_response_bytes=2 * 1024 * 1024))
+    tracemalloc.start()
+    try:
+        exchange = wire.send("bomb", WireRequest(body=BODY))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "exceeded 2097152 bytes" in exchange.error
+    assert peak < 12 * 1024 * 1024  # 512 MB inflated; the harness held a few pieces of it at most
+
+
+def test_a_200_mb_body_is_read_up_to_the_cap_and_not_kept(hostile):
+    wire = Wire(target(hostile.base_url("huge"), max_response_bytes=1024 * 1024))
+    exchange = wire.send("huge", WireRequest(body=BODY))
+    assert "exceeded 1048576 bytes" in exchange.error and len(exchange.body) <= 64 * 1024
+
+
+def test_inflation_hands_on_pieces_no_larger_than_a_piece():
+    bomb = gzip.compress(b"\0" * (8 * 1024 * 1024))
+    decoder = _Decoder("gzip")
+    pieces = [len(piece) for piece in decoder.feed(bomb)]
+    assert max(pieces) <= PIECE and sum(pieces) == 8 * 1024 * 1024
+
+
+@pytest.mark.parametrize("encoding, encode", [
+    ("gzip", gzip.compress),
+    ("deflate", zlib.compress),
+    ("deflate", lambda data: zlib.compress(data)[2:-4]),  # raw deflate, as some servers send it
+])
+def test_gzip_and_both_kinds_of_deflate_decode_to_the_body(encoding, encode):
+    body = b'{"type": "message"}' * 5000
+    decoder = _Decoder(encoding)
+    raw = encode(body)
+    out = b"".join(piece for i in range(0, len(raw), 100) for piece in decoder.feed(raw[i:i + 100])) + decoder.flush()
+    assert out == body
+
+
+def test_several_gzip_members_decode_to_all_of_them():
+    decoder = _Decoder("gzip")
+    assert b"".join(decoder.feed(gzip.compress(b"one ") + gzip.compress(b"two"))) == b"one two"
+
+
+def test_an_encoding_that_was_not_asked_for_is_refused_by_name():
+    with pytest.raises(BadEncoding, match="'br', which was not asked for"):
+        _Decoder("br")
+
+
+def test_after_consecutive_failures_nothing_more_is_sent(hostile):
+    wire = Wire(target(hostile.base_url("silent"), read_timeout=0.5, max_failures=2))
+    started = time.monotonic()
+    exchanges = [wire.send(f"silent-{i}", WireRequest(body=BODY)) for i in range(5)]
+    assert time.monotonic() - started < 3  # two timeouts of half a second, then nothing sent
+    assert [ex.error.split(" ")[0] for ex in exchanges] == ["timed", "timed", "not", "not", "not"]
+    assert all("stopped sending to it (--max-failures 2)" in ex.error for ex in exchanges[2:])
+
+
+def test_a_success_resets_the_count_of_failures():
+    breaker = Breaker(2)
+    breaker.failure("one")
+    breaker.success()
+    breaker.failure("two")
+    assert not breaker.tripped
+    breaker.failure("three")
+    assert breaker.tripped and "three" in breaker.reason
+
+
+def test_no_failure_limit_never_stops_sending():
+    breaker = Breaker(0)
+    for _ in range(50):
+        breaker.failure("x")
+    assert not breaker.tripped
+
+
+@pytest.mark.parametrize("http", ["wire", "sdk"])
+def test_neither_client_follows_a_redirect_to_another_host(hostile, http):
+    session = Session(target(hostile.base_url("redirect")))
+    if http == "wire":
+        status = session.wire.send("redirect", WireRequest(body=BODY)).status
+    else:
+        with session.http_client(sdk_http()) as sdk:
+            status = sdk.post(hostile.base_url("redirect") + "/v1/messages", headers={"x-api-key": "k"}).status_code
+    assert status == 307
+    assert hostile.recorder.requests == []
+
+
+def _hold_slot(folder: str, size: int) -> list[tuple[float, float]]:
+    spans = []
+    slots = Slots(size, folder)
+    for _ in range(4):
+        held = slots.acquire(10)
+        start = time.monotonic()
+        time.sleep(0.03)
+        spans.append((start, time.monotonic()))
+        held.release()
+    return spans
+
+
+def _most_at_once(spans: list[tuple[float, float]]) -> int:
+    edges = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    most = now = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def test_the_concurrency_cap_holds_across_processes(tmp_path):
+    with concurrent.futures.ProcessPoolExecutor(4) as pool:
+        spans = [span for result in pool.map(_hold_slot, [str(tmp_path)] * 4, [2] * 4) for span in result]
+    assert len(spans) == 16 and _most_at_once(spans) <= 2
+
+
+def test_the_concurrency_cap_holds_across_threads():
+    slots = Slots(1)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        spans = [s for result in pool.map(lambda _: _hold_slot_threads(slots), range(4)) for s in result]
+    assert _most_at_once(spans) == 1
+
+
+def _hold_slot_threads(slots: Slots) -> list[tuple[float, float]]:
+    spans = []
+    for _ in range(3):
+        held = slots.acquire(10)
+        start = time.monotonic()
+        time.sleep(0.01)
+        spans.append((start, time.monotonic()))
+        held.release()
+    return spans
+
+
+def test_the_sdk_client_is_bounded_like_the_wire(hostile):
+    limits = Limits(request_timeout=1)
+    with client(limits, Breaker(3), Slots(1), sdk_http()) as sdk:
+        started = time.monotonic()
+        with pytest.raises(sdk_http().ReadTimeout, match="total time limit of 1 s"):
+            sdk.post(hostile.base_url("drip") + "/v1/messages", json=BODY)
+    assert time.monotonic() - started < 2.5
+
+
+@pytest.mark.parametrize("values, says", [
+    ({"read_timeout": 0}, "read-timeout must be a positive number"),
+    ({"max_response_bytes": 10}, "max-response-bytes must be at least 1024"),
+    ({"max_concurrency": 0}, "max-concurrency >= 1"),
+])
+def test_bad_limits_are_refused_with_a_sentence(values, says):
+    with pytest.raises(ValueError, match=says):
+        Limits.given(**values)
+
+
+def test_a_bad_limit_on_the_command_line_is_a_usage_error():
+    proc = subprocess.run([sys.executable, "-m", "conformance", "run", "--base-url", "http://127.0.0.1:9",
+                           "--api-key", "k", "--timeout", "0"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "request-timeout must be a positive number" in proc.stderr
