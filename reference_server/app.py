@@ -6,12 +6,12 @@ import asyncio
 import json
 import math
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from . import betas, models
 from .auth import check_key
@@ -31,6 +31,10 @@ JSON_TYPE = "application/json"
 SSE_TYPE = "text/event-stream; charset=utf-8"
 FAULT_PREFIX = "/faults/"
 RETRY_AFTER_SECONDS = 1
+DRAIN_POLL_SECONDS = 0.05  # how often a pausing stream looks whether the server is draining
+_SURROGATE_HINT = re.compile(r"\\u[dD][89a-fA-F]")
+# An escaped backslash (skipped, so that `\\ud800` is not read as an escape), or a surrogate escape, paired or not.
+_SURROGATE_ESCAPE = re.compile(r"\\\\|\\u[dD][89a-fA-F][0-9a-fA-F]{2}(\\u[dD][c-fC-F][0-9a-fA-F]{2})?")
 ROUTES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"/v1/messages$"), "messages", "POST"),
     (re.compile(r"/v1/messages/count_tokens$"), "count_tokens", "POST"),
@@ -58,13 +62,32 @@ class ReferenceApp:
 
     def __init__(self, api_key: str | None = None) -> None:
         self.api_key = api_key
+        self.draining = False
+
+    def drain(self) -> None:
+        """Shutting down: streams in flight and to come send their remaining events at once, without pauses."""
+        self.draining = True
+
+    def _is_draining(self) -> bool:
+        return self.draining
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        if scope["type"] != "http":
+        if scope["type"] == "websocket":  # there is no WebSocket API: the handshake is answered as a plain GET
+            if "websocket.http.response" not in scope.get("extensions", {}):
+                await send({"type": "websocket.close", "code": 1008})  # no denial responses: the server sends 403
+                return
+            response = await self._respond({**scope, "type": "http", "method": "GET"}, _no_body)
+        elif scope["type"] == "http":
+            response = await self._respond(scope, receive)
+        else:
             return
+        await response(scope, receive, send)
+
+    async def _respond(self, scope: Scope, receive: Receive) -> Response:
+        """The response to an HTTP request: always one, an API error (500 api_error at worst) if need be."""
         rid = request_id()
         faults = FaultSet()
         try:
@@ -78,12 +101,11 @@ class ReferenceApp:
                 make_id = faults.replacement("request_id")
                 rid = make_id() if make_id else rid
                 path = "/" + rest
-            response = await self._handle(Request(scope, receive), path, rid, faults)
+            return await self._handle(Request(scope, receive), path, rid, faults)
         except _Reply as reply:
-            response = _error_response(reply.error, rid, faults, reply.headers)
+            return _error_response(reply.error, rid, faults, reply.headers)
         except Exception:  # the server always answers (500 api_error), never drops the connection
-            response = _error_response(internal(), rid, faults)
-        await response(scope, receive, send)
+            return _error_response(internal(), rid, faults)
 
     async def _handle(self, request: Request, path: str, rid: str, faults: FaultSet) -> Response:
         endpoint, method, params = _route(path)
@@ -117,7 +139,7 @@ class ReferenceApp:
         if endpoint == "count_tokens":
             count = faults.pipe("count_tokens", input_tokens(body), body)
             return _json_response({"input_tokens": count}, rid, faults)
-        return _messages_response(body, rid, faults)
+        return _messages_response(body, rid, faults, self._is_draining)
 
 
 def _route(path: str) -> tuple[str | None, str, dict[str, str]]:
@@ -168,7 +190,11 @@ async def _read_body(request: Request, limit: int | None) -> bytes:
 async def _json_body(request: Request, faults: FaultSet, limit: int | None) -> dict[str, Any]:
     raw = await _read_body(request, limit)
     try:
-        body = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+        # Decoded strictly (json.loads would let UTF-8-encoded surrogates through), and, as the real API does,
+        # a string with an unpaired \uD800-\uDFFF escape is invalid: such text cannot be encoded in a reply.
+        text = raw.decode(json.detect_encoding(raw))
+        body = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        _reject_lone_surrogates(text)
     except (ValueError, RecursionError) as problem:
         replacement = faults.replacement("bad_json")
         raise _Reply(
@@ -177,6 +203,18 @@ async def _json_body(request: Request, faults: FaultSet, limit: int | None) -> d
     if not isinstance(body, dict):
         raise _Reply(invalid_request("The request body must be a JSON object"))
     return body
+
+
+def _reject_lone_surrogates(text: str) -> None:
+    """Raise a JSONDecodeError at the first \\u escape of a surrogate that is not half of a pair."""
+    if not _SURROGATE_HINT.search(text):
+        return
+    for match in _SURROGATE_ESCAPE.finditer(text):
+        escape, low = match.group(), match.group(1)
+        if escape == "\\\\" or (escape[3] in "89abAB" and low):
+            continue
+        problem = "no low surrogate in string" if escape[3] in "89abAB" else "no high surrogate in string"
+        raise json.JSONDecodeError(problem, text, match.start())
 
 
 def _reject_constant(name: str) -> Any:
@@ -190,7 +228,7 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _messages_response(body: dict[str, Any], rid: str, faults: FaultSet) -> Response:
+def _messages_response(body: dict[str, Any], rid: str, faults: FaultSet, draining: Callable[[], bool]) -> Response:
     settings = faults.pipe("responder", DEFAULT_SETTINGS)
     message = faults.pipe("message", respond(body, settings, seed=rid))
     if body.get("stream") is not True:
@@ -199,15 +237,26 @@ def _messages_response(body: dict[str, Any], rid: str, faults: FaultSet) -> Resp
     framing = faults.pipe("framing", Framing())
     chunks = list(body_chunks(events, framing))
     headers = {"request-id": rid, "content-type": SSE_TYPE, "cache-control": "no-cache"}
-    return StreamingResponse(_replay(chunks, framing.pause_after_first),
+    return StreamingResponse(_replay(chunks, framing.pause_after_first, draining),
                              headers=faults.pipe("response_headers", headers, "sse"))
 
 
-async def _replay(chunks: list[bytes], pause: float = 0.0) -> AsyncIterator[bytes]:
+async def _replay(
+    chunks: list[bytes], pause: float = 0.0, draining: Callable[[], bool] = lambda: False
+) -> AsyncIterator[bytes]:
+    """The precomputed stream, with its pause after the first chunk (none once `draining()` is true)."""
     for index, chunk in enumerate(chunks):
         yield chunk
         if pause and index == 0:
-            await asyncio.sleep(pause)
+            await _pause(pause, draining)
+
+
+async def _pause(seconds: float, draining: Callable[[], bool]) -> None:
+    """Sleep `seconds`, cut short as soon as `draining()` turns true (checked every DRAIN_POLL_SECONDS)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while not draining() and (left := end - loop.time()) > 0:
+        await asyncio.sleep(min(left, DRAIN_POLL_SECONDS))
 
 
 def _json_response(
@@ -233,6 +282,10 @@ def _error_response(
     else:
         body = faults.pipe("error_body", error_body(error, rid), error)
     return _json_response(body, rid, faults, error.status, headers)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

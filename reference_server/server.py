@@ -11,7 +11,9 @@ from typing import Any, TextIO
 
 import uvicorn
 
-from .app import create_app
+from .app import ReferenceApp, create_app
+
+GRACE_SECONDS = 5.0  # after SIGTERM, requests still running this long are cancelled (a backstop: streams drain at once)
 
 
 def base_url(sock: socket.socket) -> str:
@@ -38,21 +40,18 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 def serve(
     host: str = "127.0.0.1", port: int = 0, api_key: str | None = None, stream: TextIO | None = None
 ) -> None:
-    """Serve until SIGINT/SIGTERM; the first line written to `stream` (stdout) is the base URL."""
+    """Serve until SIGINT/SIGTERM, then drain and exit; the first line written to `stream` (stdout) is the base URL.
+
+    On the signal the server stops accepting connections, streams in flight send their remaining events at once
+    (ending with message_stop), and whatever still runs after GRACE_SECONDS is cancelled.
+    """
     stream = stream if stream is not None else sys.stdout
     sock = bind(host, port)
     print(base_url(sock), file=stream, flush=True)
-    config = uvicorn.Config(
-        create_app(api_key),
-        loop="auto",
-        http="auto",
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-    )
+    app = create_app(api_key)
     previous = _exit_quietly_after_shutdown()
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        DrainingServer(uvicorn_config(app), app).run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:
@@ -60,6 +59,32 @@ def serve(
         for signum, handler in previous.items():
             if handler is not None:
                 signal.signal(signum, handler)
+
+
+def uvicorn_config(app: ReferenceApp) -> uvicorn.Config:
+    """uvicorn's settings for the app: HTTP/1.1 only (an Upgrade: websocket request is a plain request)."""
+    return uvicorn.Config(
+        app,
+        loop="auto",
+        http="auto",
+        ws="none",
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server that, on SIGINT/SIGTERM, also makes the app drain before uvicorn's graceful shutdown."""
+
+    def __init__(self, config: uvicorn.Config, app: ReferenceApp) -> None:
+        super().__init__(config)
+        self.app = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.app.drain()
+        super().handle_exit(sig, frame)
 
 
 def _exit_quietly(signum: int, frame: FrameType | None) -> None:
