@@ -102,7 +102,7 @@ class Probes:
         return body
 
     def long_words(self) -> list[str]:
-        return self.n.words("long", 120)
+        return self.n.words("long", 80)
 
     def max_tokens_words(self) -> list[str]:
         return self.n.words("max-tokens", 30)

@@ -76,8 +76,9 @@ def build_report(target: Target, selection: dict, results: list[dict], exchanges
         "limits": target.limits.as_dict(),
     }
     down = next((r["reason"] for r in report["results"] if STOPPED_SENDING in r["reason"]), None)
-    if down:
-        report["stopped"] = {"reason": down, "exit_code": None}
+    if down:  # the breaker's sentence, without the exchange of whichever check happened to come first
+        report["stopped"] = {"reason": down[down.find("not sent:"):] if "not sent:" in down else down,
+                             "exit_code": None}
     return json.loads(target.redact(json.dumps(report)))
 
 

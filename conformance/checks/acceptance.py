@@ -15,6 +15,11 @@ from conformance.probes import CLAUDE_CODE_BETAS, reply_with
 from conformance.verdicts import Finding
 from conformance.wire import Exchange, WireRequest
 
+# Output tokens of the expensive acceptance probes: a three-word reply, and Claude Code's request with room for its
+# adaptive thinking. With thinking and the long stream, the expensive tier asks for under 4,000 tokens in all.
+MEDIA_MAX_TOKENS = 32
+CLAUDE_CODE_MAX_TOKENS = 384  # the replica's own max_tokens (Claude Code sends 32,000) capped for cost
+
 
 def tiny_png() -> bytes:
     """A valid 8x8 grey PNG, built here (signature, IHDR, IDAT, IEND with their CRCs)."""
@@ -83,7 +88,7 @@ def _block_then_directive(ctx: Context, key: str, block: dict, rule: str, featur
     """A user turn of one content block followed by a "reply with" directive is accepted and answered."""
     words = ctx.probes.text_words(key)
     messages = [{"role": "user", "content": [block, {"type": "text", "text": reply_with(words)}]}]
-    return accepted(ctx, key, _text_request(ctx, key, messages), rule, words, feature)
+    return accepted(ctx, key, _text_request(ctx, key, messages, max_tokens=MEDIA_MAX_TOKENS), rule, words, feature)
 
 
 def _text_request(ctx: Context, key: str, messages: list[dict], **extra) -> Callable[[], WireRequest]:
@@ -198,6 +203,7 @@ def claude_code_body(ctx: Context, words: list[str]) -> dict:
     template = json.dumps(load_json("fixtures", "requests/claude-code.json")["body"])
     body = json.loads(template.replace("{{MODEL}}", ctx.target.model).replace("{{DIRECTIVE}}", reply_with(words))
                       .replace("{{USER_ID}}", ctx.session.nonces.word("cc-user")))
+    body["max_tokens"] = min(body["max_tokens"], CLAUDE_CODE_MAX_TOKENS)
     return body
 
 

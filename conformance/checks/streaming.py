@@ -14,6 +14,7 @@ PROBE = "text-stream"
 DOCUMENTED_EVENTS = frozenset({"message_start", "content_block_start", "content_block_delta", "content_block_stop",
                                "message_delta", "message_stop", "ping", "error"})
 TOOL_PROBE = "tool-stream"
+LONG_MAX_TOKENS = 256  # room for the 80 nonce words of the long stream (the expensive tier's budget counts it)
 
 
 def stream_exchange(ctx: Context, name: str = PROBE) -> Exchange:
@@ -22,7 +23,7 @@ def stream_exchange(ctx: Context, name: str = PROBE) -> Exchange:
     if name == "long-stream":
         words = ctx.probes.long_words()
         return ctx.exchange(name, lambda: ctx.request({
-            "model": ctx.target.model, "max_tokens": 400, "stream": True,
+            "model": ctx.target.model, "max_tokens": LONG_MAX_TOKENS, "stream": True,
             "messages": [{"role": "user", "content": "Reply with exactly: " + " ".join(words)}]}))
     return ctx.exchange(name, lambda: ctx.request(ctx.probes.text_body(name, stream=True)))
 

@@ -9,12 +9,13 @@ from conformance.probes import reply_with
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
 
-THINKING = {"type": "enabled", "budget_tokens": 1024}
+THINKING = {"type": "enabled", "budget_tokens": 1024}  # the API's minimum budget
+THINKING_MAX_TOKENS = 1072  # the budget and room for a short reply: max_tokens must exceed budget_tokens
 
 
 def thinking_exchange(ctx: Context, stream: bool) -> Exchange:
     words = ctx.probes.text_words("thinking")
-    body = {"model": ctx.target.model, "max_tokens": 1536, "thinking": THINKING,
+    body = {"model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, "thinking": THINKING,
             "messages": [{"role": "user", "content": reply_with(words)}]}
     if stream:
         body["stream"] = True
@@ -108,7 +109,7 @@ def replay_accepted(ctx: Context):
     if body is None or not thinking_blocks(body.get("content")):
         raise Skip("the target gave no thinking block to pass back")
     words = ctx.probes.text_words("thinking-replay")
-    request = {"model": ctx.target.model, "max_tokens": 1536, "thinking": THINKING, "messages": [
+    request = {"model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, "thinking": THINKING, "messages": [
         {"role": "user", "content": reply_with(ctx.probes.text_words("thinking"))},
         {"role": "assistant", "content": body["content"]},
         {"role": "user", "content": reply_with(words)},
