@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from . import betas, models
+from .answers import Answer, StreamAnswer
 from .auth import check_key
 from .errors import ApiError, error_body, internal, invalid_request, not_found, too_large
 from .faults import UnknownFault, fault_set
 from .hooks import FaultSet, RequestInfo
 from .ids import request_id
 from .responder import DEFAULT_SETTINGS, respond
-from .streaming import Framing, body_chunks, message_events
+from .streaming import COMPACT_JSON, PLAIN, Framing, body_chunks, message_events
 from .tokens import input_tokens
 from .validation import validate
 
@@ -31,7 +30,6 @@ JSON_TYPE = "application/json"
 SSE_TYPE = "text/event-stream; charset=utf-8"
 FAULT_PREFIX = "/faults/"
 RETRY_AFTER_SECONDS = 1
-DRAIN_POLL_SECONDS = 0.05  # how often a pausing stream looks whether the server is draining
 _SURROGATE_HINT = re.compile(r"\\u[dD][89a-fA-F]")
 # An escaped backslash (skipped, so that `\\ud800` is not read as an escape), or a surrogate escape, paired or not.
 _SURROGATE_ESCAPE = re.compile(r"\\\\|\\u[dD][89a-fA-F][0-9a-fA-F]{2}(\\u[dD][c-fC-F][0-9a-fA-F]{2})?")
@@ -86,7 +84,7 @@ class ReferenceApp:
             return
         await response(scope, receive, send)
 
-    async def _respond(self, scope: Scope, receive: Receive) -> Response:
+    async def _respond(self, scope: Scope, receive: Receive) -> Answer:
         """The response to an HTTP request: always one, an API error (500 api_error at worst) if need be."""
         rid = request_id()
         faults = FaultSet()
@@ -107,9 +105,9 @@ class ReferenceApp:
         except Exception:  # the server always answers (500 api_error), never drops the connection
             return _error_response(internal(), rid, faults)
 
-    async def _handle(self, request: Request, path: str, rid: str, faults: FaultSet) -> Response:
+    async def _handle(self, request: Request, path: str, rid: str, faults: FaultSet) -> Answer:
         endpoint, method, params = _route(path)
-        info = RequestInfo(request.method, endpoint or "", request.url.query, request.headers)
+        info = RequestInfo(request.method, endpoint or "", request.scope["query_string"].decode("latin-1"), request.headers)
         _raise(faults.first_error("route", info))
         if endpoint is None:
             raise _Reply(not_found("Not Found"))
@@ -228,7 +226,7 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _messages_response(body: dict[str, Any], rid: str, faults: FaultSet, draining: Callable[[], bool]) -> Response:
+def _messages_response(body: dict[str, Any], rid: str, faults: FaultSet, draining: Callable[[], bool]) -> Answer:
     settings = faults.pipe("responder", DEFAULT_SETTINGS)
     message = faults.pipe("message", respond(body, settings, seed=rid))
     if body.get("stream") is not True:
@@ -236,47 +234,30 @@ def _messages_response(body: dict[str, Any], rid: str, faults: FaultSet, drainin
     events = faults.pipe("events", message_events(faults.pipe("stream_message", message)))
     framing = faults.pipe("framing", Framing())
     chunks = list(body_chunks(events, framing))
+    if framing == PLAIN:  # nothing to show in how it is cut: the whole precomputed stream in one write
+        chunks = [b"".join(chunks)]
     headers = {"request-id": rid, "content-type": SSE_TYPE, "cache-control": "no-cache"}
-    return StreamingResponse(_replay(chunks, framing.pause_after_first, draining),
-                             headers=faults.pipe("response_headers", headers, "sse"))
-
-
-async def _replay(
-    chunks: list[bytes], pause: float = 0.0, draining: Callable[[], bool] = lambda: False
-) -> AsyncIterator[bytes]:
-    """The precomputed stream, with its pause after the first chunk (none once `draining()` is true)."""
-    for index, chunk in enumerate(chunks):
-        yield chunk
-        if pause and index == 0:
-            await _pause(pause, draining)
-
-
-async def _pause(seconds: float, draining: Callable[[], bool]) -> None:
-    """Sleep `seconds`, cut short as soon as `draining()` turns true (checked every DRAIN_POLL_SECONDS)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while not draining() and (left := end - loop.time()) > 0:
-        await asyncio.sleep(min(left, DRAIN_POLL_SECONDS))
+    return StreamAnswer(chunks, faults.pipe("response_headers", headers, "sse"), framing.pause_after_first, draining)
 
 
 def _json_response(
     data: Any, rid: str, faults: FaultSet, status: int = 200, extra_headers: dict[str, str] | None = None
-) -> Response:
-    content = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+) -> Answer:
+    content = COMPACT_JSON(data).encode("utf-8")
     headers = {"request-id": rid, "content-type": JSON_TYPE, **(extra_headers or {})}
-    return Response(content, status_code=status, headers=faults.pipe("response_headers", headers, "json"))
+    return Answer(content, status, faults.pipe("response_headers", headers, "json"))
 
 
 def _error_response(
     error: ApiError, rid: str, faults: FaultSet, headers: dict[str, str] | None = None
-) -> Response:
+) -> Answer:
     error = faults.pipe("error", error)
     if error.status in (429, 529):  # as the real API: tell the client when to retry
         headers = {"retry-after": str(RETRY_AFTER_SECONDS), **(headers or {})}
     if isinstance(error.raw_body, str):
         raw_headers = {"request-id": rid, "content-type": error.media_type, **(headers or {})}
         raw_headers = faults.pipe("response_headers", raw_headers, "raw")
-        return Response(error.raw_body.encode("utf-8"), status_code=error.status, headers=raw_headers)
+        return Answer(error.raw_body.encode("utf-8"), error.status, raw_headers)
     if error.raw_body is not None:
         body = error.raw_body
     else:

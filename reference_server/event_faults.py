@@ -129,13 +129,13 @@ def partial_json_object(events: list[SseEvent]) -> list[SseEvent]:
     return result
 
 
-def drop_after_32_text_deltas(events: list[SseEvent]) -> list[SseEvent]:
+def drop_after_16_text_deltas(events: list[SseEvent]) -> list[SseEvent]:
     result: list[SseEvent] = []
     seen = 0
     for item in events:
         if _delta_type(item) == "text_delta":
             seen += 1
-            if seen > 32:
+            if seen > 16:
                 continue
         result.append(item)
     return result

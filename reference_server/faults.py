@@ -210,10 +210,10 @@ _CORE = [
         events=sse.partial_json_object,
     ),
     Fault(
-        "sse-drop-after-32-deltas",
-        "Text deltas after the 32nd are dropped; the stream still ends well.",
+        "sse-drop-after-16-deltas",
+        "Text deltas after the 16th are dropped; the stream still ends well.",
         "fault",
-        events=sse.drop_after_32_text_deltas,
+        events=sse.drop_after_16_text_deltas,
     ),
     Fault(
         "sse-no-message-start", "The stream has no message_start.", "fault", events=sse.drop("message_start")

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
+import os
+import random
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 ID_LENGTH = 24
+_RANDOM = random.Random(os.urandom(16))  # ids must be unique, not secret: no system call per id
 
 
 def random_base62(length: int = ID_LENGTH) -> str:
     """`length` random base62 characters."""
-    return "".join(secrets.choice(BASE62) for _ in range(length))
+    return "".join(_RANDOM.choices(BASE62, k=length))
+
+
+_TO_BASE62 = bytes(ord(BASE62[byte % 62]) for byte in range(256))  # a digest byte -> a base62 character
 
 
 def derived_base62(seed: str, salt: str, length: int = ID_LENGTH) -> str:
-    """`length` base62 characters derived deterministically from seed and salt."""
-    number = int.from_bytes(hashlib.sha256(f"{seed}\x00{salt}".encode()).digest(), "big")
-    chars = []
-    for _ in range(length):
-        number, digit = divmod(number, 62)
-        chars.append(BASE62[digit])
-    return "".join(chars)
+    """`length` (at most 32) base62 characters derived deterministically from seed and salt."""
+    digest = hashlib.sha256(f"{seed}\x00{salt}".encode()).digest()
+    return digest[:length].translate(_TO_BASE62).decode("ascii")
 
 
 def derived_hex(seed: str, salt: str, length: int = 24) -> str:

@@ -71,6 +71,7 @@ def uvicorn_config(app: ReferenceApp) -> uvicorn.Config:
         log_level="warning",
         access_log=False,
         lifespan="off",
+        proxy_headers=False,  # a local fake: no X-Forwarded-* rewriting on every request
         timeout_graceful_shutdown=GRACE_SECONDS,
     )
 

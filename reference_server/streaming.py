@@ -37,6 +37,9 @@ class Framing:
     pause_after_first: float = 0.0  # seconds of silence (no ping) after the first chunk
 
 
+PLAIN = Framing()
+
+
 def event(data: dict[str, Any]) -> SseEvent:
     """A named event whose name is its data's type."""
     return SseEvent(data["type"], data)
@@ -91,8 +94,7 @@ def message_events(message: dict[str, Any]) -> list[SseEvent]:
     """The stream of a Message: message_start, ping, the blocks, message_delta, message_stop."""
     usage = dict(message.get("usage") or {})
     final_output = usage.get("output_tokens", 0)
-    start = copy.deepcopy(message)
-    start.update(content=[], stop_reason=None, stop_sequence=None)
+    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}  # the rest is only read
     if "usage" in message:
         start["usage"] = {**usage, "output_tokens": min(1, final_output)}
     events = [event({"type": "message_start", "message": start}), event({"type": "ping"})]
@@ -115,16 +117,21 @@ def message_events(message: dict[str, Any]) -> list[SseEvent]:
     return events
 
 
+COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # made once, not per event
+
+
 def _data_text(data: Any, framing: Framing) -> str:
     if isinstance(data, str):
         return data
     if framing.multiline_data:
         return json.dumps(data, indent=2, ensure_ascii=False)
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return COMPACT_JSON(data)
 
 
 def encode_event(item: SseEvent, framing: Framing = Framing()) -> str:
     """One event as SSE text, ending with its blank line."""
+    if framing == PLAIN and item.name is not None and not isinstance(item.data, str):
+        return f"event: {item.name}\ndata: {COMPACT_JSON(item.data)}\n\n"  # compact JSON has no line breaks
     colon = ": " if framing.space_after_colon else ":"
     lines = [": keep-alive"] if framing.comments else []
     if item.name is not None:

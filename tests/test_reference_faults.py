@@ -190,10 +190,10 @@ FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
         ]
         == [{"q": "nonce-7"}]
     ),
-    "sse-drop-after-32-deltas": lambda f: (
-        len(datas(fstream(f, text=LONG, max_tokens=500), "content_block_delta")) == 32
+    "sse-drop-after-16-deltas": lambda f: (
+        len(datas(fstream(f, text=LONG, max_tokens=500), "content_block_delta")) == 16
         and datas(fstream(f, text=LONG, max_tokens=500))[-1]["type"] == "message_stop"
-        and len(datas(stream(text=LONG, max_tokens=500)[1], "content_block_delta")) > 32
+        and len(datas(stream(text=LONG, max_tokens=500)[1], "content_block_delta")) > 16
     ),
     "sse-no-message-start": lambda f: not datas(fstream(f), "message_start"),
     "sse-truncated": lambda f: (

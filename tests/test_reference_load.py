@@ -37,10 +37,10 @@ WARM_UP_ROUNDS, LOAD_ROUNDS = 2, 8
 RSS_MARGIN_KIB = 2048
 STOP_BOUND = GRACE_SECONDS + 5  # seconds after SIGTERM by which the process must have exited: no hang
 LONG_PAUSE_SERVER = """
-import reference_server.app as app
+import reference_server.answers as answers
 
-replay = app._replay
-app._replay = lambda chunks, pause=0.0, draining=lambda: False: replay(chunks, pause and 3600.0, draining)
+pause = answers._pause
+answers._pause = lambda seconds, draining: pause(3600.0, draining)
 
 from reference_server.__main__ import main
 
