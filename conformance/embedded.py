@@ -26,12 +26,9 @@ class EmbeddedServer:
         self._process: subprocess.Popen | None = None
 
     def start(self) -> EmbeddedServer:
-        env = dict(os.environ)
-        env[KEY_ENV] = self.api_key.reveal()  # by environment, never on the command line
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "reference_server", "--host", "127.0.0.1", "--port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env, text=True,
-        )
+        """Launch the process (unless `launch()` already did) and wait until it answers."""
+        if self._process is None:
+            self.launch()
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(self._process.stdout.readline()), daemon=True)
         reader.start()
@@ -41,6 +38,16 @@ class EmbeddedServer:
             raise RuntimeError("the embedded reference server did not start (no base URL printed)")
         self.base_url = line[0].strip()
         self._wait_until_answering()
+        return self
+
+    def launch(self) -> EmbeddedServer:
+        """Start the process without waiting for it, so that it boots while the caller starts pytest."""
+        env = dict(os.environ)
+        env[KEY_ENV] = self.api_key.reveal()  # by environment, never on the command line
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "reference_server", "--host", "127.0.0.1", "--port", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env, text=True,
+        )
         return self
 
     def _wait_until_answering(self) -> None:

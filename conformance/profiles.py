@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 from conformance.data import load_json
 
@@ -15,8 +16,13 @@ def profiles() -> dict[str, dict]:
 
 def matching(patterns: list[str], ids: list[str]) -> list[str]:
     """The check items matched by shell-style patterns ("*" wildcards; brackets are literal, as in item ids)."""
+    return list(_matching(tuple(patterns), tuple(ids)))
+
+
+@lru_cache(maxsize=64)  # every report of a run asks the same question of the same ids
+def _matching(patterns: tuple[str, ...], ids: tuple[str, ...]) -> tuple[str, ...]:
     literal = [p.replace("[", "[[]") for p in patterns]
-    return sorted({i for i in ids for p in literal if fnmatchcase(i, p) or fnmatchcase(i.split("[")[0], p)})
+    return tuple(sorted({i for i in ids for p in literal if fnmatchcase(i, p) or fnmatchcase(i.split("[")[0], p)}))
 
 
 def readiness(results: list[dict], all_ids: list[str]) -> dict[str, dict]:

@@ -92,6 +92,12 @@ class ConformanceRun:
         self._config: pytest.Config | None = None
         self._records = RedactingRecords(self.redact)  # what the clients log (headers at DEBUG) is redacted too
 
+    def prepare(self) -> None:
+        """Boot the embedded reference server (if a target needs it) while pytest starts; sessionstart waits for it.
+        Called by the CLI just before pytest.main; the server is stopped on every exit path."""
+        if None in self.targets.values() and self._server is None:
+            self._server = EmbeddedServer().launch()
+
     @property
     def target(self) -> Target | None:
         """The target of a single-target run."""
@@ -168,7 +174,9 @@ class ConformanceRun:
         for name, target in list(self.targets.items()):
             if target is None:
                 if self._server is None:
-                    self._server = EmbeddedServer().start()
+                    self._server = EmbeddedServer()
+                if not self._server.base_url:
+                    self._server.start()
                 target = Target(base_url=self._server.base_url, api_key=self._server.api_key,
                                 model="reference-model", embedded=True)
             if not target.model:
@@ -372,7 +380,10 @@ class ConformanceRun:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self._records.uninstall()
-        if self._server is not None:  # every exit path, also when the session never finished
+        self.stop_server()  # every exit path, also when the session never finished
+
+    def stop_server(self) -> None:
+        if self._server is not None:
             self._server.stop()
 
     def redact(self, text: str) -> str:

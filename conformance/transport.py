@@ -326,6 +326,17 @@ class _BoundedStream:
 
 
 _STREAM_TYPES: dict[str, type] = {}
+_SSL_CONTEXTS: dict[str, Any] = {}
+_SSL_LOCK = threading.Lock()
+
+
+def _ssl_context(http: ModuleType) -> Any:
+    """One verifying SSL context per HTTP module, made on first use: loading the CA bundle costs tens of ms, and
+    every check of the SDK makes a client."""
+    with _SSL_LOCK:
+        if http.__name__ not in _SSL_CONTEXTS:
+            _SSL_CONTEXTS[http.__name__] = http.create_ssl_context()
+        return _SSL_CONTEXTS[http.__name__]
 
 
 def describe(exc: BaseException) -> str:
@@ -347,7 +358,7 @@ class BoundedTransport:
         # the client insists on its own stream type: the bounded stream is made one of it, once per HTTP module
         self._stream_type = _STREAM_TYPES.setdefault(
             self.http.__name__, type("BoundedStream", (_BoundedStream, self.http.SyncByteStream), {}))
-        self._inner = self.http.HTTPTransport(retries=0)
+        self._inner = self.http.HTTPTransport(retries=0, verify=_ssl_context(self.http))
         pool = self._inner._pool  # the one private seam: every socket operation goes through the deadline
         pool._network_backend = _DeadlineBackend(pool._network_backend, self.core)
 

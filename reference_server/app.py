@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message, Receive, Scope, Send
 
 from . import betas, models
@@ -175,8 +175,18 @@ async def _read_body(request: Request, limit: int | None) -> bytes:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise _Reply(too_large(limit))
-    chunks: list[bytes] = []
-    size = 0
+    first = await request.receive()  # most bodies come in one message: no stream machinery for them
+    if first["type"] == "http.request" and not first.get("more_body", False):
+        body = first.get("body", b"")
+        if limit is not None and len(body) > limit:
+            raise _Reply(too_large(limit))
+        return body
+    chunks: list[bytes] = [first.get("body", b"")] if first["type"] == "http.request" else []
+    size = len(chunks[0]) if chunks else 0
+    if limit is not None and size > limit:
+        raise _Reply(too_large(limit))
+    if first["type"] == "http.disconnect":
+        raise ClientDisconnect()
     async for chunk in request.stream():
         size += len(chunk)
         if limit is not None and size > limit:

@@ -9,14 +9,12 @@ import random
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 ID_LENGTH = 24
 _RANDOM = random.Random(os.urandom(16))  # ids must be unique, not secret: no system call per id
+_TO_BASE62 = bytes(ord(BASE62[byte % 62]) for byte in range(256))  # a random or digest byte -> a base62 character
 
 
 def random_base62(length: int = ID_LENGTH) -> str:
     """`length` random base62 characters."""
-    return "".join(_RANDOM.choices(BASE62, k=length))
-
-
-_TO_BASE62 = bytes(ord(BASE62[byte % 62]) for byte in range(256))  # a digest byte -> a base62 character
+    return _RANDOM.randbytes(length).translate(_TO_BASE62).decode("ascii")
 
 
 def derived_base62(seed: str, salt: str, length: int = ID_LENGTH) -> str:

@@ -324,3 +324,53 @@ def test_hypothesis_mutants_of_golden_messages_are_rejected_at_the_path_of_the_f
     _check_message_rejected(body, path, field)
 
 
+
+
+def _json_values() -> st.SearchStrategy:
+    scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=8)
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                            max_size=3), max_leaves=8)
+
+
+@st.composite
+def _schema_instances(draw: st.DrawFn):
+    """A golden message or stream event with one value anywhere in it replaced by any JSON value."""
+    if draw(st.booleans()):
+        name, instance = "message", copy.deepcopy(draw(st.sampled_from(MESSAGES))["body"])
+    else:
+        doc = draw(st.sampled_from([d for d in by_kind("stream")]))
+        name, instance = "stream-event", draw(st.sampled_from([e.data for e in parse(doc["sse"]) if e.data]))
+        instance = copy.deepcopy(instance)
+    holders = [instance]
+    node = instance
+    for _ in range(draw(st.integers(0, 4))):
+        keys = list(node) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
+        children = [k for k in keys if isinstance(node[k], (dict, list))]
+        if not children:
+            break
+        node = node[draw(st.sampled_from(children))]
+        holders.append(node)
+    target = holders[-1]
+    keys = list(target) if isinstance(target, dict) else list(range(len(target)))
+    if keys:
+        key = draw(st.sampled_from(keys))
+        if draw(st.booleans()) and isinstance(target, dict):
+            del target[key]
+        else:
+            target[key] = draw(_json_values())
+    return name, instance
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(case=_schema_instances())
+def test_the_fast_validator_agrees_with_jsonschema_on_every_instance(case):
+    """The compiled validator answers valid/invalid for speed; jsonschema gives the errors. They must never disagree:
+    a fast "valid" for an invalid instance would hide a violation."""
+    name, instance = case
+    detailed = not list(schemas._validator(name).iter_errors(instance))
+    try:
+        fast = schemas._fast(name).is_valid(instance)
+    except (ValueError, TypeError, OverflowError):
+        return  # the fast validator cannot take the value (beyond 64 bits): validate() falls back to jsonschema
+    assert fast == detailed
+    assert (schemas.validate(name, instance) == []) == detailed

@@ -59,11 +59,14 @@ def _cache_breakpoints(ctx: Context) -> WireRequest:
 
 
 def _oversized(ctx: Context) -> WireRequest:
-    filler = "a " * (33 * 1024 * 1024 // 2)  # 33 MiB: above the documented 32 MB request limit of the Messages API
-    body = _body(ctx, max_tokens=1, messages=[{"role": "user", "content": filler}])
+    """33 MiB of user text: above the documented 32 MB request limit of the Messages API. The filler is spliced into
+    the encoded body (no JSON encoder walks 33 MiB of it)."""
     import json
 
-    return ctx.request(json.dumps(body).encode())
+    marker = "OVERSIZED-FILLER"
+    body = json.dumps(_body(ctx, max_tokens=1, messages=[{"role": "user", "content": marker}])).encode()
+    head, _, tail = body.partition(marker.encode())
+    return ctx.request(b"".join((head, b"a " * (33 * 1024 * 1024 // 2), tail)))
 
 
 # name -> the probe; every check of bad-request handling reads these exchanges.
