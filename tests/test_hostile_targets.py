@@ -115,6 +115,8 @@ def test_every_verdict_says_what_the_hostile_target_did(outcomes, mode):
     assert SAYS[mode] in _said(outcome), f"{mode}: no check says {SAYS[mode]!r}"
     harness_bugs = [r["id"] + ": " + r["reason"] for r in outcome.report["results"] if "harness error" in r["reason"]]
     assert not harness_bugs, f"{mode}: the harness itself broke:\n" + "\n".join(harness_bugs[:10])
+    written = json.dumps(outcome.report)
+    assert sys.base_prefix not in written and sys.prefix not in written  # no folder of this machine in a report
 
 
 @pytest.mark.parametrize("mode", MODES)

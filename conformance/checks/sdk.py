@@ -85,7 +85,9 @@ def _sdk_error(ctx: Context, rule: str, call: str, exc: Exception) -> Finding:
     frames = traceback.extract_tb(exc.__traceback__)
     if frames:
         last = frames[-1]
-        module = last.filename.replace("\\", "/").split("site-packages/")[-1]
+        path = last.filename.replace("\\", "/")
+        # a package's path from its name on (json/decoder.py, anthropic/_response.py): no folder of this machine
+        module = path.split("site-packages/")[-1] if "site-packages/" in path else "/".join(path.split("/")[-2:])
         detail += f" (raised in {module}, {last.name}, line {last.lineno})"
     return fail(rule, f"{call} completes", ctx.target.redact(detail)[:400])
 
