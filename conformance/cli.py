@@ -248,7 +248,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     run = ConformanceRun(target, expensive=args.expensive, report_path=args.report, selection=selection,
                          level=args.level, transcripts_dir=args.save_transcripts, budget_tokens=args.budget_tokens,
-                         deviations=deviations)
+                         deviations=deviations, limits=limits)
     code = run_pytest(run, args.keyword, args.junit, args.verbose)
     if code == pytest.ExitCode.USAGE_ERROR:
         return EXIT_USAGE

@@ -70,7 +70,8 @@ class ConformanceRun:
                  selection: dict | None = None, seed: int | None = None, level: str = "strict",
                  transcripts_dir: str | None = None, budget_tokens: int | None = None,
                  targets: dict[str, Target | None] | None = None, deviations: dict[str, dict] | None = None,
-                 reports_dir: str | None = None) -> None:
+                 reports_dir: str | None = None, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()  # of the embedded reference server's targets (a real target has its own)
         # name -> target; None: the embedded reference server, started once by the controller
         self.targets: dict[str, Target | None] = dict(targets) if targets else {"": target}
         self.deviations = deviations or {}  # target name -> {check id -> {reason, link}}
@@ -143,7 +144,7 @@ class ConformanceRun:
                 limits=limits_from_options(opt), without=parse_features(opt.conformance_without),
             )
         deviations = {"": load_deviations(opt.conformance_deviations)} if opt.conformance_deviations else {}
-        return cls(target, deviations=deviations, **common)
+        return cls(target, deviations=deviations, limits=limits_from_options(opt), **common)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node) -> None:
@@ -178,7 +179,7 @@ class ConformanceRun:
                 if not self._server.base_url:
                     self._server.start()
                 target = Target(base_url=self._server.base_url, api_key=self._server.api_key,
-                                model="reference-model", embedded=True)
+                                model="reference-model", embedded=True, limits=self.limits)
             if not target.model:
                 from conformance.discovery import first_model
 

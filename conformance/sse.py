@@ -6,6 +6,7 @@ import codecs
 import copy
 import enum
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -251,6 +252,7 @@ MAX_PER_RULE = 20  # later violations of the same rule are counted in `suppresse
 
 
 _EXPECT_JSON = "data that is a JSON object with a string type"
+_LONG_NUMBER = re.compile(r"\d{19}")
 
 
 def _is_int(value: Any) -> bool:
@@ -290,8 +292,11 @@ def _json_kind(value: Any) -> str:
 
 def _parse_object(data: str) -> dict[str, Any] | None:
     """The data as a JSON object, or None. orjson parses nearly every payload; what it refuses (a lone surrogate
-    escape, an integer beyond 64 bits, NaN, very deep nesting) goes to json.loads, so the verdict is json.loads'."""
+    escape, NaN, very deep nesting), and any payload with a number of 19 digits or more (orjson makes an integer
+    beyond 64 bits a float), goes to json.loads: the result is always json.loads'."""
     try:
+        if _LONG_NUMBER.search(data):
+            raise orjson.JSONDecodeError("a long number: json.loads decides", data, 0)
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
         try:
@@ -420,7 +425,10 @@ class StreamValidator:
         index = data.get("index")
         if type(index) is not int or index != opened.index:
             return False
-        into = _FAST_DELTAS.get((opened.type, delta.get("type")))
+        delta_type = delta.get("type")
+        if type(delta_type) is not str:
+            return False
+        into = _FAST_DELTAS.get((opened.type, delta_type))
         piece = delta.get(into[1]) if into else None
         if type(piece) is not str:
             return False

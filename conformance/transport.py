@@ -139,7 +139,10 @@ class Slots:
             return _Held(self._semaphore.release)
         while True:
             for index in range(self.size):
-                handle = open(self.folder / f"slot-{index}", "a+b")  # noqa: SIM115 - held until release
+                try:
+                    handle = open(self.folder / f"slot-{index}", "a+b")  # noqa: SIM115 - held until release
+                except OSError as exc:
+                    raise NoSlot(f"the concurrency cap's lock file cannot be opened: {exc}") from None
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except OSError:
@@ -295,11 +298,13 @@ class _BoundedStream:
         chunks = iter(self._inner)
         try:
             while True:
-                _local.deadline = self._deadline
+                previous, _local.deadline = getattr(_local, "deadline", None), self._deadline
                 try:
                     raw = next(chunks)
                 except StopIteration:
                     break
+                finally:  # set only around this stream's own reads: never left for another request to inherit
+                    _local.deadline = previous
                 for piece in self._decoder.feed(raw):
                     size += len(piece)
                     if size > limit:
@@ -315,8 +320,6 @@ class _BoundedStream:
         except self._owner.http.TransportError as exc:
             self._owner.breaker.failure(describe(exc))
             raise
-        finally:
-            _local.deadline = None
 
     def close(self) -> None:
         try:
@@ -368,17 +371,23 @@ class BoundedTransport:
         total = float(request.extensions.get("conformance_timeout") or self.limits.request_timeout)
         held = self.slots.acquire(total)
         deadline = (time.monotonic() + total, total)
-        _local.deadline = deadline
         request.headers["accept-encoding"] = ENCODINGS
+        previous, _local.deadline = getattr(_local, "deadline", None), deadline
         try:
             response = self._inner.handle_request(request)
-            encoding = response.headers.get("content-encoding", "").strip().lower()
-            decoder = _Decoder(encoding)
         except BaseException as exc:
             if isinstance(exc, self.http.TransportError):
                 self.breaker.failure(describe(exc))
             held.release()
-            _local.deadline = None
+            raise
+        finally:
+            _local.deadline = previous
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        try:
+            decoder = _Decoder(encoding)
+        except BadEncoding:
+            response.close()  # the connection goes back to the pool (or is dropped), never left in use
+            held.release()
             raise
         headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"] if encoding else (
             response.headers.raw)

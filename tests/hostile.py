@@ -56,11 +56,12 @@ END = (("content_block_stop", {"type": "content_block_stop", "index": 0}),
        ("message_stop", {"type": "message_stop"}))
 
 
-def _head(status: str, content_type: str, extra: str = "", length: int | None = None) -> bytes:
-    """A response head; every hostile answer ends its connection, and says so."""
+def _head(status: str, content_type: str, extra: str = "", length: int | None = None, keep: bool = False) -> bytes:
+    """A response head; a hostile answer ends its connection, and says so, unless `keep`."""
     framing = f"content-length: {length}\r\n" if length is not None else "transfer-encoding: chunked\r\n"
+    closing = "" if keep else "connection: close\r\n"
     return (f"HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\n{framing}request-id: req_hostile\r\n{extra}"
-            "connection: close\r\n\r\n").encode()
+            f"{closing}\r\n").encode()
 
 
 def _chunk(data: bytes) -> bytes:
@@ -141,6 +142,11 @@ class HostileServer:
         handler = getattr(self, "_" + mode.replace("-", "_"), None)
         if mode == "echo":
             return await self._echo(request, writer)
+        if mode == "brotli":  # an encoding nobody asked for, on a connection kept alive
+            body = b"\x0b\x02\x80{}\x03"
+            writer.write(_head("200 OK", "application/json", "content-encoding: br\r\n", len(body), keep=True) + body)
+            await writer.drain()
+            return True
         if handler is None:
             writer.write(_head("404 Not Found", "text/plain", length=0))
             return True

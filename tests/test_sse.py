@@ -954,3 +954,29 @@ def test_it_describes_events_briefly(event: SSEEvent, expected: str) -> None:
 def test_it_truncates_long_descriptions() -> None:
     name = describe(SSEEvent(0, None, "x" * 500), None)
     assert len(name) == 80 and name.endswith("…")
+
+
+def _stream_with(delta: str, usage: str = '{"output_tokens": 3}') -> bytes:
+    start = ('{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"m",'
+             '"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}}')
+    events = [("message_start", start),
+              ("content_block_start", '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}'),
+              ("content_block_delta", delta),
+              ("content_block_stop", '{"type":"content_block_stop","index":0}'),
+              ("message_delta", '{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},'
+                                f'"usage":{usage}}}'),
+              ("message_stop", '{"type":"message_stop"}')]
+    return "".join(f"event: {name}\ndata: {data}\n\n" for name, data in events).encode()
+
+
+@pytest.mark.parametrize("kind", ['["text_delta"]', '{"t": 1}', "7", "null"])
+def test_a_delta_whose_type_is_not_a_string_is_a_violation_not_a_crash(kind):
+    delta = '{"type":"content_block_delta","index":0,"delta":{"type":KIND,"text":"hi"}}'.replace("KIND", kind)
+    _, validator = validate_stream(_stream_with(delta))
+    assert [v.rule for v in validator.violations] == ["STREAM-DELTA-TYPE"]
+
+
+def test_an_integer_beyond_64_bits_is_read_as_json_loads_reads_it():
+    delta = '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}'
+    _, validator = validate_stream(_stream_with(delta, '{"output_tokens": 100000000000000000000}'))
+    assert validator.violations == [] and validator.output_tokens[-1] == 10**20

@@ -96,6 +96,28 @@ def test_an_encoding_that_was_not_asked_for_is_refused_by_name():
         _Decoder("br")
 
 
+def test_an_encoding_nobody_asked_for_leaves_no_connection_in_use(hostile):
+    wire = Wire(target(hostile.base_url("brotli"), read_timeout=2))
+    errors = [wire.send(f"br-{i}", WireRequest(body=BODY)).error for i in range(120)]  # more than the pool holds
+    assert all("'br', which was not asked for" in error for error in errors), errors[-1]
+
+
+def test_a_dropped_body_stream_leaves_the_next_requests_deadline_alone(hostile):
+    from conformance import transport
+
+    with client(Limits(request_timeout=30), Breaker(3), Slots(1)) as http:
+        response = http.send(http.build_request("POST", hostile.base_url("endless") + "/v1/messages", json=BODY),
+                             stream=True)
+        chunks = response.stream.__iter__()
+        next(chunks)
+        marker = (time.monotonic() + 99, 99.0)
+        transport._local.deadline = marker  # another request's, in flight on this thread
+        chunks.close()  # what the garbage collector does to a stream dropped half read
+        assert transport._local.deadline is marker
+        transport._local.deadline = None
+        response.close()
+
+
 def test_after_consecutive_failures_nothing_more_is_sent(hostile):
     wire = Wire(target(hostile.base_url("silent"), read_timeout=0.5, max_failures=2))
     started = time.monotonic()
