@@ -156,16 +156,20 @@ def test_neither_client_follows_a_redirect_to_another_host(hostile, http):
     assert hostile.recorder.requests == []
 
 
-def _hold_slot(folder: str, size: int) -> list[tuple[float, float]]:
+def _hold_slots(slots: Slots, times: int, seconds: float) -> list[tuple[float, float]]:
+    """Take a slot `times` times, holding it `seconds` each: when each was held."""
     spans = []
-    slots = Slots(size, folder)
-    for _ in range(4):
+    for _ in range(times):
         held = slots.acquire(10)
         start = time.monotonic()
-        time.sleep(0.03)
+        time.sleep(seconds)
         spans.append((start, time.monotonic()))
         held.release()
     return spans
+
+
+def _hold_slot(folder: str, size: int) -> list[tuple[float, float]]:
+    return _hold_slots(Slots(size, folder), 4, 0.03)  # in a worker process: slots shared through the folder
 
 
 def _most_at_once(spans: list[tuple[float, float]]) -> int:
@@ -186,19 +190,8 @@ def test_the_concurrency_cap_holds_across_processes(tmp_path):
 def test_the_concurrency_cap_holds_across_threads():
     slots = Slots(1)
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        spans = [s for result in pool.map(lambda _: _hold_slot_threads(slots), range(4)) for s in result]
+        spans = [s for result in pool.map(lambda _: _hold_slots(slots, 3, 0.01), range(4)) for s in result]
     assert _most_at_once(spans) == 1
-
-
-def _hold_slot_threads(slots: Slots) -> list[tuple[float, float]]:
-    spans = []
-    for _ in range(3):
-        held = slots.acquire(10)
-        start = time.monotonic()
-        time.sleep(0.01)
-        spans.append((start, time.monotonic()))
-        held.release()
-    return spans
 
 
 def test_the_sdk_client_is_bounded_like_the_wire(hostile):
