@@ -252,7 +252,7 @@ MAX_PER_RULE = 20  # later violations of the same rule are counted in `suppresse
 
 
 _EXPECT_JSON = "data that is a JSON object with a string type"
-_LONG_NUMBER = re.compile(r"\d{19}")
+_LONG_NUMBER = re.compile(rb"\d{19}")
 
 
 def _is_int(value: Any) -> bool:
@@ -290,13 +290,14 @@ def _json_kind(value: Any) -> str:
     return "an object"
 
 
-def _parse_object(data: str) -> dict[str, Any] | None:
-    """The data as a JSON object, or None. orjson parses nearly every payload; what it refuses (a lone surrogate
-    escape, NaN, very deep nesting), and any payload with a number of 19 digits or more (orjson makes an integer
-    beyond 64 bits a float), goes to json.loads: the result is always json.loads'."""
+def _parse_object(data: str, exact: bool = True) -> dict[str, Any] | None:
+    """The data as a JSON object, or None; the result is always json.loads'. Unless `exact`, orjson parses it (several
+    times faster), and what orjson refuses (a lone surrogate escape, NaN, very deep nesting) goes to json.loads.
+    `exact` is for streams that may hold a number of 19 digits or more: orjson makes an integer beyond 64 bits a
+    float, json.loads keeps it an integer."""
     try:
-        if _LONG_NUMBER.search(data):
-            raise orjson.JSONDecodeError("a long number: json.loads decides", data, 0)
+        if exact:
+            raise orjson.JSONDecodeError("json.loads decides", data, 0)
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
         try:
@@ -393,6 +394,7 @@ class StreamValidator:
         self._stop_index: int | None = None
         self._error_index: int | None = None
         self._closed = False
+        self.exact_numbers = True  # json.loads alone; validate_stream lifts it for a stream without long numbers
 
     # -- public ------------------------------------------------------------------------------------------
 
@@ -400,7 +402,7 @@ class StreamValidator:
         """Check one event and move the state machine."""
         if self._closed:
             raise RuntimeError("StreamValidator.feed() called after close()")
-        data = _parse_object(event.data)
+        data = _parse_object(event.data, self.exact_numbers)
         self.events.append((event, data))
         if self.state is State.BLOCK and event.event == "content_block_delta" and data is not None and (
                 self._fast_delta(data)):
@@ -971,7 +973,15 @@ def validate_stream(raw: bytes | Iterable[bytes]) -> tuple[SSEDecoder, StreamVal
             validator.report_framing_error(message)
         reported = len(decoder.errors)
 
+    validator.exact_numbers = False
+    tail = b""
     for chunk in chunks:
+        # one scan of the raw bytes for a run of 19 digits (with the end of the last chunk, for a run across two):
+        # from there on events are parsed exactly, before any event holding it is dispatched
+        if not validator.exact_numbers and (_LONG_NUMBER.search(tail + bytes(chunk[:32]))
+                                            or _LONG_NUMBER.search(chunk)):
+            validator.exact_numbers = True
+        tail = bytes(chunk[-32:])
         take(decoder.feed(chunk))
     take(decoder.close())
     validator.close()
