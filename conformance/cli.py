@@ -90,31 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_limit_options(parser: argparse.ArgumentParser) -> None:
     """Timeouts, the size cap, the breaker and the concurrency cap (conformance.transport.Limits)."""
-    from conformance.transport import Limits
+    from conformance.transport import limit_options
 
-    d = Limits()
     group = parser.add_argument_group("limits (a broken or hostile target never hangs or floods the run)")
-    group.add_argument("--timeout", dest="request_timeout", type=float, default=None, metavar="S",
-                       help=f"total seconds per request, headers and whole body (default {d.request_timeout:g})")
-    group.add_argument("--connect-timeout", type=float, default=None, metavar="S",
-                       help=f"seconds to connect (default {d.connect_timeout:g})")
-    group.add_argument("--read-timeout", type=float, default=None, metavar="S",
-                       help=f"longest silence while waiting for bytes (default {d.read_timeout:g})")
-    group.add_argument("--check-timeout", type=float, default=None, metavar="S",
-                       help=f"total seconds per check, all its requests (default {d.check_timeout:g})")
-    group.add_argument("--max-response-bytes", type=int, default=None, metavar="N",
-                       help=f"largest response body read, after decoding (default {d.max_response_bytes})")
-    group.add_argument("--max-failures", type=int, default=None, metavar="N",
-                       help=f"consecutive transport failures (timeouts, refused or reset connections) after which "
-                            f"the run stops sending to the target; 0 never stops (default {d.max_failures})")
-    group.add_argument("--max-concurrency", type=int, default=None, metavar="N",
-                       help=f"requests in flight to the target at once, across workers (default {d.max_concurrency})")
+    for flag, dest, kind, text in limit_options():
+        group.add_argument(flag, dest=dest, type=kind, default=None, metavar="S" if kind is float else "N", help=text)
 
 
 def limits_from_args(args: argparse.Namespace):
-    from conformance.transport import Limits
+    from conformance.transport import limits_from
 
-    return Limits.given(**{name: getattr(args, name, None) for name in Limits.__dataclass_fields__})
+    return limits_from(lambda dest: getattr(args, dest, None))
 
 
 def main(argv: list[str] | None = None) -> int:

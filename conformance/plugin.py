@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.transport import limit_options
+
 RUN_PLUGIN_NAME = "anthropic-conformance-run"
-LIMIT_OPTIONS = {  # conformance.transport.Limits field -> option dest
-    "request_timeout": "conformance_timeout", "connect_timeout": "conformance_connect_timeout",
-    "read_timeout": "conformance_read_timeout", "check_timeout": "conformance_check_timeout",
-    "max_response_bytes": "conformance_max_response_bytes", "max_failures": "conformance_max_failures",
-    "max_concurrency": "conformance_max_concurrency",
-}
+LIMIT_PREFIX = "conformance-"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -27,19 +24,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--conformance-expensive", action="store_true", default=False,
                     help="also run expensive checks against a real target")
     group.addoption("--conformance-report", default=None, metavar="PATH", help="write the JSON report here")
-    group.addoption("--conformance-timeout", type=float, default=None,
-                    help="total seconds per request, headers and whole body (default 120)")
-    group.addoption("--conformance-connect-timeout", type=float, default=None, help="seconds to connect (default 10)")
-    group.addoption("--conformance-read-timeout", type=float, default=None,
-                    help="longest silence while waiting for bytes (default 60)")
-    group.addoption("--conformance-check-timeout", type=float, default=None,
-                    help="total seconds per check, all its requests (default 300)")
-    group.addoption("--conformance-max-response-bytes", type=int, default=None,
-                    help="largest response body read, after decoding (default 16 MiB)")
-    group.addoption("--conformance-max-failures", type=int, default=None,
-                    help="consecutive transport failures after which the run stops sending (default 3; 0 never)")
-    group.addoption("--conformance-max-concurrency", type=int, default=None,
-                    help="requests in flight to the target at once, across xdist workers (default 4)")
+    for flag, dest, kind, text in limit_options(LIMIT_PREFIX):  # conformance.transport: stdlib only, light
+        group.addoption(flag, dest=dest, type=kind, default=None, help=text)
     group.addoption("--conformance-level", choices=("strict", "compat"), default="strict",
                     help="which verdicts decide the outcome: strict (the real API) or compat (the clients)")
     group.addoption("--conformance-budget-tokens", type=int, default=None, metavar="N",
@@ -59,7 +45,7 @@ def _wanted(config: pytest.Config) -> bool:
         "conformance_base_url", "conformance_api_key", "conformance_model", "conformance_header",
         "conformance_anthropic_version", "conformance_expensive", "conformance_report", "conformance_timeout",
         "conformance_without", "conformance_save_transcripts", "conformance_budget_tokens", "conformance_deviations",
-        *LIMIT_OPTIONS.values(),
+        *(dest for _, dest, _, _ in limit_options(LIMIT_PREFIX)),
     )):
         return True
     return any(_names_the_suites(str(arg)) for arg in config.args)

@@ -15,7 +15,7 @@ from conformance.engine import Session, run_check, statement
 from conformance.redaction import RedactingRecords
 from conformance.report import build_report, result_dict, write_report
 from conformance.target import Secret, Target, display_url, redact
-from conformance.transport import Limits
+from conformance.transport import Limits, limits_from
 from conformance.verdicts import Verdict, render
 
 USER_PROPERTY = "conformance_result"
@@ -45,10 +45,10 @@ def parse_features(value: str | None) -> frozenset[str]:
 
 
 def limits_from_options(opt) -> Limits:
-    from conformance.plugin import LIMIT_OPTIONS
+    from conformance.plugin import LIMIT_PREFIX
 
     try:
-        return Limits.given(**{name: getattr(opt, dest, None) for name, dest in LIMIT_OPTIONS.items()})
+        return limits_from(lambda dest: getattr(opt, dest, None), LIMIT_PREFIX)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
 

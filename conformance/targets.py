@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conformance.target import Secret, Target
-from conformance.transport import Limits
+from conformance.transport import LIMIT_OPTIONS, limits_from
 
-LIMIT_KEYS = {"timeout": "request_timeout", "connect_timeout": "connect_timeout", "read_timeout": "read_timeout",
-              "check_timeout": "check_timeout", "max_response_bytes": "max_response_bytes",
-              "max_failures": "max_failures", "max_concurrency": "max_concurrency"}
+LIMIT_KEYS = {name.replace("-", "_") for _, name, _ in LIMIT_OPTIONS}  # timeout, connect_timeout, ...
 KNOWN_KEYS = {"base_url", "api_key_env", "model", "headers", "without", "deviations", "anthropic_version", *LIMIT_KEYS}
 
 
@@ -61,7 +59,7 @@ def load_targets(path: str | os.PathLike, environ: dict[str, str] | None = None)
             raise TargetsError(f"{path}: [targets.{name}] needs api_key_env naming a set environment variable"
                                + (f" (${variable} is not set)" if variable else ""))
         try:
-            limits = Limits.given(**{field: entry.get(key) for key, field in LIMIT_KEYS.items()})
+            limits = limits_from(entry.get)
         except (ValueError, TypeError) as exc:
             raise TargetsError(f"{path}: [targets.{name}] {exc}") from None
         target = Target(base_url=entry["base_url"], api_key=Secret(environ[variable]), model=entry.get("model", ""),

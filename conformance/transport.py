@@ -8,7 +8,7 @@ import os
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -52,6 +52,34 @@ class Limits:
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+# Each limit's option: (Limits field, name, what it bounds). The name is `--NAME` for `run`, `--conformance-NAME` for
+# the pytest plugin, and NAME with underscores in a targets file.
+LIMIT_OPTIONS = (
+    ("request_timeout", "timeout", "total seconds per request, headers and whole body"),
+    ("connect_timeout", "connect-timeout", "seconds to connect"),
+    ("read_timeout", "read-timeout", "longest silence while waiting for bytes"),
+    ("check_timeout", "check-timeout", "total seconds per check, all its requests"),
+    ("max_response_bytes", "max-response-bytes", "largest response body read, after decoding"),
+    ("max_failures", "max-failures", "consecutive transport failures (timeouts, refused or reset connections) after "
+                                     "which the run stops sending to the target; 0 never stops"),
+    ("max_concurrency", "max-concurrency", "requests in flight to the target at once, across pytest-xdist workers"),
+)
+
+
+def limit_options(prefix: str = "") -> Iterator[tuple[str, str, type, str]]:
+    """(flag, dest, type, help with the default) of each limit, for argparse or pytest's parser."""
+    defaults = Limits()
+    for field, name, text in LIMIT_OPTIONS:
+        default = getattr(defaults, field)
+        shown = f"{default:g}" if isinstance(default, float) else str(default)
+        yield f"--{prefix}{name}", (prefix + name).replace("-", "_"), type(default), f"{text} (default {shown})"
+
+
+def limits_from(value: Callable[[str], Any], prefix: str = "") -> Limits:
+    """Limits from the options (`value(dest)`, None where not given); ValueError with a sentence for a bad one."""
+    return Limits.given(**{field: value((prefix + name).replace("-", "_")) for field, name, _ in LIMIT_OPTIONS})
 
 
 class TransportLimit(Exception):
