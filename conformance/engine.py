@@ -76,6 +76,14 @@ class Skip(Exception):
     """Raised by a check that cannot run here; the first argument is the reason."""
 
 
+class Blocked(Skip):
+    """Raised by a check whose precondition is missing: skipped, naming the check `by` that reports the cause."""
+
+    def __init__(self, by: str, reason: str) -> None:
+        super().__init__(reason)
+        self.by = by
+
+
 class Unsupported(Exception):
     """Raised by a check when the target cleanly declines an optional feature."""
 
@@ -192,6 +200,15 @@ class Context:
         kwargs.setdefault("version", self.target.anthropic_version)
         return WireRequest(body=body, **kwargs)
 
+    def needs(self, findings: list[Finding], owner: str, what: str) -> list[Finding]:
+        """The findings that say a shared precondition is missing (no 200, no tool call to judge) belong to one
+        check, `owner`: it gets them back; any other check is skipped, naming `owner` (one root cause, one failure)."""
+        if not findings or self.check.id == owner:
+            return findings
+        first = findings[0]
+        where = f" at {first.where}" if first.where else ""
+        raise Blocked(owner, f"{what}: expected {first.expected}, got {first.got}{where}; {owner} reports it")
+
     def content_exchange(self, name: str, build: Callable[[], WireRequest], accept: Callable[[Exchange], bool]):
         """The probe's exchange; against a model (not deterministic), retried a few times until `accept`.
 
@@ -240,12 +257,15 @@ def run_check(session: Session, item_id: str) -> CheckResult:
                            reason="expensive: this check generates longer output; enable it with --expensive")
     ctx = Context(session, check_def)
     reason = ""
+    blocked_by = ""
     compat = None
     findings: list[Finding] = []
     try:
         findings = list(check_def.func(ctx, param) if check_def.params else check_def.func(ctx))
         verdict = worst([f.verdict for f in findings])
         compat = worst([f.compat_verdict for f in findings])
+    except Blocked as exc:
+        verdict, reason, blocked_by = Verdict.SKIPPED, str(exc), exc.by
     except Skip as exc:
         verdict, reason = Verdict.SKIPPED, str(exc)
     except Unsupported as exc:
@@ -268,6 +288,7 @@ def run_check(session: Session, item_id: str) -> CheckResult:
         evidence=tuple(Evidence(redact(e.request), redact(e.response)) for e in ctx.evidence) + tuple(
             Evidence(ex.describe_request(session.target), ex.describe_response(session.target)) for ex in ctx.used),
         reason=redact(reason),
+        blocked_by=blocked_by,
         tokens_requested=sum(ex.request.max_tokens for ex in ctx.used) + ctx.reserved,
         tokens_used=sum(ex.usage_output_tokens for ex in ctx.used),
         exchanges=tuple((ex.name, ex.request.max_tokens, ex.usage_output_tokens) for ex in ctx.used)

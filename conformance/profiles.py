@@ -31,15 +31,26 @@ def readiness(results: list[dict], all_ids: list[str]) -> dict[str, dict]:
     status: ready (every required and optional check passes or warns for clients), limited (an optional
     check fails or is unsupported), not-ready (a required check fails, errors or is unsupported), or
     not-covered (no required check failed, but some required checks did not run: deselected or skipped).
+    A check skipped because its precondition is missing stands for the check that reports the cause (its
+    `blocked_by`): a required check blocked by a failure is that failure, named once.
     """
     verdicts = {r["id"]: r.get("compat_verdict") or r["verdict"] for r in results}
+    blocked = {r["id"]: r["blocked_by"] for r in results if r.get("blocked_by") and r["verdict"] == "skipped"}
+
+    def cause(item: str) -> str:
+        seen = {item}
+        while item in blocked and blocked[item] in verdicts and blocked[item] not in seen:
+            item = blocked[item]
+            seen.add(item)
+        return item
+
     out = {}
     for name, spec in profiles().items():
         required = matching(spec["required"], all_ids)
         optional = [i for i in matching(spec.get("optional", []), all_ids) if i not in required]
-        failing = [i for i in required if verdicts.get(i) in BROKEN]
-        limiting = [i for i in optional if verdicts.get(i) in BROKEN]
-        not_run = [i for i in required if verdicts.get(i) in (None, "skipped")]
+        failing = _unique(cause(i) for i in required if verdicts.get(cause(i)) in BROKEN)
+        limiting = _unique(cause(i) for i in optional if verdicts.get(cause(i)) in BROKEN and cause(i) not in failing)
+        not_run = [i for i in required if verdicts.get(cause(i)) in (None, "skipped")]
         if failing:
             status = "not-ready"
         elif not_run:
@@ -51,3 +62,7 @@ def readiness(results: list[dict], all_ids: list[str]) -> dict[str, dict]:
         out[name] = {"status": status, "description": spec["description"], "failing": failing,
                      "limiting": limiting, "not_run": not_run}
     return out
+
+
+def _unique(items) -> list[str]:
+    return list(dict.fromkeys(items))

@@ -39,6 +39,7 @@ def result_dict(result: CheckResult, message: str, duration: float = 0.0) -> dic
         "tier": result.tier,
         "message": message,
         "reason": result.reason,
+        **({"blocked_by": result.blocked_by} if result.blocked_by else {}),
         "findings": [
             {"verdict": f.verdict.value, "compat_verdict": f.compat_verdict.value, "rule": f.rule,
              "expected": f.expected, "got": f.got, "where": f.where}

@@ -61,6 +61,7 @@ class CheckResult:
     findings: tuple[Finding, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     reason: str = ""  # for skipped / unsupported / error: why
+    blocked_by: str = ""  # skipped because a precondition is missing: the check that reports the cause
     tokens_requested: int = 0
     tokens_used: int = 0
     exchanges: tuple[tuple[str, int, int], ...] = ()  # (name, tokens requested, tokens used) of each read

@@ -153,6 +153,18 @@ REGISTRY = [
         route=rq.route_404("count_tokens"),
     ),
     Fault(
+        "count-tokens-missing-plain",
+        "count_tokens does not exist, answered as a web framework does (404 {\"detail\": \"Not Found\"}).",
+        "fault",
+        route=rq.route_unserved(404, {"detail": "Not Found"}, "application/json", "count_tokens"),
+    ),
+    Fault(
+        "models-missing-plain",
+        "GET /v1/models and /v1/models/{id} are not routed: 405 with a plain-text body.",
+        "fault",
+        route=rq.route_unserved(405, "Method Not Allowed", "text/plain; charset=utf-8", "models", "model"),
+    ),
+    Fault(
         "count-tokens-ignores-system",
         "count_tokens leaves the system prompt out.",
         "fault",

@@ -175,6 +175,13 @@ def route_404(*endpoints: str) -> Any:
     return lambda info: not_found("Not Found") if info.endpoint in endpoints else None
 
 
+def route_unserved(status: int, raw_body: Any, media_type: str, *endpoints: str) -> Any:
+    """Every request to one of `endpoints` gets `status` with a body that is not Anthropic's (a web framework's own
+    answer for a route it does not have, as most layers that skip an optional endpoint give)."""
+    error = ApiError(status, "not_found_error", "Not Found", raw_body=raw_body, media_type=media_type)
+    return lambda info: error if info.endpoint in endpoints else None
+
+
 def status_422(error: ApiError) -> ApiError:
     if error.status == 400 and error.type == "invalid_request_error":
         return dataclasses.replace(error, status=422)

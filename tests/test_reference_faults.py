@@ -633,6 +633,17 @@ NEW_FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
         and assert_error(fget(f, "/v1/models/reference-model"), 404, "not_found_error")
         and fpost(f).status_code == 200
     ),
+    "models-missing-plain": lambda f: (
+        fget(f, "/v1/models").status_code == 405
+        and fget(f, "/v1/models").text == "Method Not Allowed"
+        and fget(f, "/v1/models/reference-model").status_code == 405
+        and fpost(f).status_code == 200
+    ),
+    "count-tokens-missing-plain": lambda f: (
+        fcount(f, COUNT_BODY).status_code == 404
+        and fcount(f, COUNT_BODY).json() == {"detail": "Not Found"}
+        and fpost(f).status_code == 200
+    ),
     "count-tokens-missing": lambda f: (
         assert_error(fcount(f, COUNT_BODY), 404, "not_found_error")
         and assert_error(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from conformance.checks.bad_requests import judge, rejected
-from conformance.checks.common import expect_ok
-from conformance.engine import Context, Session, Unsupported, check
+from conformance.checks.common import error_detail, expect_ok, unserved
+from conformance.engine import Context, Session, check
 from conformance.verdicts import Finding, Verdict
 from conformance.wire import Exchange, WireRequest
 
@@ -55,7 +55,7 @@ def wrong_key(ctx: Context):
 
 
 def _endpoint_auth(ctx: Context, endpoint: str, style: str) -> Exchange:
-    """count_tokens or models, authenticated with `style`; a clean 404/405 means the endpoint is not served."""
+    """count_tokens or models, authenticated with `style`; a 404/405 means the endpoint is not served."""
     if endpoint == "count-tokens":
         body = {k: v for k, v in ctx.probes.text_body("auth-count").items() if k != "max_tokens"}
         request = WireRequest(body=body, path="/v1/messages/count_tokens", auth=style,
@@ -65,11 +65,8 @@ def _endpoint_auth(ctx: Context, endpoint: str, style: str) -> Exchange:
     ex = ctx.exchange(f"auth-{endpoint}-{style}", lambda: request)
     if style == "none":  # the endpoint exists if it answers authenticated callers; hiding it from others is a defect
         _endpoint_auth(ctx, endpoint, "x-api-key")
-    elif ex.status in (404, 405):
-        from conformance.checks.acceptance import declined
-
-        if refusal := declined(ex):
-            raise Unsupported(f"{endpoint}: the target does not serve it ({refusal[:160]})")
+    else:
+        unserved(ex.status, endpoint, error_detail(ex))
     return ex
 
 

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from conformance.engine import Context, fail, strict
+from conformance.engine import Context, Unsupported, fail, strict
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
 
@@ -23,13 +23,30 @@ def expect_ok(ex: Exchange, rule: str) -> list[Finding]:
     """A finding unless the exchange is a 2xx; names the status and the error the target gave."""
     if ex.ok:
         return []
+    detail = error_detail(ex)
+    return [fail(rule, "HTTP 200", f"HTTP {ex.status} {detail}".rstrip())]
+
+
+# An optional endpoint the target does not offer answers one of these, whatever its body says (DESIGN §9).
+UNSERVED_STATUSES = (404, 405, 501)
+UNSERVED_SHAPE_CHECK = "errors/not-found-path"  # the one check that judges the body of such an answer
+
+
+def unserved(status: int | None, endpoint: str, detail: str = "") -> None:
+    """Raise Unsupported when `status` says `endpoint` is not served: the endpoint is optional, so its absence is
+    no failure of the checks that need it, and the 404's shape is judged once, by errors/not-found-path."""
+    if status in UNSERVED_STATUSES:
+        said = f": {short(detail, 120)}" if detail else ""
+        raise Unsupported(f"{endpoint}: the target does not serve it (HTTP {status}{said}); the shape of such an "
+                          f"answer is judged once, by {UNSERVED_SHAPE_CHECK}")
+
+
+def error_detail(ex: Exchange) -> str:
+    """The error a target gave, in a few words: `type: message` of an Anthropic envelope, else the body's start."""
     body = ex.json
-    detail = ""
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        detail = f" {body['error'].get('type')}: {body['error'].get('message')}"
-    elif ex.body:
-        detail = " " + ex.body[:120].decode("utf-8", "replace")
-    return [fail(rule, "HTTP 200", f"HTTP {ex.status}{detail}")]
+        return f"{body['error'].get('type')}: {body['error'].get('message')}"
+    return ex.body[:120].decode("utf-8", "replace") if ex.body else ""
 
 
 def message_body(ex: Exchange) -> dict | None:

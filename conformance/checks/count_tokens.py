@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from conformance.checks.acceptance import declined
 from conformance.checks.bad_requests import rejected
-from conformance.checks.common import short
-from conformance.engine import Context, Unsupported, check, fail
+from conformance.checks.common import error_detail, short, unserved
+from conformance.engine import Context, check, fail
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
 
@@ -21,10 +20,10 @@ def base_body(ctx: Context) -> dict:
 
 
 def count(ctx: Context, name: str, body: dict, path: str = PATH, **request) -> Exchange:
-    """A count_tokens exchange; when the plain probe ("count") is a clean 404/405, the endpoint is not served."""
+    """A count_tokens exchange; when the plain probe ("count") is a 404/405, the endpoint is not served."""
     ex = ctx.exchange(name, lambda: ctx.request(body, path=path, **request))
-    if name == "count" and ex.status in (404, 405) and (refusal := declined(ex)):
-        raise Unsupported(f"count_tokens: the target does not serve it ({short(refusal, 160)})")
+    if name == "count":
+        unserved(ex.status, "count_tokens", error_detail(ex))
     return ex
 
 

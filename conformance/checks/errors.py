@@ -5,7 +5,7 @@ from __future__ import annotations
 from conformance import schemas
 from conformance.checks.bad_requests import BAD_REQUESTS, bad_request, judge, judged_probes
 from conformance.checks.common import short
-from conformance.engine import Context, Skip, check, fail, strict
+from conformance.engine import Blocked, Context, check, fail, strict
 from conformance.verdicts import Verdict
 
 # The documented status -> error.type table (docs: errors).
@@ -32,12 +32,24 @@ for _probe, _rule in VALIDATION.items():
     validation_check(f"errors/{_probe}", _probe, _rule)
 
 
+def judging_check(probe: str) -> str:
+    """The check that judges whether the bad request `probe` is rejected (and reports it when it is not)."""
+    from conformance.checks.validation import VALIDATION_CHECKS
+
+    owners = {"auth-missing": "auth/missing-key", "auth-wrong": "auth/wrong-key",
+              **{name: f"errors/{name}" for name in VALIDATION},
+              **{name: check_id for check_id, (name, _) in VALIDATION_CHECKS.items()}}
+    return owners[probe]
+
+
 @check("errors/envelope", rule="ERR-ENVELOPE", tier="free", params=tuple(BAD_REQUESTS))
 def envelope(ctx: Context, probe: str):
     """The error body is the Anthropic envelope {type: error, error: {type, message}}."""
     ex = bad_request(ctx, probe)
     if ex.ok:
-        raise Skip(f"no error body to judge: the target accepted {BAD_REQUESTS[probe].what} (HTTP {ex.status})")
+        owner = judging_check(probe)
+        raise Blocked(owner, f"no error body to judge: the target accepted {BAD_REQUESTS[probe].what} "
+                             f"(HTTP {ex.status}); {owner} reports it")
     body = ex.json
     if body is None:
         return [fail("ERR-ENVELOPE", "a JSON error body", f"{ex.content_type}: {short(ex.body[:100])}")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conformance.checks.bad_requests import rejected
 from conformance.checks.common import require_message, short, text_probe
-from conformance.engine import Context, Skip, check, fail, strict, warn
+from conformance.engine import Blocked, Context, Skip, check, fail, strict, warn
 from conformance.probes import CLAUDE_CODE_BETAS
 from conformance.verdicts import Finding, Verdict
 
@@ -72,7 +72,7 @@ def request_id_format(ctx: Context):
     ex = text_probe(ctx, "text")
     value = ex.request_id
     if not value:
-        raise Skip("no request-id header (message/request-id-header reports it)")
+        raise Blocked("message/request-id-header", "no request-id header; message/request-id-header reports it")
     if not value.startswith("req_"):
         return [strict("HDR-REQUEST-ID-FORMAT", "a request-id starting with req_", short(value), "request-id header",
                        compat=Verdict.PASS)]

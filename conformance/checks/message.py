@@ -18,15 +18,19 @@ from conformance.engine import Context, check, fail, strict, warn
 PROBE = "text"
 
 
+OWNER = "message/schema"  # reports a text probe answered with no JSON Message; the other checks of it are skipped
+
+
 def _message(ctx: Context, rule: str):
-    return require_message(text_probe(ctx, PROBE), rule)
+    body, findings = require_message(text_probe(ctx, PROBE), rule)
+    return body, ctx.needs(findings, OWNER, "no Message from the text probe")
 
 
 @check("message/content-type-json", rule="MSG-CONTENT-TYPE", tier="cheap")
 def content_type_json(ctx: Context):
     """A non-streaming response is application/json."""
     ex = text_probe(ctx, PROBE)
-    _, findings = require_message(ex, "MSG-CONTENT-TYPE")
+    _, findings = _message(ctx, "MSG-CONTENT-TYPE")
     return findings or media_type_findings(ex, "MSG-CONTENT-TYPE", "application/json")
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from conformance.checks.acceptance import declined
 from conformance.checks.bad_requests import rejected
-from conformance.checks.common import short
-from conformance.engine import Context, Skip, Unsupported, check, fail, strict
+from conformance.checks.common import error_detail, short, unserved
+from conformance.engine import Blocked, Context, check, fail, strict
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
 
@@ -17,8 +16,8 @@ ITEM_KEYS = ("type", "id", "display_name", "created_at")
 
 def get(ctx: Context, name: str, path: str) -> Exchange:
     ex = ctx.exchange(name, lambda: ctx.request(None, method="GET", path=path))
-    if name == "models" and ex.status in (404, 405) and (refusal := declined(ex)):
-        raise Unsupported(f"models: the target does not serve GET /v1/models ({short(refusal, 160)})")
+    if name == "models":
+        unserved(ex.status, "GET /v1/models", error_detail(ex))
     return ex
 
 
@@ -70,7 +69,7 @@ def first_id(ctx: Context) -> str:
     body, findings = page(ctx, "MODELS-GET")
     data = (body or {}).get("data")
     if findings or not isinstance(data, list) or not data or not isinstance(data[0], dict):
-        raise Skip("GET /v1/models gave no model id to look up (models/list-shape reports why)")
+        raise Blocked("models/list-shape", "GET /v1/models gave no model id to look up; models/list-shape reports why")
     return str(data[0].get("id"))
 
 

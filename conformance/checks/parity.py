@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from conformance.checks.common import block_types, expect_ok, merge_text_runs, message_body, short, tool_uses
+from conformance.checks.streaming import streamed_message
 from conformance.engine import Context, check, fail
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
@@ -53,7 +54,11 @@ def parity_block_types(ctx: Context):
         if findings:
             out += findings
             continue
-        a, b = merge_text_runs(block_types(plain.json)), merge_text_runs(block_types(streamed.stream[1].message))
+        message, missing = streamed_message(ctx, streamed, "PARITY-BLOCKS")
+        if message is None:
+            out += missing
+            continue
+        a, b = merge_text_runs(block_types(plain.json)), merge_text_runs(block_types(message))
         if a != b:
             out.append(fail("PARITY-BLOCKS", f"streamed block types equal to non-streamed {a}", short(b), f"{name} probe"))
     return out
@@ -84,8 +89,11 @@ def parity_tool_input(ctx: Context):
     findings = both_ok(plain, streamed, "PARITY-TOOL-INPUT")
     if findings:
         return findings
+    message, missing = streamed_message(ctx, streamed, "PARITY-TOOL-INPUT")
+    if message is None:
+        return missing
     a = [c.get("input") for c in tool_uses(plain.json) if c.get("name") == spec.name]
-    b = [c.get("input") for c in tool_uses(streamed.stream[1].message) if c.get("name") == spec.name]
+    b = [c.get("input") for c in tool_uses(message) if c.get("name") == spec.name]
     if a != b:  # two generations: against a real model a difference is a warning
         return [Finding(ctx.content_verdict(), "PARITY-TOOL-INPUT", f"streamed input equal to non-streamed {short(a)}",
                         short(b), "tool_use input")]
@@ -100,7 +108,9 @@ def parity_usage(ctx: Context):
     if findings:
         return findings
     usage = plain.json.get("usage") if isinstance(plain.json.get("usage"), dict) else {}
-    message = streamed.stream[1].message or {}
+    message, missing = streamed_message(ctx, streamed, "PARITY-USAGE")
+    if message is None:
+        return missing
     live = message.get("usage") if isinstance(message.get("usage"), dict) else {}
     out = []
     if usage.get("input_tokens") != live.get("input_tokens"):

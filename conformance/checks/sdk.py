@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import traceback
 
-from conformance.checks.common import contains_words, short
+from conformance.checks.common import contains_words, short, unserved
 from conformance.engine import Context, HarnessError, Unsupported, check, fail, strict
 from conformance.probes import call_tool_text
 from conformance.transport import describe, limit_in
@@ -165,8 +165,9 @@ def sdk_count_tokens(ctx: Context):
 
         try:
             result = client.messages.count_tokens(**params)
-        except anthropic.NotFoundError as exc:
-            raise Unsupported(f"count_tokens: the SDK got 404 ({exc})") from None
+        except anthropic.APIStatusError as exc:
+            unserved(exc.status_code, "count_tokens", str(exc))
+            raise
         if not isinstance(result.input_tokens, int) or result.input_tokens <= 0:
             return [fail("SDK-COUNT-TOKENS", "input_tokens > 0", short(result.input_tokens))]
         return []
@@ -182,8 +183,9 @@ def sdk_models_list(ctx: Context):
 
         try:
             page = client.models.list(limit=20)
-        except anthropic.NotFoundError as exc:
-            raise Unsupported(f"models: the SDK got 404 ({exc})") from None
+        except anthropic.APIStatusError as exc:
+            unserved(exc.status_code, "GET /v1/models", str(exc))
+            raise
         if not page.data:
             return [fail("SDK-MODELS", "at least one model", "an empty page")]
         return []

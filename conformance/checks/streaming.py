@@ -6,7 +6,7 @@ import json
 
 from conformance import schemas
 from conformance.checks.common import contains_words, expect_ok, media_type_findings, short
-from conformance.engine import Context, Skip, check, fail, warn
+from conformance.engine import Blocked, Context, Skip, check, fail, warn
 from conformance.verdicts import Finding, Verdict
 from conformance.wire import Exchange
 
@@ -15,6 +15,8 @@ DOCUMENTED_EVENTS = frozenset({"message_start", "content_block_start", "content_
                                "message_delta", "message_stop", "ping", "error"})
 TOOL_PROBE = "tool-stream"
 LONG_MAX_TOKENS = 256  # room for the 80 nonce words of the long stream (the expensive tier's budget counts it)
+# The check that reports a shared stream probe answered with no 200; every other check of that stream is skipped.
+OWNERS = {PROBE: "streaming/content-type", TOOL_PROBE: "streaming/tool-input", "long-stream": "streaming/long-text"}
 
 
 def stream_exchange(ctx: Context, name: str = PROBE) -> Exchange:
@@ -28,10 +30,31 @@ def stream_exchange(ctx: Context, name: str = PROBE) -> Exchange:
     return ctx.exchange(name, lambda: ctx.request(ctx.probes.text_body(name, stream=True)))
 
 
+def stream_ok(ctx: Context, ex: Exchange, rule: str) -> list[Finding]:
+    """Findings unless the stream probe `ex` is a 2xx: its owner check reports them, the others are skipped."""
+    name = ex.name.split("#")[0]
+    return ctx.needs(expect_ok(ex, rule), OWNERS.get(name, ctx.check.id), f"no 200 stream of the {name!r} probe")
+
+
+def streamed_message(ctx: Context, ex: Exchange, rule: str) -> tuple[dict | None, list[Finding]]:
+    """The message accumulated from the 200 stream `ex`. A stream without message_start accumulates none: when the
+    text stream lacks one too, streaming/message-start-first reports it and this check is skipped; otherwise it is
+    this check's own finding."""
+    message = ex.stream[1].message
+    if message is not None:
+        return message, []
+    text = stream_exchange(ctx)
+    if text.ok and text.stream[1].message is None:
+        raise Blocked("streaming/message-start-first", f"the {ex.name.split('#')[0]!r} stream has no message_start, "
+                      "so no message accumulates; streaming/message-start-first reports it")
+    return None, [fail(rule, "a message_start, from which the streamed message accumulates", "no message_start",
+                       ex.name.split("#")[0])]
+
+
 def violations(ctx: Context, rule: str, name: str = PROBE) -> list[Finding]:
     """The state machine's violations of `rule` on the stream `name`, as findings."""
     ex = stream_exchange(ctx, name)
-    findings = expect_ok(ex, rule)
+    findings = stream_ok(ctx, ex, rule)
     if findings:
         return findings
     decoder, validator = ex.stream
@@ -73,14 +96,14 @@ for _id, _rule, _summary in [
 def content_type(ctx: Context):
     """A stream is served as text/event-stream."""
     ex = stream_exchange(ctx)
-    return expect_ok(ex, "SSE-CONTENT-TYPE") or media_type_findings(ex, "SSE-CONTENT-TYPE", "text/event-stream")
+    return stream_ok(ctx, ex, "SSE-CONTENT-TYPE") or media_type_findings(ex, "SSE-CONTENT-TYPE", "text/event-stream")
 
 
 @check("streaming/event-schema", rule="STREAM-EVENT-SCHEMA", tier="cheap")
 def event_schema(ctx: Context):
     """Every event's data validates against its SDK-derived schema."""
     ex = stream_exchange(ctx)
-    findings = expect_ok(ex, "STREAM-EVENT-SCHEMA")
+    findings = stream_ok(ctx, ex, "STREAM-EVENT-SCHEMA")
     if findings:
         return findings
     out = []
@@ -97,7 +120,7 @@ def event_schema(ctx: Context):
 def unknown_events(ctx: Context):
     """Event types outside the documented set are reported as warnings, never failures."""
     ex = stream_exchange(ctx)
-    findings = expect_ok(ex, "STREAM-UNKNOWN-EVENT")
+    findings = stream_ok(ctx, ex, "STREAM-UNKNOWN-EVENT")
     if findings:
         return findings
     return [warn("STREAM-UNKNOWN-EVENT", v.expected, v.got, f"event #{v.event_index}")
@@ -114,7 +137,7 @@ def accumulated_text_finding(ctx: Context, name: str, words: list[str], rule: st
         accepted = first if accept(first) else None
     else:
         first, accepted = ctx.content_exchange(name, build, accept)
-    findings = expect_ok(first, rule)
+    findings = stream_ok(ctx, first, rule)
     if findings:
         return findings
     if accepted is None:
@@ -135,7 +158,7 @@ def follows_directive(ctx: Context):
 def long_text(ctx: Context):
     """A 120-word streamed reply arrives whole, with a clean event sequence."""
     ex = stream_exchange(ctx, "long-stream")
-    findings = expect_ok(ex, "STREAM-LONG")
+    findings = stream_ok(ctx, ex, "STREAM-LONG")
     if findings:
         return findings
     out = [fail("STREAM-LONG", v.expected, v.got, f"event #{v.event_index} in state {v.state} [{v.rule}]")
@@ -147,19 +170,22 @@ def long_text(ctx: Context):
 def tool_input(ctx: Context):
     """A streamed forced tool call: partial_json strings concatenate to the directed input; stop_reason tool_use."""
     ex = stream_exchange(ctx, TOOL_PROBE)
-    findings = expect_ok(ex, "STREAM-TOOL-INPUT")
+    findings = stream_ok(ctx, ex, "STREAM-TOOL-INPUT")
     if findings:
         return findings
     validator = ex.stream[1]
+    message, findings = streamed_message(ctx, ex, "STREAM-TOOL-INPUT")
+    if message is None:
+        return findings
     out = [fail("STREAM-TOOL-INPUT", v.expected, v.got, f"event #{v.event_index} {v.path} [{v.rule}]")
            for v in validator.violations_for("STREAM-TOOL-JSON")]
     spec = ctx.probes.tool(TOOL_PROBE)
-    blocks = [b for b in (validator.message or {}).get("content", []) if isinstance(b, dict)
-              and b.get("type") == "tool_use"]
+    content = message.get("content") if isinstance(message.get("content"), list) else []
+    blocks = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_use"]
     match = [b for b in blocks if b.get("name") == spec.name]
     if not match:
         out.append(fail("STREAM-TOOL-INPUT", f"a tool_use block for {spec.name}",
-                        f"blocks: {[b.get('type') for b in (validator.message or {}).get('content', [])]}"))
+                        f"blocks: {[b.get('type') for b in content if isinstance(b, dict)]}"))
     elif match[0].get("input") != spec.arguments:
         got = match[0].get("input")
         out.append(Finding(ctx.content_verdict() if isinstance(got, dict) else Verdict.FAIL, "STREAM-TOOL-INPUT",
@@ -226,10 +252,13 @@ def stream_max_tokens(ctx: Context):
 def start_usage(ctx: Context, rule: str) -> tuple[object, list[Finding]]:
     """The usage object of the text stream's message_start (None when absent), or why there is no stream."""
     ex = stream_exchange(ctx)
-    findings = expect_ok(ex, rule)
+    findings = stream_ok(ctx, ex, rule)
     if findings:
         return None, findings
     start = next((data for _, data in ex.stream[1].events if (data or {}).get("type") == "message_start"), None)
+    if start is None:
+        raise Blocked("streaming/message-start-first", "no message_start to read usage from; "
+                      "streaming/message-start-first reports it")
     message = (start or {}).get("message")
     return (message.get("usage") if isinstance(message, dict) else None), []
 
@@ -253,7 +282,8 @@ def cache_usage_fields(ctx: Context):
     if findings:
         return findings
     if not isinstance(usage, dict):
-        raise Skip("message_start has no usage object (streaming/message-start-shape reports it)")
+        raise Blocked("streaming/message-start-shape",
+                      "message_start has no usage object; streaming/message-start-shape reports it")
     return [fail("STREAM-CACHE-USAGE", "an integer >= 0 (Claude Code reads it)",
                  short(usage.get(key)) if key in usage else "missing", f"message_start $.message.usage.{key}")
             for key in ("cache_creation_input_tokens", "cache_read_input_tokens")
@@ -278,6 +308,8 @@ def parallel_tools(ctx: Context):
     if findings:
         return findings
     validator = first.stream[1]
+    if streamed_message(ctx, first, "STREAM-PARALLEL-TOOLS")[1]:
+        return streamed_message(ctx, first, "STREAM-PARALLEL-TOOLS")[1]
     out = [fail("STREAM-PARALLEL-TOOLS", v.expected, v.got, f"event #{v.event_index} in state {v.state} [{v.rule}]")
            for v in validator.violations_for("STREAM-BLOCK-ORDER", "STREAM-DELTA-TYPE", "STREAM-TOOL-JSON")]
     if good is None and not out:
@@ -291,7 +323,7 @@ def parallel_tools(ctx: Context):
 def idle_gaps(ctx: Context):
     """A long stream never goes silent for long (the API sends pings; proxies cut idle streams)."""
     ex = stream_exchange(ctx, "long-stream")
-    findings = expect_ok(ex, "STREAM-KEEPALIVE")
+    findings = stream_ok(ctx, ex, "STREAM-KEEPALIVE")
     if findings:
         return findings
     limit = ctx.session.idle_gap_limit

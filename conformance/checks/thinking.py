@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from conformance.checks.acceptance import declined
 from conformance.checks.common import block_types, contains_words, expect_ok, message_text, require_message, short
-from conformance.engine import Context, Skip, Unsupported, check, fail
+from conformance.checks.streaming import streamed_message
+from conformance.engine import Blocked, Context, Unsupported, check, fail
 from conformance.probes import reply_with
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
@@ -57,7 +58,7 @@ def signature(ctx: Context):
         return findings
     blocks = thinking_blocks(body.get("content"))
     if not blocks:
-        raise Skip("no thinking block to judge (thinking/returns-thinking reports it)")
+        raise Blocked("thinking/returns-thinking", "no thinking block to judge; thinking/returns-thinking reports it")
     return [fail("THINK-SIGNATURE", "a non-empty string signature", short(b.get("signature")) if "signature" in b
                  else "no signature key", f"$.content[{i}].signature")
             for i, b in enumerate(blocks) if b.get("type") == "thinking" and not (
@@ -71,10 +72,15 @@ def stream_signature_delta(ctx: Context):
     findings = expect_ok(ex, "THINK-SIGNATURE-DELTA")
     if findings:
         return findings
-    validator = ex.stream[1]
-    blocks = thinking_blocks((validator.message or {}).get("content"))
+    message, missing = streamed_message(ctx, ex, "THINK-SIGNATURE-DELTA")
+    if message is None:
+        return missing
+    blocks = thinking_blocks(message.get("content"))
     if not blocks:
-        raise Skip("no streamed thinking block to judge")
+        plain = thinking_exchange(ctx, False)
+        has = plain.ok and isinstance(plain.json, dict) and thinking_blocks(plain.json.get("content"))
+        owner = "thinking/stream-parity" if has else "thinking/returns-thinking"
+        raise Blocked(owner, f"no streamed thinking block to judge; {owner} reports it")
     return [fail("THINK-SIGNATURE-DELTA", "a signature_delta with a non-empty signature before content_block_stop",
                  f"accumulated signature {short(b.get('signature'))}", f"content block {i}")
             for i, b in enumerate(blocks) if b.get("type") == "thinking" and not b.get("signature")]
@@ -88,8 +94,11 @@ def stream_parity(ctx: Context):
     findings += expect_ok(streamed, "THINK-PARITY")
     if body is None or findings:
         return findings
+    message, missing = streamed_message(ctx, streamed, "THINK-PARITY")
+    if message is None:
+        return missing
     plain = block_types(body)
-    live = block_types(streamed.stream[1].message)
+    live = block_types(message)
     out: list[Finding] = []
     if plain != live:
         out.append(fail("THINK-PARITY", f"streamed block types equal to non-streamed {plain}", short(live),
@@ -107,7 +116,8 @@ def replay_accepted(ctx: Context):
     first = thinking_exchange(ctx, False)
     body = first.json if first.ok and isinstance(first.json, dict) else None
     if body is None or not thinking_blocks(body.get("content")):
-        raise Skip("the target gave no thinking block to pass back")
+        raise Blocked("thinking/returns-thinking", "the target gave no thinking block to pass back; "
+                      "thinking/returns-thinking reports it")
     words = ctx.probes.text_words("thinking-replay")
     request = {"model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, "thinking": THINKING, "messages": [
         {"role": "user", "content": reply_with(ctx.probes.text_words("thinking"))},

@@ -16,11 +16,12 @@ from conformance.checks.common import (
     short,
     tool_uses,
 )
-from conformance.engine import Context, Skip, check, fail
+from conformance.engine import Blocked, Context, check, fail
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
 
 PROBE = "tool-forced"
+OWNER = "tools/forced-call"
 TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 
 
@@ -29,16 +30,17 @@ def forced(ctx: Context) -> Exchange:
 
 
 def forced_call(ctx: Context, rule: str) -> tuple[dict | None, list[Finding]]:
-    """The tool_use block of the forced call, or findings saying why there is none."""
+    """The tool_use block of the forced call, or findings saying why there is none. Those findings are
+    tools/forced-call's; the checks that judge the call (its id, input, stop_reason) are skipped without one."""
     body, findings = require_message(forced(ctx), rule)
     if body is None:
-        return None, findings
+        return None, ctx.needs(findings, OWNER, "no Message from the forced tool call probe")
     spec = ctx.probes.tool(PROBE)
     calls = [b for b in tool_uses(body) if b.get("name") == spec.name]
     if not calls:
         kinds = block_types(body) if isinstance(body.get("content"), list) else body.get("content")
-        return None, [fail(rule, f"a tool_use block calling {spec.name} (tool_choice forces it)",
-                           f"content block types {short(kinds)}", "$.content")]
+        return None, ctx.needs([fail(rule, f"a tool_use block calling {spec.name} (tool_choice forces it)",
+                                     f"content block types {short(kinds)}", "$.content")], OWNER, "no tool call to judge")
     return calls[0], []
 
 
@@ -236,7 +238,8 @@ def parallel_ids_unique(ctx: Context):
         return findings
     ids = [c.get("id") for c in tool_uses((good or first).json)]
     if len(ids) < 2:
-        raise Skip(f"the target made {len(ids)} tool call(s); ids are judged when it makes two")
+        raise Blocked("tools/parallel-calls", f"the target made {len(ids)} tool call(s); ids are judged when it makes two, "
+                      "and tools/parallel-calls reports it")
     if len(set(map(str, ids))) != len(ids):
         return [fail("TOOL-ID-UNIQUE", "distinct tool_use ids", short(ids), "$.content[].id")]
     return []
