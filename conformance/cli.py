@@ -333,7 +333,9 @@ def run_pytest(run, keyword: str | None, junit: str | None = None, verbose: bool
         pytest_args += ["--junitxml", junit]
     run.prepare()
     try:
-        return pytest.main(pytest_args, plugins=[run])
+        from conformance import pytest_fixtures  # also when the entry point is not installed (a checkout)
+
+        return pytest.main(pytest_args, plugins=[run, pytest_fixtures])
     finally:
         run.stop_server()
 

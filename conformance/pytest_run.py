@@ -19,6 +19,7 @@ from conformance.transport import Limits, limits_from
 from conformance.verdicts import Verdict, render
 
 USER_PROPERTY = "conformance_result"
+OUTSIDE_PROPERTY = "conformance_outside"  # an item that failed outside its check (setup, teardown): an error record
 WORKER_KEY = "conformance_target"
 PROGRESS_EVERY = 25
 TIERS_HELP = {
@@ -92,6 +93,7 @@ class ConformanceRun:
         self._sessions: dict[str, Session] = {}
         self._config: pytest.Config | None = None
         self._records = RedactingRecords(self.redact)  # what the clients log (headers at DEBUG) is redacted too
+        self.collect_errors: dict[str, str] = {}  # area -> why its suite module could not be collected
 
     def prepare(self) -> None:
         """Boot the embedded reference server (if a target needs it) while pytest starts; sessionstart waits for it.
@@ -300,8 +302,38 @@ class ConformanceRun:
         found = known.get(item_id) or known.get(item_id.split("[")[0])
         return dict(found) if found else None
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call):
+        """An item that failed outside its check (a missing fixture, a setup or teardown error, a call that never
+        reached the check) becomes an error record: nothing that did not run is missing from the report."""
+        outcome = yield
+        rep = outcome.get_result()
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        item_id = params.get("check_id")
+        recorded = rep.when == "call" and any(key == USER_PROPERTY for key, _ in item.user_properties)
+        if not rep.failed or not isinstance(item_id, str) or recorded:
+            return
+        lines = (rep.longreprtext or "").strip().splitlines()
+        detail = next((line.strip()[1:].strip() for line in reversed(lines) if line.strip().startswith("E ")),
+                      lines[-1].strip() if lines else "no detail")
+        rep.user_properties.append((OUTSIDE_PROPERTY, self.redact(json.dumps({
+            "id": item_id, "target": params.get("conformance_target", ""),
+            "reason": f"harness error: the item failed in {rep.when}, outside the check: {detail[:300]}"}))))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A suite module that cannot be collected: its area's checks are recorded as errors at the end."""
+        if report.failed and report.nodeid:
+            module = report.nodeid.split("::")[0].rsplit("/", 1)[-1]
+            if module.startswith("test_") and module.endswith(".py"):
+                lines = (report.longreprtext or "").strip().splitlines()
+                self.collect_errors[module[5:-3].replace("_", "-")] = lines[-1].strip() if lines else "no detail"
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, value in report.user_properties:
+            if key == OUTSIDE_PROPERTY:
+                outside = json.loads(value)
+                name = outside["target"]
+                self.results.setdefault(name, {})[outside["id"]] = outside_record(outside["id"], outside["reason"])
             if key == USER_PROPERTY and report.when == "call":
                 record = json.loads(value)
                 name = record.pop("target", "")
@@ -349,7 +381,12 @@ class ConformanceRun:
                 shutil.rmtree(self.slots_root, ignore_errors=True)
 
     def build(self, name: str, target: Target) -> dict:
-        results = list(self.results.get(name, {}).values())
+        recorded = self.results.setdefault(name, {})
+        for area, why in self.collect_errors.items():
+            for item_id in selected_items(area, self.selection.get("keyword")):
+                recorded.setdefault(item_id, outside_record(item_id, f"harness error: the suite of {area} could "
+                                                                     f"not be collected: {why[:300]}"))
+        results = list(recorded.values())
         exchanges: dict[str, dict] = {}  # each exchange once, however many checks (and workers) read it
         for record in results:
             for ex in record.get("exchanges", []):
@@ -395,6 +432,30 @@ class ConformanceRun:
         if self._server is not None:
             text = redact(text, [self._server.api_key])
         return text
+
+
+def outside_record(item_id: str, reason: str) -> dict:
+    """The report record of an item that failed outside its check: an error, never a verdict on the target."""
+    from conformance.engine import all_checks, split_item_id
+    from conformance.verdicts import CheckResult
+
+    check = all_checks().get(split_item_id(item_id)[0])
+    result = CheckResult(item_id, Verdict.ERROR, check.rule if check else "HARNESS", check.tier if check else "free",
+                         reason=reason)
+    return result_dict(result, f"ERROR {item_id}: {reason}")
+
+
+def selected_items(area: str, keyword: str | None) -> list[str]:
+    """The check items of `area` that `-k keyword` selects (pytest's rule: case-insensitive substrings)."""
+    from _pytest.mark.expression import Expression
+
+    from conformance.engine import all_checks
+
+    items = [i for c in all_checks().values() if c.area == area for i in c.item_ids()]
+    if not keyword:
+        return items
+    expression = Expression.compile(keyword)
+    return [i for i in items if expression.evaluate(lambda sub, i=i: sub.lower() in i.lower())]
 
 
 def load_deviations(path: str) -> dict[str, dict]:

@@ -118,6 +118,8 @@ REGISTRY = [
         "reject-prefill", "An assistant message last (a prefill) gets 400.", rq.reject_prefill(crash=False)
     ),
     _reject("reject-images", "Any image block gets 400.", rq.reject_block("image")),
+    _reject("reject-streaming", "stream: true gets 400 invalid_request_error (the layer never streams).",
+            rq.reject_streaming),
     _reject("images-500", "Any image block crashes the server (500).", rq.reject_block("image", crash=True)),
     _reject("reject-documents", "Any document block gets 400.", rq.reject_block("document")),
     _reject(

@@ -101,6 +101,13 @@ def reject_consecutive_roles(body: dict[str, Any], endpoint: str) -> ApiError | 
     return None
 
 
+def reject_streaming(body: dict[str, Any], endpoint: str) -> ApiError | None:
+    """stream: true gets 400 (a layer that never streams)."""
+    if endpoint == "messages" and body.get("stream") is True:
+        return invalid_request("stream: streaming is not supported")
+    return None
+
+
 def reject_prefill(crash: bool) -> Any:
     """An assistant message last (a prefill) gets 400, or 500 api_error when `crash`."""
 

@@ -445,6 +445,7 @@ NEW_FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
     "reject-prefill": lambda f: rejects(
         f, with_fields(messages=[USER, {"role": "assistant", "content": "Hel"}])
     ),
+    "reject-streaming": lambda f: rejects(f, with_fields(stream=True)) and fpost(f).status_code == 200,
     "reject-images": lambda f: rejects(
         f, with_fields(messages=[{"role": "user", "content": [IMAGE, CACHED]}])
     ),

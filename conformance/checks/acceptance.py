@@ -8,7 +8,7 @@ import struct
 import zlib
 from collections.abc import Callable
 
-from conformance.checks.common import contains_words, message_text, require_message, short, tool_uses
+from conformance.checks.common import contains_words, controlled_miss, message_text, require_message, short, tool_uses
 from conformance.data import load_json
 from conformance.engine import Context, Unsupported, check, fail
 from conformance.probes import CLAUDE_CODE_BETAS, reply_with
@@ -79,8 +79,10 @@ def accepted(ctx: Context, name: str, build: Callable[[], WireRequest], rule: st
     if body is None:
         return findings
     if words and good is None:
-        return [Finding(ctx.content_verdict(), rule, f"a reply containing {' '.join(words)!r}",
-                        short(message_text(body)), "$.content")]
+        ascii_words = all(word.isascii() for word in words)
+        return [controlled_miss(ctx, rule, f"a reply containing {' '.join(words)!r}", short(message_text(body)),
+                                "$.content", words, f"in the {name!r} probe",
+                                None if ascii_words else ctx.probes.text_words(name + ".control"))]
     return []
 
 
@@ -232,8 +234,8 @@ def claude_code_request(ctx: Context):
     out = [fail("ACC-CLAUDE-CODE", v.expected, v.got, f"event #{v.event_index} [{v.rule}]")
            for v in validator.violations[:10]]
     if good is None:
-        out.append(Finding(ctx.content_verdict(), "ACC-CLAUDE-CODE", f"streamed text containing {' '.join(words)!r}",
-                           short(validator.text), "accumulated text"))
+        out.append(controlled_miss(ctx, "ACC-CLAUDE-CODE", f"streamed text containing {' '.join(words)!r}",
+                                   short(validator.text), "accumulated text", words, "in Claude Code's request"))
     return out
 
 
@@ -256,8 +258,12 @@ def multiple_stop_sequences(ctx: Context):
     if body is None:
         return findings
     if good is None:
-        return [Finding(ctx.content_verdict(), "ACC-STOP-SEQUENCES", f"stop_reason stop_sequence, stop_sequence {seq!r}",
-                        f"{short(body.get('stop_reason'))}, {short(body.get('stop_sequence'))}", "$.stop_sequence")]
+        expected = f"stop_reason stop_sequence, stop_sequence {seq!r}"
+        got = f"{short(body.get('stop_reason'))}, {short(body.get('stop_sequence'))}"
+        if seq in message_text(body):  # the model said it and the target did not stop: stop_sequences lost
+            return [fail("ACC-STOP-SEQUENCES", expected, f"{got} with {seq!r} in the text", "$.stop_sequence")]
+        return [controlled_miss(ctx, "ACC-STOP-SEQUENCES", expected, got, "$.stop_sequence", before + [seq] + after,
+                                "with two stop_sequences")]
     return []
 
 

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from conformance.engine import Context, Unsupported, fail, strict
-from conformance.verdicts import Finding
+from conformance.verdicts import Finding, Verdict
 from conformance.wire import Exchange
 
 STOP_REASONS = ("end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
@@ -99,6 +99,35 @@ def why_not_json(body: bytes) -> str:
     except ValueError as exc:
         return f"not JSON: {exc}"
     return f"a JSON {type(value).__name__}, not an object" if not isinstance(value, dict) else "a JSON object"
+
+
+def controlled_miss(ctx: Context, rule: str, expected: str, got: str, where: str, words: list[str], through: str,
+                    control_words: list[str] | None = None) -> Finding:
+    """A reply that missed `words`, asked for `through` a channel a layer can lose (the system prompt, a tool_result,
+    the stream's deltas...), judged against a control (DESIGN §9): the same "reply with exactly" instruction as a
+    plain user turn, which no layer can lose. The control followed while the probe was missed on every attempt:
+    the layer lost it, a failure with both exchanges as evidence. The control missed too: the model disobeys, a
+    warning. `control_words` replaces the words when they are themselves under test (non-ASCII text)."""
+    from conformance.probes import reply_with
+
+    said = control_words or words
+    name = "control:" + " ".join(said)[:80]
+
+    def build():
+        return ctx.request({"model": ctx.target.model, "max_tokens": max(64, 3 * len(said) + 16),
+                            "messages": [{"role": "user", "content": reply_with(said)}]})
+
+    def followed(ex: Exchange) -> bool:
+        return ex.ok and contains_words(message_text(ex.json if isinstance(ex.json, dict) else None), said)
+
+    attempts = 1 if ctx.target.deterministic else ctx.session.content_attempts
+    tries = "once" if attempts == 1 else f"on all {attempts} attempts"
+    _, good = ctx.content_exchange(name, build, followed)
+    if good is not None:
+        return Finding(Verdict.FAIL, rule, expected, f"{got} (the same instruction as a plain user turn was followed, "
+                       f"exchange {good.name!r}; {through} it was missed {tries}: the layer lost it)", where)
+    return Finding(Verdict.WARN, rule, expected, f"{got} (the model did not follow the same instruction as a plain user "
+                   f"turn either, exchange {name!r}: the model's miss, not the layer's)", where)
 
 
 def text_probe(ctx: Context, key: str, **kwargs):

@@ -6,6 +6,7 @@ from conformance import schemas
 from conformance.checks.common import (
     STOP_REASONS,
     contains_words,
+    controlled_miss,
     id_findings,
     media_type_findings,
     message_text,
@@ -117,8 +118,9 @@ def no_empty_text(ctx: Context):
 def request_id_header(ctx: Context):
     """A successful response carries a request-id header."""
     ex = text_probe(ctx, PROBE)
-    if not ex.ok:
-        return [fail("MSG-REQUEST-ID", "HTTP 200 with a request-id header", f"HTTP {ex.status}")]
+    _, findings = _message(ctx, "MSG-REQUEST-ID")
+    if findings:
+        return findings
     if not ex.request_id:
         return [strict("MSG-REQUEST-ID", "a request-id header (the SDK exposes it as _request_id)", "no request-id header")]
     return []
@@ -158,10 +160,14 @@ def max_tokens_stop(ctx: Context):
     if body is None:
         return findings
     out = []
-    if body.get("stop_reason") != "max_tokens":
+    used = (body.get("usage") or {}).get("output_tokens") if isinstance(body.get("usage"), dict) else None
+    if body.get("stop_reason") != "max_tokens" and isinstance(used, int) and used < limit:
+        out.append(warn("MSG-MAX-TOKENS", "stop_reason max_tokens (max_tokens=5, a 30-word reply asked for)",
+                        f"{short(body.get('stop_reason'))} after {used} output tokens (under the limit: the reply "
+                        "ended on its own)", "$.stop_reason"))
+    elif body.get("stop_reason") != "max_tokens":
         out.append(fail("MSG-MAX-TOKENS", "stop_reason max_tokens (max_tokens=5, a 30-word reply asked for)",
                         short(body.get("stop_reason")), "$.stop_reason"))
-    used = (body.get("usage") or {}).get("output_tokens") if isinstance(body.get("usage"), dict) else None
     if isinstance(used, int) and used > limit:
         out.append(fail("MSG-MAX-TOKENS", f"usage.output_tokens <= {limit}", str(used), "$.usage.output_tokens"))
     return out
@@ -192,7 +198,11 @@ def stop_sequence(ctx: Context):
         if seq in message_text(final):  # the model said it and the target did not stop: stop_sequences ignored
             return [fail("MSG-STOP-SEQUENCE", expected, f"{short(final.get('stop_reason'))} with {seq!r} in the text",
                          "$.stop_reason")]
-        out.append(ctx_finding(ctx, "MSG-STOP-SEQUENCE", expected, short(final.get("stop_reason")), "$.stop_reason"))
+        # The reply neither stopped as reported nor said the sequence: a control without stop_sequences tells
+        # whether the model says these words (then the layer cut the reply and mislabelled it, or lost the request).
+        out.append(controlled_miss(ctx, "MSG-STOP-SEQUENCE", expected, f"{short(final.get('stop_reason'))}, text "
+                                   f"{short(message_text(final))}", "$.stop_reason", before + [seq] + after,
+                                   "with stop_sequences"))
         return out
     if final.get("stop_sequence") != seq:
         out.append(fail("MSG-STOP-SEQUENCE", f"stop_sequence {seq!r}", short(final.get("stop_sequence")),

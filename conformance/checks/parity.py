@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from conformance.checks.common import block_types, expect_ok, merge_text_runs, message_body, short, tool_uses
-from conformance.checks.streaming import streamed_message
+from conformance.checks.streaming import stream_ok, streamed_message
 from conformance.engine import Context, check, fail
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
@@ -38,8 +38,8 @@ def max_tokens_pair(ctx: Context):
         {"role": "user", "content": "Reply with exactly: " + " ".join(ctx.probes.max_tokens_words())}]})
 
 
-def both_ok(plain: Exchange, streamed: Exchange, rule: str) -> list[Finding]:
-    findings = expect_ok(plain, rule) + expect_ok(streamed, rule)
+def both_ok(ctx: Context, plain: Exchange, streamed: Exchange, rule: str) -> list[Finding]:
+    findings = expect_ok(plain, rule) + stream_ok(ctx, streamed, rule)
     if not findings and message_body(plain) is None:
         findings.append(fail(rule, "a JSON Message for the non-streamed request", plain.content_type))
     return findings
@@ -50,7 +50,7 @@ def parity_block_types(ctx: Context):
     """Streamed and non-streamed answers have the same content block types (text, tool_use)."""
     out = []
     for name, (plain, streamed) in (("text", text_pair(ctx)), ("tool", tool_pair(ctx)[1])):
-        findings = both_ok(plain, streamed, "PARITY-BLOCKS")
+        findings = both_ok(ctx, plain, streamed, "PARITY-BLOCKS")
         if findings:
             out += findings
             continue
@@ -69,7 +69,7 @@ def parity_stop_reason(ctx: Context):
     """Streamed and non-streamed answers end with the same stop_reason (tool_use, max_tokens)."""
     out = []
     for name, (plain, streamed) in (("tool", tool_pair(ctx)[1]), ("max_tokens", max_tokens_pair(ctx))):
-        findings = both_ok(plain, streamed, "PARITY-STOP-REASON")
+        findings = both_ok(ctx, plain, streamed, "PARITY-STOP-REASON")
         if findings:
             out += findings
             continue
@@ -86,7 +86,7 @@ def parity_stop_reason(ctx: Context):
 def parity_tool_input(ctx: Context):
     """A forced tool call has the same input streamed (accumulated partial_json) and not."""
     spec, (plain, streamed) = tool_pair(ctx)
-    findings = both_ok(plain, streamed, "PARITY-TOOL-INPUT")
+    findings = both_ok(ctx, plain, streamed, "PARITY-TOOL-INPUT")
     if findings:
         return findings
     message, missing = streamed_message(ctx, streamed, "PARITY-TOOL-INPUT")
@@ -104,7 +104,7 @@ def parity_tool_input(ctx: Context):
 def parity_usage(ctx: Context):
     """The same request reports the same input_tokens streamed and not, and output_tokens within tolerance."""
     plain, streamed = text_pair(ctx)
-    findings = both_ok(plain, streamed, "PARITY-USAGE")
+    findings = both_ok(ctx, plain, streamed, "PARITY-USAGE")
     if findings:
         return findings
     usage = plain.json.get("usage") if isinstance(plain.json.get("usage"), dict) else {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import traceback
 
-from conformance.checks.common import contains_words, short, unserved
+from conformance.checks.common import contains_words, controlled_miss, short, unserved
 from conformance.engine import Context, HarnessError, Unsupported, check, fail, strict
 from conformance.probes import call_tool_text
 from conformance.transport import describe, limit_in
@@ -95,8 +95,8 @@ def _sdk_error(ctx: Context, rule: str, call: str, exc: Exception) -> Finding:
 def _content_finding(ctx: Context, rule: str, call: str, words: list[str], text: str) -> list[Finding]:
     if contains_words(text, words):
         return []
-    return [Finding(ctx.content_verdict(), rule, f"{call} returns text containing {' '.join(words)!r}",
-                    short(text))]
+    return [controlled_miss(ctx, rule, f"{call} returns text containing {' '.join(words)!r}", short(text), "",
+                            words, f"through the SDK's {call}")]
 
 
 def _params(ctx: Context, key: str) -> tuple[dict, list[str]]:

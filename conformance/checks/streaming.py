@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from conformance import schemas
-from conformance.checks.common import contains_words, expect_ok, media_type_findings, short
+from conformance.checks.common import contains_words, controlled_miss, expect_ok, media_type_findings, short
 from conformance.engine import Blocked, Context, Skip, check, fail, warn
 from conformance.verdicts import Finding, Verdict
 from conformance.wire import Exchange
@@ -31,9 +31,16 @@ def stream_exchange(ctx: Context, name: str = PROBE) -> Exchange:
 
 
 def stream_ok(ctx: Context, ex: Exchange, rule: str) -> list[Finding]:
-    """Findings unless the stream probe `ex` is a 2xx: its owner check reports them, the others are skipped."""
+    """Findings unless the stream probe `ex` is a 2xx: its owner check reports them, the others are skipped. When
+    the plain text stream was refused the same way, every stream was: streaming/content-type reports that once."""
     name = ex.name.split("#")[0]
-    return ctx.needs(expect_ok(ex, rule), OWNERS.get(name, ctx.check.id), f"no 200 stream of the {name!r} probe")
+    findings = expect_ok(ex, rule)
+    owner = OWNERS.get(name, ctx.check.id)
+    if findings and name != PROBE:
+        text = stream_exchange(ctx)
+        if not text.error and not text.ok and text.status == ex.status:
+            owner = OWNERS[PROBE]
+    return ctx.needs(findings, owner, f"no 200 stream of the {name!r} probe")
 
 
 def streamed_message(ctx: Context, ex: Exchange, rule: str) -> tuple[dict | None, list[Finding]]:
@@ -141,10 +148,10 @@ def accumulated_text_finding(ctx: Context, name: str, words: list[str], rule: st
     if findings:
         return findings
     if accepted is None:
-        verdict = ctx.content_verdict()
         got = first.stream[1].text
-        return [Finding(verdict, rule, f"accumulated text containing {' '.join(words)[:120]!r}",
-                        f"{short(got, 160)} ({len(got.split())} words)", "text_delta accumulation")]
+        return [controlled_miss(ctx, rule, f"accumulated text containing {' '.join(words)[:120]!r}",
+                                f"{short(got, 160)} ({len(got.split())} words)", "text_delta accumulation", words,
+                                "streamed")]
     return []
 
 
@@ -211,7 +218,7 @@ def error_event_shape(ctx: Context):
 def _stopped_stream(ctx: Context, key: str, rule: str, expected_reason: str,
                     request: dict) -> tuple[Exchange, list[Finding]]:
     ex = ctx.exchange(key, lambda: ctx.request({**request, "stream": True}))
-    findings = expect_ok(ex, rule)
+    findings = stream_ok(ctx, ex, rule)
     if findings:
         return ex, findings
     reasons = ex.stream[1].stop_reasons
@@ -246,7 +253,12 @@ def stream_max_tokens(ctx: Context):
     """A streamed reply that reaches max_tokens ends with stop_reason max_tokens."""
     request = {"model": ctx.target.model, "max_tokens": 5, "messages": [
         {"role": "user", "content": "Reply with exactly: " + " ".join(ctx.probes.max_tokens_words())}]}
-    return _stopped_stream(ctx, "max-tokens-stream", "STREAM-MAX-TOKENS", "max_tokens", request)[1]
+    ex, findings = _stopped_stream(ctx, "max-tokens-stream", "STREAM-MAX-TOKENS", "max_tokens", request)
+    used = ex.stream[1].output_tokens[-1] if findings and ex.ok and ex.stream[1].output_tokens else None
+    if isinstance(used, int) and used < request["max_tokens"]:  # the model ended before the limit: nothing to stop
+        return [warn(f.rule, f.expected, f"{f.got} after {used} output tokens (under max_tokens 5: the reply ended "
+                     "on its own)", f.where) for f in findings]
+    return findings
 
 
 def start_usage(ctx: Context, rule: str) -> tuple[object, list[Finding]]:
@@ -304,7 +316,7 @@ def parallel_tools(ctx: Context):
             s.name for s in specs}
 
     first, good = ctx.content_exchange("parallel-stream", lambda: ctx.request(request), ok)
-    findings = expect_ok(first, "STREAM-PARALLEL-TOOLS")
+    findings = stream_ok(ctx, first, "STREAM-PARALLEL-TOOLS")
     if findings:
         return findings
     validator = first.stream[1]

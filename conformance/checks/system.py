@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conformance.checks.common import contains_words, message_text, require_message, short
+from conformance.checks.common import contains_words, controlled_miss, message_text, require_message, short
 from conformance.engine import Context, check
 from conformance.verdicts import Finding
 
@@ -19,8 +19,10 @@ def system_findings(ctx: Context, form: str, rule: str) -> list[Finding]:
     if body is None:
         return findings
     if accepted is None:
-        return [Finding(ctx.content_verdict(), rule, f"a reply following the system instruction: {' '.join(words)!r}",
-                        short(message_text(body)), "$.content")]
+        through = {"string": "in the system string", "blocks": "in the system blocks",
+                   "role-message": "in a role: system message"}[form]
+        return [controlled_miss(ctx, rule, f"a reply following the system instruction: {' '.join(words)!r}",
+                                short(message_text(body)), "$.content", words, through)]
     return []
 
 

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from conformance.checks.acceptance import declined
-from conformance.checks.common import block_types, contains_words, expect_ok, message_text, require_message, short
-from conformance.checks.streaming import streamed_message
+from conformance.checks.common import (
+    block_types,
+    contains_words,
+    controlled_miss,
+    message_text,
+    require_message,
+    short,
+)
+from conformance.checks.streaming import stream_ok, streamed_message
 from conformance.engine import Blocked, Context, Unsupported, check, fail
 from conformance.probes import reply_with
 from conformance.verdicts import Finding
@@ -69,7 +76,7 @@ def signature(ctx: Context):
 def stream_signature_delta(ctx: Context):
     """A streamed thinking block gets its signature by signature_delta before its content_block_stop."""
     ex = thinking_exchange(ctx, True)
-    findings = expect_ok(ex, "THINK-SIGNATURE-DELTA")
+    findings = stream_ok(ctx, ex, "THINK-SIGNATURE-DELTA")
     if findings:
         return findings
     message, missing = streamed_message(ctx, ex, "THINK-SIGNATURE-DELTA")
@@ -91,7 +98,7 @@ def stream_parity(ctx: Context):
     """The same thinking request gives the same block types streamed and not (and the answer in both)."""
     body, findings = require_message(thinking_exchange(ctx, False), "THINK-PARITY")
     streamed = thinking_exchange(ctx, True)
-    findings += expect_ok(streamed, "THINK-PARITY")
+    findings += stream_ok(ctx, streamed, "THINK-PARITY")
     if body is None or findings:
         return findings
     message, missing = streamed_message(ctx, streamed, "THINK-PARITY")
@@ -128,6 +135,6 @@ def replay_accepted(ctx: Context):
     if reply is None:
         return findings
     if not contains_words(message_text(reply), words):
-        return [Finding(ctx.content_verdict(), "THINK-REPLAY", f"a reply containing {' '.join(words)!r}",
-                        short(message_text(reply)), "$.content")]
+        return [controlled_miss(ctx, "THINK-REPLAY", f"a reply containing {' '.join(words)!r}",
+                                short(message_text(reply)), "$.content", words, "after a replayed thinking turn")]
     return []

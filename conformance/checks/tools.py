@@ -10,6 +10,7 @@ import jsonschema
 from conformance.checks.common import (
     block_types,
     contains_words,
+    controlled_miss,
     id_findings,
     message_text,
     require_message,
@@ -129,10 +130,9 @@ def round_trip_findings(ctx: Context, key: str, rule: str, content_of, is_error:
     if body is None:
         return [Finding(f.verdict, f.rule, f.expected, f.got, f"second turn ({how})") for f in findings]
     if not contains_words(message_text(body), words):
-        verdict = ctx.content_verdict()
-        return [Finding(verdict, rule, f"a final answer containing the tool result {' '.join(words)!r}",
-                        short(message_text(body)) + f" (stop_reason {body.get('stop_reason')})",
-                        f"second turn ({how})")]
+        return [controlled_miss(ctx, rule, f"a final answer containing the tool result {' '.join(words)!r}",
+                                short(message_text(body)) + f" (stop_reason {body.get('stop_reason')})",
+                                f"second turn ({how})", words, "in a tool_result")]
     return []
 
 
@@ -286,7 +286,7 @@ def parallel_results(ctx: Context):
     if reply is None:
         return findings
     if good is None:
-        return [Finding(ctx.content_verdict(), "TOOL-PARALLEL-RESULTS",
-                        f"an answer with both results {' '.join(words[0])!r} and {' '.join(words[1])!r}",
-                        short(message_text(reply)), "$.content")]
+        return [controlled_miss(ctx, "TOOL-PARALLEL-RESULTS",
+                                f"an answer with both results {' '.join(words[0])!r} and {' '.join(words[1])!r}",
+                                short(message_text(reply)), "$.content", words[0] + words[1], "in two tool_results")]
     return []

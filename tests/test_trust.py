@@ -1,0 +1,185 @@
+"""Verdicts a user can sign: optional endpoints are unsupported whatever their 404 says, one root cause is reported
+once (the checks that need it are skipped, naming it), and behaviour is judged against a control."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.engine import Session, all_checks, run_check
+from conformance.profiles import readiness
+from conformance.verdicts import Verdict
+
+ALL_ITEMS = sorted(item for check in all_checks().values() for item in check.item_ids())
+OBSERVATIONAL = {"headers/retry-after", "streaming/error-event-shape"}
+
+
+def run_all(target, items=ALL_ITEMS) -> dict:
+    session = Session(target, expensive=True, idle_gap_limit=1.0)
+    try:
+        return {item: run_check(session, item) for item in items}
+    finally:
+        session.close()
+
+
+def not_passing(results: dict) -> dict:
+    return {item: r for item, r in results.items() if r.verdict is not Verdict.PASS and item not in OBSERVATIONAL}
+
+
+@pytest.mark.parametrize(("fault", "feature"), [("count-tokens-missing-plain", "count-tokens"),
+                                                ("count-tokens-missing", "count-tokens"),
+                                                ("models-missing-plain", "models")])
+def test_an_unserved_optional_endpoint_is_unsupported_whatever_its_answer_says(fault, feature, make_target):
+    results = not_passing(run_all(make_target(f"/faults/{fault}")))
+    needs = {item for item in ALL_ITEMS if all_checks()[item.split("[")[0]].feature == feature}
+    assert set(results) == needs, sorted(set(results) ^ needs)
+    for result in results.values():
+        assert result.verdict is Verdict.UNSUPPORTED and result.at("compat") is Verdict.UNSUPPORTED
+        assert "errors/not-found-path" in result.reason  # the shape of that 404 is judged once, there
+
+
+@pytest.mark.parametrize(("fault", "owner", "dependents"), [
+    ("tools-ignored", "tools/forced-call", ["tools/tool-use-id", "tools/stop-reason", "tools/input-matches-schema"]),
+    ("sse-no-message-start", "streaming/message-start-first",
+     ["streaming/input-tokens", "streaming/tool-input", "parity/block-types", "parity/tool-input", "parity/usage"]),
+    ("reject-streaming", "streaming/content-type",
+     ["streaming/message-stop-last", "streaming/event-schema", "streaming/tool-input", "streaming/max-tokens",
+      "parity/block-types", "golden/stream-shape", "thinking/stream-parity"]),
+    ("accept-empty-messages", "validation/empty-messages", ["errors/envelope[empty-messages]"]),
+])
+def test_one_root_cause_is_reported_once_and_the_checks_that_need_it_name_it(fault, owner, dependents, make_target):
+    results = run_all(make_target(f"/faults/{fault}"), [owner, *dependents])
+    assert results[owner].verdict is Verdict.FAIL, results[owner]
+    for item in dependents:
+        result = results[item]
+        assert (result.verdict, result.blocked_by) == (Verdict.SKIPPED, owner), (item, result.reason, result.findings)
+        assert owner in result.reason and not result.findings
+
+
+def test_a_profile_counts_a_blocked_check_as_the_failure_that_blocks_it():
+    results = [{"id": "tools/forced-call", "verdict": "fail", "compat_verdict": "fail"},
+               {"id": "tools/tool-use-id", "verdict": "skipped", "compat_verdict": "skipped",
+                "blocked_by": "tools/forced-call"},
+               {"id": "errors/missing-model", "verdict": "fail", "compat_verdict": "warn"},
+               {"id": "errors/envelope[missing-model]", "verdict": "skipped", "compat_verdict": "skipped",
+                "blocked_by": "errors/missing-model"}]
+    ids = [r["id"] for r in results]
+    from unittest import mock
+
+    spec = {"p": {"description": "d", "required": ["tools/tool-use-id"]},
+            "q": {"description": "d", "required": ["errors/envelope[*]"]},
+            "r": {"description": "d", "required": ["errors/envelope[*]", "tools/tool-use-id"]}}
+    with mock.patch("conformance.profiles.profiles", return_value=spec):
+        out = readiness(results, ids)
+    assert (out["p"]["status"], out["p"]["failing"]) == ("not-ready", ["tools/forced-call"])
+    # the bad request was accepted (a compat warning): there is no error body to judge, and nothing left uncovered
+    assert (out["q"]["status"], out["q"]["not_run"]) == ("ready", [])
+    assert out["r"]["failing"] == ["tools/forced-call"]
+
+
+def test_a_blocked_check_whose_cause_did_not_run_is_not_covered():
+    results = [{"id": "tools/tool-use-id", "verdict": "skipped", "compat_verdict": "skipped",
+                "blocked_by": "tools/forced-call"}]
+    from unittest import mock
+
+    with mock.patch("conformance.profiles.profiles", return_value={"p": {"description": "d",
+                                                                          "required": ["tools/tool-use-id"]}}):
+        out = readiness(results, ["tools/tool-use-id", "tools/forced-call"])
+    assert (out["p"]["status"], out["p"]["not_run"]) == ("not-covered", ["tools/tool-use-id"])
+
+
+# A layer that loses what the model needs (a served target: its content misses are not failures by themselves).
+LOST = [("system-string-ignored", "system/string"), ("system-blocks-ignored", "system/blocks"),
+        ("tool-result-ignored", "tools/round-trip"), ("tool-result-ignored", "tools/result-blocks-with-error"),
+        ("tool-result-ignored", "tools/parallel-results"), ("tool-result-ignored", "sdk/tool-round-trip"),
+        ("stop-sequences-ignored", "acceptance/multiple-stop-sequences"),
+        ("sse-lose-text-delta", "streaming/follows-directive"), ("sse-drop-after-16-deltas", "streaming/long-text"),
+        ("mangle-non-ascii", "acceptance/unicode-text")]
+
+
+@pytest.mark.parametrize(("fault", "item"), LOST, ids=[f"{f}-{i}" for f, i in LOST])
+def test_behaviour_a_layer_drops_fails_when_the_control_in_the_user_turn_is_followed(fault, item, make_target):
+    result = run_all(make_target(f"/faults/{fault}", embedded=False), [item])[item]
+    assert result.verdict is Verdict.FAIL, (result.reason, result.findings)
+    assert any("plain user turn was followed" in f.got for f in result.findings) or any(
+        "in the text" in f.got for f in result.findings), result.findings
+    if any("plain user turn was followed" in f.got for f in result.findings):  # both exchanges are the evidence
+        names = [name for name, _, _ in result.exchanges]
+        assert any(n.startswith("control:") for n in names) and len(result.evidence) == len(names) >= 2, names
+
+
+@pytest.mark.parametrize("item", ["system/string", "tools/round-trip", "streaming/follows-directive",
+                                  "message/stop-sequence"])
+def test_a_model_that_disobeys_the_control_too_is_only_warned_about(item, make_target):
+    fault = "/faults/ignore-user-directives+system-string-ignored+tool-result-ignored+sse-lose-text-delta"
+    result = run_all(make_target(fault, embedded=False), [item])[item]
+    assert result.verdict is Verdict.WARN, (result.reason, result.findings)
+    assert "the model's miss, not the layer's" in result.findings[0].got
+
+
+def test_a_control_is_sent_only_when_the_probe_was_missed(make_target):
+    session = Session(make_target(embedded=False), expensive=True)
+    try:
+        for item in ("system/string", "tools/round-trip", "streaming/follows-directive"):
+            assert run_check(session, item).verdict is Verdict.PASS
+        assert not [name for name in session.exchanges if name.startswith("control:")]
+    finally:
+        session.close()
+
+
+RUN_WITHOUT_FIXTURES = """
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from conformance.pytest_run import ConformanceRun
+
+run = ConformanceRun(None, report_path=sys.argv[1], selection={"keyword": "auth"})
+suites = Path(str(resources.files("conformance.suites")))
+run.prepare()
+try:
+    code = pytest.main([str(suites), "-c", str(suites / "conformance.ini"), "--rootdir", str(suites), "-q",
+                        "-p", "no:cacheprovider", "-p", "no:anthropic_conformance", "-k", "auth"], plugins=[run])
+finally:
+    run.stop_server()
+print("exit", int(code))
+"""
+
+
+def test_items_that_fail_outside_their_check_are_errors_in_the_report(tmp_path):
+    """Without the suites' fixtures (the entry point not installed), every item errors at setup: each is an
+    `error` in the report, none is missing, and the run fails."""
+    import json
+    import subprocess
+    import sys
+
+    from conformance.report import validate_report
+
+    report_path = tmp_path / "r.json"
+    out = subprocess.run([sys.executable, "-c", RUN_WITHOUT_FIXTURES, str(report_path)], capture_output=True,
+                         text=True, timeout=120)
+    assert "exit 1" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
+    report = json.loads(report_path.read_text())
+    assert not validate_report(report)
+    auth = sorted(i for c in all_checks().values() for i in c.item_ids() if "auth" in i)  # as -k auth selects
+    assert sorted(r["id"] for r in report["results"]) == auth
+    assert {r["verdict"] for r in report["results"]} == {"error"}
+    assert all("fixture 'conformance_check' not found" in r["reason"] and "in setup" in r["reason"]
+               for r in report["results"]), report["results"][0]["reason"]
+    assert report["summary"]["error"] == len(auth) and report["summary"]["pass"] == 0
+
+
+def test_a_suite_that_cannot_be_collected_leaves_its_checks_as_errors(make_target):
+    from types import SimpleNamespace
+
+    from conformance.pytest_run import ConformanceRun
+
+    run = ConformanceRun(make_target(), selection={"keyword": "streaming and not tool"})
+    run.pytest_collectreport(SimpleNamespace(failed=True, nodeid="test_streaming.py",
+                                             longreprtext="E   ImportError: cannot import name 'x'"))
+    report = run.build("", make_target())
+    ids = {r["id"] for r in report["results"]}
+    assert "streaming/framing" in ids and not {"streaming/tool-input", "streaming/parallel-tools"} & ids
+    assert all(r["verdict"] == "error" and "could not be collected" in r["reason"] and "ImportError" in r["reason"]
+               for r in report["results"])
