@@ -18,6 +18,7 @@ __all__ = [
     "DELTA_BLOCKS",
     "KNOWN_EVENTS",
     "MAX_PER_RULE",
+    "REQUEST_ERRORS",
     "STOP_REASONS",
     "TRANSITIONS",
     "SSEDecoder",
@@ -253,6 +254,12 @@ _FAST_DELTAS = {("text", "text_delta"): ("text", "text"), ("thinking", "thinking
 KNOWN_BLOCKS = frozenset({"text", "tool_use", "server_tool_use", "thinking", "redacted_thinking"})
 TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use"})
 MAX_PER_RULE = 20  # later violations of the same rule are counted in `suppressed`, not listed
+# error types about the request or its credentials: the API answers them with an HTTP status before any stream begins
+# (the errors page), so an `error` event of one of these as a 200 stream's first event is a refusal sent as a success;
+# an error that arises once the 200 is sent (overloaded_error, api_error, ...) may come first (observed: vercel/ai#10653)
+REQUEST_ERRORS = frozenset(
+    {"invalid_request_error", "authentication_error", "permission_error", "not_found_error", "request_too_large"}
+)
 
 
 _EXPECT_JSON = "data that is a JSON object with a string type"
@@ -379,6 +386,7 @@ class StreamValidator:
 
     def __init__(self) -> None:
         self.violations: list[Violation] = []
+        self.deviations: list[Violation] = []  # unlike the real API, but the official clients read on (strict only)
         self.warnings: list[Violation] = []
         self.suppressed: dict[str, int] = {}  # rule -> violations not listed beyond MAX_PER_RULE
         self.state = State.START
@@ -455,7 +463,7 @@ class StreamValidator:
         if self.events:
             end += f"; last: {describe(*self.events[-1])}"
         if not self._started:
-            self._report("STREAM-START", None, "message_start as the first event (pings excepted)", end)
+            self._report("STREAM-START", None, "message_start as the first event", end)
         if self._stop_index is None:
             self._report("STREAM-STOP-LAST", None, "message_stop as the final event", end)
         if self._started and not self._deltas:
@@ -483,6 +491,10 @@ class StreamValidator:
     def violations_for(self, *rules: str) -> list[Violation]:
         """The violations of the given rules, in order found."""
         return [v for v in self.violations if v.rule in rules]
+
+    def deviations_for(self, *rules: str) -> list[Violation]:
+        """The deviations (the clients cope) of the given rules, in order found."""
+        return [v for v in self.deviations if v.rule in rules]
 
     @property
     def text(self) -> str:
@@ -517,8 +529,9 @@ class StreamValidator:
         path: str = "",
         *,
         warn: bool = False,
+        deviation: bool = False,
     ) -> None:
-        found = self.warnings if warn else self.violations
+        found = self.warnings if warn else self.deviations if deviation else self.violations
         if sum(1 for v in found if v.rule == rule) >= MAX_PER_RULE:
             self.suppressed[rule] = self.suppressed.get(rule, 0) + 1
             return
@@ -569,7 +582,26 @@ class StreamValidator:
     # -- transitions: each handler is one cell of TRANSITIONS ---------------------------------------------
 
     def _on_ping(self, step: _Step) -> None:
-        """Pings are allowed anywhere and change nothing."""
+        """Pings are allowed anywhere after message_start and change nothing."""
+
+    def _ping_before_start(self, step: _Step) -> None:
+        """The real API's stream begins with message_start; both SDKs drop every ping before reading the rest, so a
+        ping first is a deviation, reported once."""
+        if not self.deviations_for("STREAM-START"):
+            self._report("STREAM-START", step.index, "message_start as the first event (pings come after it)",
+                         f"ping as event #{step.index}, before message_start", deviation=True)
+
+    def _error_before_start(self, step: _Step) -> None:
+        error = (step.data or {}).get("error")
+        kind = error.get("type") if isinstance(error, dict) else None
+        if kind in REQUEST_ERRORS:
+            self._report(
+                "STREAM-START",
+                step.index,
+                f"message_start first: a {kind} is answered with an HTTP error status before any stream begins",
+                f"{step.name} before message_start, in an HTTP 200 stream",
+            )
+        self._on_error(step)
 
     def _on_unknown(self, step: _Step) -> None:
         self._report(
@@ -628,7 +660,7 @@ class StreamValidator:
         self._report(
             "STREAM-START",
             step.index,
-            "message_start as the first event (pings excepted)",
+            "message_start as the first event",
             f"{step.name} first",
         )
         self._started = True  # carry on as if it had come, so the order of the rest is still checked
@@ -923,8 +955,8 @@ TRANSITIONS: dict[State, dict[str, Handler]] = {
     State.START: {
         "message_start": _V._on_message_start,
         **dict.fromkeys((*_BLOCK_EVENTS, "message_delta", "message_stop"), _V._missing_start),
-        "ping": _V._on_ping,
-        "error": _V._on_error,
+        "ping": _V._ping_before_start,
+        "error": _V._error_before_start,
         "*": _V._on_unknown,
     },
     State.MESSAGE: {

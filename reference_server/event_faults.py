@@ -149,8 +149,9 @@ def unknown_event(events: list[SseEvent]) -> list[SseEvent]:
 
 
 def pings_everywhere(events: list[SseEvent]) -> list[SseEvent]:
+    """A ping after every event; none before the first (the stream starts with message_start)."""
     ping = event({"type": "ping"})
-    result = [ping]
+    result: list[SseEvent] = []
     for item in events:
         result += [item, ping]
     return result

@@ -323,7 +323,7 @@ _CORE = [
     ),
     Fault(
         "pings-everywhere",
-        "Pings before, between and after all events.",
+        "A ping after every event (message_start still comes first).",
         "variant",
         events=sse.pings_everywhere,
     ),

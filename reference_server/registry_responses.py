@@ -6,6 +6,7 @@ from . import endpoint_faults as ep
 from . import message_faults as hook
 from . import request_faults as rq
 from . import response_faults as rs
+from . import usage_faults as us
 from .hooks import Fault
 from .message_faults import no_auth, x_api_key_only
 from .models import with_settings
@@ -138,6 +139,50 @@ REGISTRY = [
         "Streamed tool calls come as a text block holding the call's JSON, with stop_reason end_turn.",
         "fault",
         stream_message=rs.tool_calls_as_text,
+    ),
+    Fault(
+        "sse-ping-before-start",
+        "A ping comes before message_start.",
+        "fault",
+        events=us.ping_before_start,
+    ),
+    Fault(
+        "sse-request-error-first",
+        "Streams are HTTP 200 with one error event, an invalid_request_error, instead of an HTTP 400.",
+        "fault",
+        events=us.request_error_first,
+    ),
+    Fault("sse-no-pings", "Streams carry no ping events.", "fault", events=us.no_pings),
+    # usage
+    Fault(
+        "usage-output-one",
+        "usage.output_tokens is 1 whatever the reply (streamed and not).",
+        "fault",
+        message=us.output_one,
+    ),
+    Fault(
+        "usage-delta-output-zero",
+        "message_delta usage.output_tokens is 0 after the text was streamed.",
+        "fault",
+        events=us.delta_output_zero,
+    ),
+    Fault(
+        "usage-input-short-zero",
+        "usage.input_tokens undercounts by 2: 0 for a one-word prompt such as 'Hi' (streamed and not).",
+        "fault",
+        message=us.input_short_zero,
+    ),
+    Fault(
+        "usage-constant",
+        "usage is 10 input and 5 output tokens for every request (streamed and not).",
+        "fault",
+        message=us.constant,
+    ),
+    Fault(
+        "usage-output-is-total",
+        "usage.output_tokens carries input plus output tokens (streamed and not).",
+        "fault",
+        message=us.output_is_total,
     ),
     # count_tokens
     Fault(

@@ -20,7 +20,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from conformance import schemas
-from conformance.sse import KNOWN_EVENTS, STOP_REASONS, SSEDecoder, validate_stream
+from conformance.sse import KNOWN_EVENTS, REQUEST_ERRORS, STOP_REASONS, SSEDecoder, validate_stream
 
 TRANSCRIPTS = Path(__file__).resolve().parent.parent / "fixtures" / "transcripts"
 SCHEMA_RULE = "STREAM-EVENT-SCHEMA"
@@ -158,10 +158,11 @@ def schema_errors(data: Any) -> tuple[str, ...]:
 
 
 def rejection(raw: bytes, baseline: frozenset[str] = frozenset()) -> set[str]:
-    """The rule ids a stream breaks: the state machine's violations, plus STREAM-EVENT-SCHEMA when an event's
+    """The rule ids a stream breaks: the state machine's violations and deviations (which the clients read past, but
+    the real API never sends), plus STREAM-EVENT-SCHEMA when an event's
     data has a schema error that the golden did not already have."""
     _, validator = validate_stream(raw)
-    rules = {violation.rule for violation in validator.violations}
+    rules = {violation.rule for violation in (*validator.violations, *validator.deviations)}
     for _, data in validator.events:
         if any(error not in baseline for error in schema_errors(data)):
             rules.add(SCHEMA_RULE)
@@ -324,6 +325,25 @@ def _block_stop_late_cases(golden: Golden) -> list[Params]:
 def _apply_block_stop_late(golden: Golden, params: Params) -> list[Event]:
     stop, next_start = params
     return _move(golden, stop, next_start + 1)  # the next block starts while this one is still open
+
+
+def _ping_first_cases(golden: Golden) -> list[Params]:
+    start = golden.first("message_start")
+    return [] if start is None else [(count,) for count in (1, 2)]
+
+
+def _apply_ping_first(golden: Golden, params: Params) -> list[Event]:
+    events = _events(golden)
+    return [Event("ping", {"type": "ping"}) for _ in range(params[0])] + events
+
+
+def _request_error_first_cases(golden: Golden) -> list[Params]:
+    return [(kind,) for kind in sorted(REQUEST_ERRORS)]
+
+
+def _apply_request_error_first(golden: Golden, params: Params) -> list[Event]:
+    """The stream replaced by one error event of a request error (what a layer sends instead of an HTTP 4xx)."""
+    return [Event("error", {"type": "error", "error": {"type": params[0], "message": "refused"}})]
 
 
 # -- event names ------------------------------------------------------------------------------------------
@@ -667,6 +687,13 @@ MUTATIONS: tuple[Mutation, ...] = (
         _rules("STREAM-BLOCK-ORDER"),
         _message_delta_early_cases,
         _apply_message_delta_early,
+    ),
+    Mutation("a ping before message_start", _rules("STREAM-START"), _ping_first_cases, _apply_ping_first),
+    Mutation(
+        "a request error as the first event",
+        _rules("STREAM-START"),
+        _request_error_first_cases,
+        _apply_request_error_first,
     ),
     Mutation(
         "move message_start after other events",

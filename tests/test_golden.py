@@ -133,6 +133,7 @@ def test_every_golden_stream_decodes_and_validates_without_violations(doc):
     decoder, validator = validate_stream(doc["sse"].encode("utf-8"))
     assert not decoder.errors
     assert [str(v) for v in validator.violations] == []
+    assert [str(v) for v in validator.deviations] == []
     assert [str(w) for w in validator.warnings] == []
     last = validator.events[-1][1]
     assert last["type"] in ("message_stop", "error")

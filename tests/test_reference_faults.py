@@ -628,6 +628,46 @@ NEW_FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
         and final_delta(fstream(f, text=CALL, tools=[TOOL]))["delta"]["stop_reason"] == "end_turn"
         and fpost(f, text=CALL, tools=[TOOL]).json()["stop_reason"] == "tool_use"
     ),
+    "sse-ping-before-start": lambda f: (
+        [name for name, _ in fstream(f)][:3] == ["ping", "message_start", "ping"]
+        and [name for name, _ in fstream(f)][1:] == [name for name, _ in stream()[1]]
+    ),
+    "sse-request-error-first": lambda f: (
+        [(name, data["error"]["type"]) for name, data in fstream(f)] == [("error", "invalid_request_error")]
+        and fpost(f).status_code == 200
+    ),
+    "sse-no-pings": lambda f: (
+        "ping" in [name for name, _ in stream()[1]]
+        and [name for name, _ in fstream(f)] == [name for name, _ in stream()[1] if name != "ping"]
+    ),
+    # usage
+    "usage-output-one": lambda f: (
+        fpost(f).json()["usage"]["output_tokens"] == final_delta(fstream(f))["usage"]["output_tokens"] == 1
+        and text_of(fpost(f)) == "alpha beta gamma delta"
+        and fpost("").json()["usage"]["output_tokens"] == 4
+    ),
+    "usage-delta-output-zero": lambda f: (
+        final_delta(fstream(f))["usage"]["output_tokens"] == 0
+        and accumulate(fstream(f))["content"][0]["text"] == "alpha beta gamma delta"
+        and fpost(f).json()["usage"]["output_tokens"] == 4
+    ),
+    "usage-input-short-zero": lambda f: (
+        fpost(f, text="Hi").json()["usage"]["input_tokens"] == 0
+        and start_usage(fstream(f, text="Hi"))["input_tokens"] == 0
+        and fpost("", text="Hi").json()["usage"]["input_tokens"] == 2
+        and fpost(f).json()["usage"]["input_tokens"] == fpost("").json()["usage"]["input_tokens"] - 2 > 0
+    ),
+    "usage-constant": lambda f: (
+        {"input_tokens": 10, "output_tokens": 5}.items()
+        <= fpost(f).json()["usage"].items() & fpost(f, text=LONG, max_tokens=200).json()["usage"].items()
+        and start_usage(fstream(f, text=LONG, max_tokens=200))["input_tokens"] == 10
+        and fpost("", text=LONG, max_tokens=200).json()["usage"]["input_tokens"] > 100
+    ),
+    "usage-output-is-total": lambda f: (
+        fpost(f).json()["usage"]["output_tokens"]
+        == final_delta(fstream(f))["usage"]["output_tokens"]
+        == fpost("").json()["usage"]["input_tokens"] + 4
+    ),
     # count_tokens
     "models-missing": lambda f: (
         assert_error(fget(f, "/v1/models"), 404, "not_found_error")

@@ -36,7 +36,9 @@ VARIANT_CHECKS: dict[str, Callable[[bytes], bool]] = {
     "multiline-data": lambda raw: raw.count(b"data: ") > 3 * raw.count(b"\n\n"),
     "no-space-after-colon": lambda raw: b"event:message_start\ndata:{" in raw and b"data: " not in raw,
     "small-chunks": lambda raw: True,
-    "pings-everywhere": lambda raw: parse_sse(raw)[0][0] == "ping" and parse_sse(raw)[-1][0] == "ping",
+    "pings-everywhere": lambda raw: (
+        parse_sse(raw)[0][0] == "message_start" and {name for name, _ in parse_sse(raw)[1::2]} == {"ping"}
+    ),
     "extra-fields": lambda raw: all("x_reference_extra" in d for d in datas(parse_sse(raw))),
     "several-text-blocks": lambda raw: (
         [b["type"] for b in accumulate(parse_sse(raw))["content"]][:3] == ["thinking", "text", "text"]

@@ -15,6 +15,7 @@ from conformance.data import rules
 from conformance.sse import (
     KNOWN_EVENTS,
     MAX_PER_RULE,
+    REQUEST_ERRORS,
     TRANSITIONS,
     SSEDecoder,
     SSEEvent,
@@ -428,13 +429,24 @@ def test_it_accepts_valid_but_unusual_streams() -> None:
         for _, data in text_stream("hi")
     )
     for raw in (
-        sse(named(PING, PING) + pings_everywhere + named(PING), "\r\n"),
+        sse(pings_everywhere[1:] + named(PING), "\r\n"),  # a ping after every event, message_start first
         sse(several_blocks_and_extras, "\r"),
         pretty,
     ):
         decoder, validator = validate_stream(raw)
-        assert validator.violations == [] and validator.warnings == [], validator.violations
+        assert validator.violations == validator.deviations == validator.warnings == [], validator.violations
         assert decoder.errors == []
+
+
+def test_it_reports_pings_before_message_start_once_as_a_deviation_the_clients_read_past() -> None:
+    validator = check(named(PING, PING) + text_stream("a"))
+    assert validator.violations == []
+    assert [(v.rule, v.event_index, v.state, v.got) for v in validator.deviations] == [
+        ("STREAM-START", 0, "START", "ping as event #0, before message_start"),
+    ]
+    assert validator.deviations_for("STREAM-START") == validator.deviations
+    assert validator.deviations_for("STREAM-STOP-LAST") == []
+    assert validator.text == "a"
 
 
 def test_it_steps_through_its_states() -> None:
@@ -856,8 +868,27 @@ def test_it_accepts_an_error_event_mid_stream_as_the_end_of_the_stream() -> None
     assert describe(*validator.events[3]) == "error(overloaded_error)"
 
 
-def test_it_accepts_an_error_event_before_message_start() -> None:
-    assert check(named(PING, OVERLOADED)).violations == []
+def test_it_accepts_an_error_that_arises_after_the_200_as_the_first_event() -> None:
+    """The real API sends overloaded_error as the first and only event of a 200 stream (vercel/ai#10653)."""
+    for error_type in ("overloaded_error", "api_error", "rate_limit_error", "some_new_error"):
+        validator = check(named({"type": "error", "error": {"type": error_type, "message": "x"}}))
+        assert validator.violations == validator.deviations == [], error_type
+        assert validator.state is State.ERRORED
+
+
+@pytest.mark.parametrize("error_type", sorted(REQUEST_ERRORS))
+def test_it_reports_a_request_error_as_the_first_event_of_a_stream(error_type: str) -> None:
+    validator = check(named(PING, {"type": "error", "error": {"type": error_type, "message": "bad request"}}))
+    violation = only(validator, "STREAM-START")
+    assert (violation.event_index, violation.state) == (1, "START")
+    assert violation.got == f"error({error_type}) before message_start, in an HTTP 200 stream"
+    assert f"a {error_type} is answered with an HTTP error status" in violation.expected
+    assert validator.error == {"type": error_type, "message": "bad request"}
+
+
+def test_it_accepts_a_request_error_once_the_stream_has_begun() -> None:
+    error = {"type": "error", "error": {"type": "invalid_request_error", "message": "x"}}
+    assert check(text_stream("a")[:3] + named(error)).violations == []
 
 
 @pytest.mark.parametrize(

@@ -15,5 +15,6 @@ from conformance.checks import (  # noqa: F401  (each module registers its check
     system,
     thinking,
     tools,
+    usage,
     validation,
 )

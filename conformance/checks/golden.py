@@ -7,7 +7,7 @@ import json
 from conformance import transcripts
 from conformance.checks.bad_requests import bad_request
 from conformance.checks.common import merge_text_runs, text_probe
-from conformance.checks.streaming import OWNERS, TOOL_PROBE, stream_exchange
+from conformance.checks.streaming import OWNERS, TOOL_PROBE, stream_exchange, stream_ok
 from conformance.data import data_dir
 from conformance.engine import Context, check, fail, strict
 from conformance.verdicts import Finding, Verdict
@@ -53,8 +53,11 @@ def shape_findings(ctx: Context, ex: Exchange, name: str, rule: str, *, sequence
     if actual.get("status") != expected.get("status"):
         findings = [fail(rule, f"HTTP {expected.get('status')} as in the golden {name}", f"HTTP {actual.get('status')}")]
         # a shared probe answered with no 200 is reported once, by the check that owns the probe
-        owner = {**OWNERS, "text": "message/schema"}.get(ex.name) if expected.get("status") == 200 else None
-        return ctx.needs(findings, owner, f"no 200 answer to the {ex.name!r} probe") if owner else findings
+        if expected.get("status") != 200 or ex.name not in {*OWNERS, "text"}:
+            return findings
+        if ex.name == "text":
+            return ctx.needs(findings, "message/schema", "no 200 answer to the 'text' probe")
+        return stream_ok(ctx, ex, rule)
     if sequence:
         (got_events, got_blocks), (want_events, want_blocks) = merged_text_blocks(actual), merged_text_blocks(expected)
         if got_events != want_events:

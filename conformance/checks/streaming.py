@@ -6,7 +6,7 @@ import json
 
 from conformance import schemas
 from conformance.checks.common import contains_words, controlled_miss, expect_ok, media_type_findings, short
-from conformance.engine import Blocked, Context, Skip, check, fail, warn
+from conformance.engine import Blocked, Context, Skip, check, fail, strict, warn
 from conformance.verdicts import Finding, Verdict
 from conformance.wire import Exchange
 
@@ -59,19 +59,21 @@ def streamed_message(ctx: Context, ex: Exchange, rule: str) -> tuple[dict | None
 
 
 def violations(ctx: Context, rule: str, name: str = PROBE) -> list[Finding]:
-    """The state machine's violations of `rule` on the stream `name`, as findings."""
+    """The state machine's violations of `rule` on the stream `name`, as findings: a failure, or for a deviation the
+    official clients read past, a strict failure and a compat warning."""
     ex = stream_exchange(ctx, name)
     findings = stream_ok(ctx, ex, rule)
     if findings:
         return findings
     decoder, validator = ex.stream
     out = []
-    for v in validator.violations_for(rule):
+    for v, verdict in [*((v, fail) for v in validator.violations_for(rule)),
+                       *((v, strict) for v in validator.deviations_for(rule))]:
         where = f"event #{v.event_index}" if v.event_index is not None else "end of stream"
         if v.path:
             where += f" {v.path}"
         where += f" in state {v.state}"
-        out.append(fail(rule, v.expected, v.got, where))
+        out.append(verdict(rule, v.expected, v.got, where))
     return out
 
 
@@ -88,7 +90,7 @@ for _id, _rule, _summary in [
     ("streaming/event-name-matches-type", "SSE-EVENT-TYPE-MATCH", "event: names equal the data's type."),
     ("streaming/data-is-json", "SSE-DATA-JSON", "Every data: is a JSON object with a type; no [DONE]."),
     ("streaming/framing", "SSE-FRAMING", "The body decodes as UTF-8 SSE and ends on an event boundary."),
-    ("streaming/message-start-first", "STREAM-START", "One message_start, first (pings excepted)."),
+    ("streaming/message-start-first", "STREAM-START", "One message_start, and it is the first event."),
     ("streaming/message-start-shape", "STREAM-START-SHAPE", "message_start has empty content, null stop_reason, usage."),
     ("streaming/block-sequence", "STREAM-BLOCK-ORDER", "Blocks start densely from 0, one open at a time."),
     ("streaming/delta-matches-block", "STREAM-DELTA-TYPE", "Each delta type matches its block type."),
@@ -329,6 +331,21 @@ def parallel_tools(ctx: Context):
         out.append(Finding(ctx.content_verdict(), "STREAM-PARALLEL-TOOLS", "two tool_use blocks, one per tool",
                            short([b.get("name") or b.get("type") for b in blocks if isinstance(b, dict)])))
     return out
+
+
+@check("streaming/has-ping", rule="STREAM-PING", tier="cheap")
+def has_ping(ctx: Context):
+    """A stream carries ping events, as the real API's do (proxies and idle timers count on them)."""
+    streams = [stream_exchange(ctx, name) for name in (PROBE, TOOL_PROBE)]
+    judged = [ex for ex in streams if ex.ok]
+    if not judged:
+        return stream_ok(ctx, streams[0], "STREAM-PING")
+    if any((data or {}).get("type") == "ping" or event.event == "ping"
+           for ex in judged for event, data in ex.stream[1].events):
+        return []
+    counts = ", ".join(f"{ex.name}: {len(ex.stream[1].events)} events" for ex in judged)
+    return [warn("STREAM-PING", "at least one ping event (the real API sends one early in every stream)",
+                 f"no ping in {len(judged)} stream{'s' if len(judged) != 1 else ''} ({counts})")]
 
 
 @check("streaming/idle-gaps", rule="STREAM-KEEPALIVE", tier="expensive")
