@@ -197,12 +197,32 @@ def tool_input(ctx: Context):
                         f"blocks: {[b.get('type') for b in content if isinstance(b, dict)]}"))
     elif match[0].get("input") != spec.arguments:
         got = match[0].get("input")
-        out.append(Finding(ctx.content_verdict() if isinstance(got, dict) else Verdict.FAIL, "STREAM-TOOL-INPUT",
-                           f"input {spec.arguments}", short(got), "accumulated partial_json"))
+        out.append(Finding(Verdict.FAIL, "STREAM-TOOL-INPUT", f"input {spec.arguments}", short(got),
+                           "accumulated partial_json") if not isinstance(got, dict) else tool_input_miss(ctx, got))
     if validator.stop_reasons and validator.stop_reasons[-1] != "tool_use":
         out.append(fail("STREAM-TOOL-INPUT", "final stop_reason tool_use", short(validator.stop_reasons[-1]),
                         "message_delta $.delta.stop_reason"))
     return out
+
+
+def tool_input_miss(ctx: Context, got: dict) -> Finding:
+    """A streamed call whose input differs from the one asked for, judged against a control: the same request not
+    streamed. Its input right on every attempt: the stream (the layer's partial_json) lost it, a failure. Wrong there
+    too: the model's, a warning."""
+    spec = ctx.probes.tool(TOOL_PROBE)
+
+    def right(ex: Exchange) -> bool:
+        calls = [b for b in (ex.json or {}).get("content", []) if isinstance(b, dict) and b.get("type") == "tool_use"
+                 and b.get("name") == spec.name] if ex.ok and isinstance(ex.json, dict) else []
+        return bool(calls) and calls[0].get("input") == spec.arguments
+
+    name = "control:" + TOOL_PROBE
+    _, good = ctx.content_exchange(name, lambda: ctx.request(ctx.probes.tool_body(TOOL_PROBE)), right)
+    if good is not None:
+        return fail("STREAM-TOOL-INPUT", f"input {spec.arguments}", f"{short(got)} (the same request not streamed "
+                    f"gave the input asked for, exchange {good.name!r}: the stream lost it)", "accumulated partial_json")
+    return warn("STREAM-TOOL-INPUT", f"input {spec.arguments}", f"{short(got)} (the same request not streamed missed "
+                f"it too, exchange {name!r}: the model's miss, not the layer's)", "accumulated partial_json")
 
 
 @check("streaming/error-event-shape", rule="STREAM-ERROR-EVENT", tier="cheap")
