@@ -92,3 +92,14 @@ def test_no_check_fails_under_a_base_url_with_a_path_prefix(make_target):
            if r.verdict is not (Verdict.SKIPPED if item in OBSERVATIONAL else Verdict.PASS)}
     assert not bad
     assert all("/puterai/anthropic/v1/" in ex.url for ex in session.exchanges.values() if "/v1/" in ex.url)
+
+
+def test_a_stream_that_is_an_error_event_alone_is_not_judged_for_pings(make_target):
+    """The real API answers an overload with a lone error event on a 200 stream: nothing there to keep alive."""
+    session = Session(make_target("/faults/sse-request-error-first"), idle_gap_limit=1.0)
+    try:
+        result = run_check(session, "streaming/has-ping")
+    finally:
+        session.close()
+    assert result.verdict is Verdict.SKIPPED
+    assert "streaming/message-start-first" in result.reason

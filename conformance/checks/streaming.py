@@ -357,9 +357,13 @@ def parallel_tools(ctx: Context):
 def has_ping(ctx: Context):
     """A stream carries ping events, as the real API's do (proxies and idle timers count on them)."""
     streams = [stream_exchange(ctx, name) for name in (PROBE, TOOL_PROBE)]
-    judged = [ex for ex in streams if ex.ok]
-    if not judged:
+    if not any(ex.ok for ex in streams):
         return stream_ok(ctx, streams[0], "STREAM-PING")
+    judged = [ex for ex in streams if ex.ok and any((data or {}).get("type") == "message_start"
+                                                    for _, data in ex.stream[1].events)]
+    if not judged:  # an error event alone (the API's overload answer) has nothing to keep alive
+        raise Blocked("streaming/message-start-first", "no stream began with message_start; "
+                      "streaming/message-start-first reports why")
     if any((data or {}).get("type") == "ping" or event.event == "ping"
            for ex in judged for event, data in ex.stream[1].events):
         return []
