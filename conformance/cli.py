@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from importlib import resources
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NO_CHECKS, EXIT_KEY_REJECTED = 0, 1, 2, 3, 4, 5
+EXIT_MODEL_UNKNOWN = 6
 EXIT_CODES = {
     EXIT_OK: "every selected check passed, warned, or was skipped/unsupported with a reason",
     EXIT_FAILED: "at least one check failed or errored",
@@ -16,7 +18,25 @@ EXIT_CODES = {
     EXIT_UNREACHABLE: "the target could not be reached at all",
     EXIT_NO_CHECKS: "the selection (-k) matched no check",
     EXIT_KEY_REJECTED: "the target rejected the API key on every request (both auth headers): nothing was judged",
+    EXIT_MODEL_UNKNOWN: "the target does not know the model (--model): nothing was judged",
 }
+COMPARE_EXIT_CODES = {
+    EXIT_OK: "every target passed at --level (or --no-gate was given)",
+    EXIT_FAILED: "a target has a check that failed or errored at --level",
+    EXIT_USAGE: "usage error (bad option, targets file or deviations file)",
+    EXIT_NO_CHECKS: "the selection (-k) matched no check",
+}
+DIFF_EXIT_CODES = {
+    EXIT_OK: "no regression",
+    EXIT_FAILED: "a regression: a check that now fails or errors, a new failing check, or a profile that got worse",
+    EXIT_USAGE: "an input is unreadable, not JSON, or not a report",
+}
+REPORT_EXIT_CODES = {EXIT_OK: "rendered", EXIT_USAGE: "an input is unreadable, not JSON, or not a report"}
+DEV_KEY = "sk-ant-conformance-dev"  # `serve`'s documented development key: public, accepted only by the local fake
+
+
+def exit_codes(codes: dict[int, str]) -> str:
+    return "exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in codes.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,8 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Conformance harness for Anthropic Messages API endpoints.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the conformance suites against a target",
-                         epilog="exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()))
+    run = sub.add_parser("run", help="run the conformance suites against a target", epilog=exit_codes(EXIT_CODES))
     run.add_argument("--base-url", default=None,
                      help="the SDK's base_url (default $ANTHROPIC_BASE_URL; none: the embedded reference server)")
     run.add_argument("--api-key", default=None, help="API key (default $ANTHROPIC_API_KEY); never printed")
@@ -49,11 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="save every exchange, normalised (ids, text and token counts masked), one JSON file each")
     run.add_argument("-k", dest="keyword", default=None, metavar="EXPR", help="select checks (pytest -k syntax)")
     add_limit_options(run)
-    run.add_argument("-v", "--verbose", action="store_true", help="list every check as it runs")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="list every check as it runs, with pytest's own report")
+    run.add_argument("--pytest-output", action="store_true",
+                     help="also print pytest's own report (failures, short summary, its counts)")
 
     serve = sub.add_parser("serve", help="run the reference server (a local Anthropic fake)")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765; 0: a free one)")
+    keys = serve.add_mutually_exclusive_group()
+    keys.add_argument("--api-key", default=None, metavar="KEY",
+                      help=f"the key the server accepts (default $ANTHROPIC_CONFORMANCE_SERVER_KEY, else {DEV_KEY})")
+    keys.add_argument("--any-key", action="store_true",
+                      help="accept any non-empty key (the auth checks then fail against this server)")
     serve.add_argument("--list-faults", action="store_true",
                        help="print every fault and valid variant the server can switch on (by base-URL prefix) and exit")
 
@@ -62,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--workers", type=int, default=8, help="faults run in parallel (default 8)")
     selftest.add_argument("--only", default=None, metavar="NAMES", help="comma-separated faults to run (default all)")
 
-    compare = sub.add_parser("compare", help="run several targets side by side and render the matrix")
+    compare = sub.add_parser("compare", help="run several targets side by side and render the matrix",
+                             epilog=exit_codes(COMPARE_EXIT_CODES))
     compare.add_argument("targets", help="the targets file (TOML)")
     compare.add_argument("--reports", default="conformance-reports", metavar="DIR", help="per-target JSON reports")
     compare.add_argument("--markdown", default=None, metavar="PATH", help="write the matrix as markdown")
@@ -72,14 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("-k", dest="keyword", default=None, metavar="EXPR", help="select checks (pytest -k syntax)")
     compare.add_argument("--expensive", action="store_true", help="also run the expensive checks")
     compare.add_argument("--budget-tokens", type=int, default=None, metavar="N", help="output tokens for the whole run")
-    compare.add_argument("--level", choices=("strict", "compat"), default="strict")
+    compare.add_argument("--level", choices=("strict", "compat"), default="strict",
+                         help="which verdicts set the exit code: strict (like the real API, default) or compat")
+    compare.add_argument("--no-gate", action="store_true",
+                         help="exit 0 whatever the verdicts (only the matrix is wanted)")
+    compare.add_argument("--pytest-output", action="store_true", help="also print pytest's own report")
 
-    diff = sub.add_parser("diff", help="compare two JSON reports; exit 1 on any regression (a PR gate)")
+    diff = sub.add_parser("diff", help="compare two JSON reports; exit 1 on any regression (a PR gate)",
+                          epilog=exit_codes(DIFF_EXIT_CODES))
     diff.add_argument("old", help="the baseline report (e.g. from main)")
     diff.add_argument("new", help="the report to judge")
     diff.add_argument("--level", choices=("strict", "compat"), default="strict", help="which verdicts to compare")
 
-    report = sub.add_parser("report", help="render JSON reports (of run or compare) as Markdown and/or HTML")
+    report = sub.add_parser("report", help="render JSON reports (of run or compare) as Markdown and/or HTML",
+                            epilog=exit_codes(REPORT_EXIT_CODES))
     report.add_argument("reports", nargs="+", help="JSON reports; several are shown side by side")
     report.add_argument("--markdown", default=None, metavar="PATH", help="write Markdown")
     report.add_argument("--html", default=None, metavar="PATH", help="write a self-contained HTML page")
@@ -104,6 +138,9 @@ def limits_from_args(args: argparse.Namespace):
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a target's text (or a '…') never crashes a terminal that is not UTF-8
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return cmd_serve(args)
@@ -129,10 +166,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"{fault.name:40} {fault.kind:8} {fault.description}")
         print(f"\nuse one as a base URL prefix: http://{args.host}:PORT/faults/<name>[+<name>...]")
         return EXIT_OK
-    key = os.environ.get(KEY_ENV)
-    if not key:
-        print(f"note: ${KEY_ENV} is not set, so any non-empty API key is accepted", file=sys.stderr)
-    serve(host=args.host, port=args.port, api_key=key or None)
+    if args.any_key:
+        key, said = None, ("any non-empty key is accepted (--any-key), so the checks auth/wrong-key, auth/wrong-bearer "
+                           "and sdk/error-classes fail against this server")
+    elif args.api_key:
+        key, said = args.api_key, "the one given with --api-key (not printed); pass the same key to run"
+    elif os.environ.get(KEY_ENV):
+        key, said = os.environ[KEY_ENV], f"the one in ${KEY_ENV} (not printed); pass the same key to run"
+    else:
+        key, said = DEV_KEY, f"{DEV_KEY} (pass it as --api-key, or set ANTHROPIC_API_KEY)"
+
+    def banner(url: str) -> None:
+        lines = [f"anthropic-conformance reference server at {url} (Ctrl-C stops it)", f"  key: {said}"]
+        if said.startswith(DEV_KEY):
+            lines.append(f"  try: anthropic-conformance run --base-url {url} --api-key {DEV_KEY} --expensive")
+        if args.any_key:
+            lines[1] = "  warning: " + said
+        print("\n".join(lines), file=sys.stderr, flush=True)
+
+    try:
+        serve(host=args.host, port=args.port, api_key=key, ready=banner)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}.", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 
@@ -155,11 +211,12 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from conformance import diff
+    from conformance.report import ReportError
 
     try:
         old, new = diff.load(args.old), diff.load(args.new)
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read a report: {exc}", file=sys.stderr)
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     result = diff.compare(old, new, args.level)
     print(diff.render(result))
@@ -178,7 +235,7 @@ def cmd_checks() -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
-    from conformance.discovery import Unreachable, first_model, probe_models
+    from conformance.discovery import Unreachable, first_model, key_rejected, listed_models, model_unknown, probe_models
     from conformance.pytest_run import ConformanceRun, load_deviations, parse_features, parse_headers
     from conformance.target import Secret, Target, display_url
 
@@ -207,14 +264,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         target = Target(base_url=base_url, api_key=Secret(key), model=args.model or "", headers=headers,
                         anthropic_version=args.anthropic_version, limits=limits, without=without)
         try:
-            models_status, _ = probe_models(target)
+            models_status, models_body = probe_models(target)
         except Unreachable as exc:
             return stop_early(args, target, EXIT_UNREACHABLE,
                               f"the target {target.redact(display_url(base_url))} cannot be reached: {exc}")
         if models_status in (401, 403) and (refusal := key_rejected(target, args.model or "probe-model")):
             return stop_early(args, target, EXIT_KEY_REJECTED,
                               f"the target rejected the API key on every request ({refusal}), with x-api-key and with "
-                              "Authorization: Bearer; check --api-key. No check was run.")
+                              "Authorization: Bearer; check --api-key (against `anthropic-conformance serve`, pass the "
+                              "key its start-up banner printed). No check was run.")
         if not target.model:
             target = first_model(target)
             if not target.model:
@@ -222,6 +280,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"error: no model to test: GET /v1/models {why}. Pass --model"
                       + (" and check the API key." if models_status in (401, 403) else "."), file=sys.stderr)
                 return EXIT_USAGE
+        generating = args.budget_tokens is None or args.budget_tokens > 0  # --budget-tokens 0: not even 1 token
+        if generating and (said := model_unknown(target)):
+            listed = listed_models(models_body)
+            return stop_early(args, target, EXIT_MODEL_UNKNOWN,
+                              f"the target does not know the model {json.dumps(target.model)} (POST /v1/messages answered "
+                              f"{said}); pass one it serves with --model"
+                              + (f" (GET /v1/models lists {', '.join(listed)})" if listed else "")
+                              + ". No check was run.")
     if args.budget_tokens is not None and args.budget_tokens < 0:
         print("error: --budget-tokens takes a number >= 0", file=sys.stderr)
         return EXIT_USAGE
@@ -235,15 +301,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     run = ConformanceRun(target, expensive=args.expensive, report_path=args.report, selection=selection,
                          level=args.level, transcripts_dir=args.save_transcripts, budget_tokens=args.budget_tokens,
                          deviations=deviations, limits=limits)
-    code = run_pytest(run, args.keyword, args.junit, args.verbose)
+    shown = args.verbose or args.pytest_output
+    code = run_pytest(run, args.keyword, args.junit, args.verbose, pytest_output=shown)
     if code == pytest.ExitCode.USAGE_ERROR:
         return EXIT_USAGE
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print("error: no check matched the selection", file=sys.stderr)
         return EXIT_NO_CHECKS
-    if run.report is None:
-        return EXIT_FAILED
-    print_summary(run.report)
+    if run.report is None or code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+        return pytest_broke(code, shown)
+    from conformance.summary import print_summary
+
+    print_summary(run.report, args.level, details=not shown)
     label = "reference" if run.report["target"]["embedded"] else run.report["target"]["base_url"]
     write_views({label: run.report}, args.markdown, args.html)
     return EXIT_FAILED if failing(run.report, args.level) else EXIT_OK
@@ -264,11 +333,12 @@ def write_views(reports: dict[str, dict], markdown: str | None, html: str | None
 
 def cmd_report(args: argparse.Namespace) -> int:
     from conformance import matrix
+    from conformance.report import ReportError
 
     try:
         reports = matrix.load_reports(args.reports)
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read a report: {exc}", file=sys.stderr)
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if not (args.markdown or args.html):
         print(matrix.render_terminal(matrix.build(reports)))
@@ -290,21 +360,12 @@ def stop_early(args: argparse.Namespace, target, code: int, sentence: str) -> in
     return code
 
 
-def key_rejected(target, model: str) -> str | None:
-    """GET /v1/models refused the key: confirm on POST /v1/messages (1 output token at most) with both auth styles.
-    Returns how the target refused, or None when one of them was accepted (or answered anything but 401/403)."""
-    from conformance.wire import Wire, WireRequest
-
-    body = {"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "Hello."}]}
-    wire = Wire(target)
-    try:
-        answers = [wire.send("key-check", WireRequest(body=body, auth=style, version=target.anthropic_version))
-                   for style in ("x-api-key", "bearer")]
-    finally:
-        wire.close()
-    if all(ex.status in (401, 403) for ex in answers):
-        return f"HTTP {answers[0].status} and {answers[1].status}"
-    return None
+def pytest_broke(code: int, shown: bool) -> int:
+    """pytest ended without judging the checks (interrupted, or broken inside): one sentence, exit 1."""
+    how = "was interrupted" if code == 2 else f"stopped with its exit code {int(code)}"
+    print(f"error: pytest {how} before the checks were judged"
+          + ("." if shown else "; run again with --pytest-output to see pytest's own report."), file=sys.stderr)
+    return EXIT_FAILED
 
 
 def failing(report: dict, level: str) -> int:
@@ -316,8 +377,9 @@ def failing(report: dict, level: str) -> int:
 
 
 def run_pytest(run, keyword: str | None, junit: str | None = None, verbose: bool = False,
-               extra: list[str] | None = None) -> int:
-    """The packaged suites through pytest, isolated from the user's own configuration."""
+               extra: list[str] | None = None, pytest_output: bool = False) -> int:
+    """The packaged suites through pytest, isolated from the user's own configuration. pytest shows its progress
+    only, unless pytest_output: the CLI prints its own summary, so there is one set of counts."""
     import pytest
 
     suites = Path(str(resources.files("conformance.suites")))
@@ -326,7 +388,9 @@ def run_pytest(run, keyword: str | None, junit: str | None = None, verbose: bool
                    # the suites assert nothing themselves (a check's verdict fails the item): no rewriting of every
                    # module of the package, and no import of hypothesis for its summary when it is installed
                    "--assert=plain", "-p", "no:hypothesispytest",
-                   "--tb=short", "-rfEsw", "-v" if verbose else "-q", *(extra or [])]
+                   *(["--tb=short", "-rfEsw", "-v" if verbose else "-q"] if pytest_output
+                     else ["-qq", "--no-summary", "--no-header", "--tb=no"]),
+                   *(extra or [])]
     if keyword:
         pytest_args += ["-k", keyword]
     if junit:
@@ -364,14 +428,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
     run = ConformanceRun(targets={s.name: s.target for s in specs}, deviations=deviations, expensive=args.expensive,
                          selection=selection, level=args.level, budget_tokens=args.budget_tokens,
                          reports_dir=args.reports)
-    code = run_pytest(run, args.keyword, extra=extra)
-    if not run.reports:
-        return EXIT_USAGE if code == 4 else EXIT_FAILED
+    code = run_pytest(run, args.keyword, extra=extra, pytest_output=args.pytest_output)
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return EXIT_USAGE
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("error: no check matched the selection", file=sys.stderr)
+        return EXIT_NO_CHECKS
+    if not run.reports or code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+        return pytest_broke(code, args.pytest_output)
     print()
     print(matrix.render_terminal(matrix.build(run.reports)))
     write_views(run.reports, args.markdown, args.html)
     print(f"\nreports in {args.reports}/: " + ", ".join(f"{name}.json" for name in run.reports))
-    return EXIT_OK
+    failed = [name for name, report in run.reports.items() if failing(report, args.level)]
+    if not failed:
+        return EXIT_OK
+    print(f"{len(failed)} of {len(run.reports)} targets failed at the {args.level} level: {', '.join(failed)}"
+          + (" (--no-gate: exit 0 anyway)" if args.no_gate else ""))
+    return EXIT_OK if args.no_gate else EXIT_FAILED
 
 
 def default_workers(specs) -> int:
@@ -383,30 +457,6 @@ def default_workers(specs) -> int:
     local = all(spec.target is None or (urlsplit(spec.target.base_url).hostname or "") in (
         "127.0.0.1", "localhost", "::1") for spec in specs)
     return 0 if local else min(len(specs), os.cpu_count() or 1)
-
-
-def print_summary(report: dict) -> None:
-    from conformance.report import STOPPED_SENDING
-
-    target = report["target"]
-    kind = "embedded reference server" if target["embedded"] else target["base_url"]
-    print(f"\nanthropic-conformance {report['tool']['version']} against {kind} (model {target['model']})")
-    for name, profile in report["profiles"].items():
-        detail = profile["failing"] or profile["limiting"] or profile["not_run"]
-        more = f": {', '.join(detail[:4])}{' ...' if len(detail) > 4 else ''}" if detail else ""
-        print(f"  {name:24} {profile['status']}{more}")
-    verdicts = ("pass", "fail", "warn", "unsupported", "skipped", "error")
-    for label, key in (("strict", "summary"), ("compat", "compat_summary")):
-        s = report[key]
-        print(f"  {label:7} " + ", ".join(f"{s[v]} {v}" for v in verdicts) + f"  of {s['total']} checks")
-    for result in report["results"]:
-        if result["verdict"] in ("warn", "skipped", "unsupported") or result["compat_verdict"] == "warn":
-            detail = result["reason"] or (result["findings"][0]["got"] if result["findings"] else "")
-            print(f"  {result['verdict'].upper():11} {result['id']}: {detail}")
-    print(f"  output tokens requested {report['tokens']['requested']}, used {report['tokens']['used']}")
-    if report.get("stopped"):
-        errors = sum(STOPPED_SENDING in r["reason"] for r in report["results"])
-        print(f"  STOPPED     {errors} checks were not judged: {report['stopped']['reason']}")
 
 
 if __name__ == "__main__":  # pragma: no cover

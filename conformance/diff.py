@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,4 +74,7 @@ def render(diff: ReportDiff) -> str:
 
 
 def load(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """A report, validated against its schema; conformance.report.ReportError (one sentence) for anything else."""
+    from conformance.report import read_report
+
+    return read_report(path)

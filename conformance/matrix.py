@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -176,21 +175,13 @@ def build(reports: dict[str, dict]) -> Matrix:
 
 def load_reports(paths: list[str]) -> dict[str, dict]:
     """Read report files, each named by its target base URL (the file stem for the embedded server); names made
-    unique with the file stem. Raises ValueError for a file that is not a valid report."""
-    from conformance.report import validate_report
+    unique with the file stem. Raises conformance.report.ReportError (a ValueError) for a file that is not a report."""
+    from conformance.report import read_report
 
     out: dict[str, dict] = {}
     for path in paths:
         p = Path(path)
-        try:
-            report = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: not a readable JSON report: {exc}") from exc
-        if not isinstance(report, dict):
-            raise ValueError(f"{path}: not a report (a JSON object is expected)")
-        errors = validate_report(report)
-        if errors:
-            raise ValueError(f"{path}: not a valid report: {'; '.join(errors[:3])}")
+        report = read_report(p)
         target = report.get("target") or {}
         name = p.stem if target.get("embedded") or not target.get("base_url") else str(target["base_url"])
         if name in out:

@@ -16,7 +16,7 @@ from conformance.redaction import RedactingRecords
 from conformance.report import build_report, result_dict, write_report
 from conformance.target import Secret, Target, display_url, redact
 from conformance.transport import Limits, limits_from
-from conformance.verdicts import Verdict, render
+from conformance.verdicts import Verdict, render, reproduce_command
 
 USER_PROPERTY = "conformance_result"
 OUTSIDE_PROPERTY = "conformance_outside"  # an item that failed outside its check (setup, teardown): an error record
@@ -264,7 +264,7 @@ class ConformanceRun:
             started = time.monotonic()
             result = run_check(session, item_id)
             target = session.target
-            reproduce = reproduce_command(target, item_id)
+            reproduce = reproduce_command(target, item_id, expensive=self.expensive, level=self.level)
             verdict = result.at(self.level)
             clean = result.verdict is Verdict.PASS and result.at("compat") is Verdict.PASS
             message = "" if clean else render(result, statement(result.rule), reproduce, self.level)
@@ -481,9 +481,3 @@ def find_run(config: pytest.Config) -> ConformanceRun | None:
         if isinstance(plugin, ConformanceRun):
             return plugin
     return None
-
-
-def reproduce_command(target: Target, item_id: str) -> str:
-    if target.embedded:
-        return f"anthropic-conformance run -k '{item_id}'"
-    return f"anthropic-conformance run --base-url {target.redact(display_url(target.base_url))} -k '{item_id}'"

@@ -101,3 +101,32 @@ def validate_report(report: dict) -> list[str]:
 
     validator = jsonschema.Draft202012Validator(load_json("schemas", "report.schema.json"))
     return [f"{'/'.join(map(str, e.absolute_path)) or '$'}: {e.message}" for e in validator.iter_errors(report)]
+
+
+class ReportError(ValueError):
+    """A file that cannot be judged as a report: its message is one sentence naming the file and what is wrong."""
+
+
+def read_report(path: str | Path) -> dict:
+    """A JSON report read from path and validated against schemas/report.schema.json; ReportError otherwise."""
+    import jsonschema
+
+    from conformance.data import load_json
+    from conformance.summary import clip
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is not UTF-8 text"
+        raise ReportError(f"cannot read the report {path}: {why}.") from None
+    try:
+        report = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{path} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}), so it is not "
+                          "a report.") from None
+    validator = jsonschema.Draft202012Validator(load_json("schemas", "report.schema.json"))
+    problem = jsonschema.exceptions.best_match(validator.iter_errors(report))
+    if problem is not None:
+        raise ReportError(f"{path} is not an anthropic-conformance report: {clip(problem.message, 160)} at "
+                          f"{problem.json_path} (a report is what `run --report` and `compare` write).")
+    return report

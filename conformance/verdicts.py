@@ -102,3 +102,32 @@ def render(result: CheckResult, statement: str, reproduce: str, level: str = "st
         lines.append(f"  response  {ev.response}")
     lines.append(f"  reproduce {reproduce}")
     return "\n".join(lines)
+
+
+DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
+
+
+def reproduce_command(target, item_id: str, *, expensive: bool = False, level: str = "strict") -> str:
+    """The `run` command that judges one check again against the same target with the run's settings: base URL
+    (redacted), model, extra header names (their values never: `<value>`), anthropic-version when not the default,
+    declared missing features, --expensive and --level when given. The key is never part of it (run reads
+    $ANTHROPIC_API_KEY)."""
+    import shlex
+
+    from conformance.target import display_url
+
+    parts = ["anthropic-conformance", "run"]
+    if not target.embedded:
+        parts += ["--base-url", shlex.quote(target.redact(display_url(target.base_url)))]
+        if target.model:
+            parts += ["--model", shlex.quote(target.model)]
+        parts += [arg for name, _ in target.headers for arg in ("--header", shlex.quote(f"{name}:<value>"))]
+        if target.anthropic_version != DEFAULT_ANTHROPIC_VERSION:
+            parts += ["--anthropic-version", shlex.quote(target.anthropic_version)]
+    if target.without:
+        parts += ["--without", ",".join(sorted(target.without))]
+    if expensive:
+        parts.append("--expensive")
+    if level != "strict":
+        parts += ["--level", level]
+    return " ".join([*parts, "-k", f"'{item_id}'"])

@@ -6,6 +6,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any, TextIO
 
@@ -38,9 +39,14 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 0, api_key: str | None = None, stream: TextIO | None = None
+    host: str = "127.0.0.1",
+    port: int = 0,
+    api_key: str | None = None,
+    stream: TextIO | None = None,
+    ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM, then drain and exit; the first line written to `stream` (stdout) is the base URL.
+    """Serve until SIGINT/SIGTERM, then drain and exit; the first line written to `stream` (stdout) is the base URL,
+    which `ready` (a start-up banner, say) is then called with.
 
     On the signal the server stops accepting connections, streams in flight send their remaining events at once
     (ending with message_stop), and whatever still runs after GRACE_SECONDS is cancelled.
@@ -48,6 +54,8 @@ def serve(
     stream = stream if stream is not None else sys.stdout
     sock = bind(host, port)
     print(base_url(sock), file=stream, flush=True)
+    if ready is not None:
+        ready(base_url(sock))
     app = create_app(api_key)
     previous = _exit_quietly_after_shutdown()
     try:

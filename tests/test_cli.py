@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
+import httpx
 import pytest
 
+from conformance.cli import DEV_KEY
 from conformance.report import validate_report
 
 CANARY = "sk-ant-canary-" + "c4n4ry" * 6
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -92,22 +99,85 @@ def test_checks_lists_every_check_with_rule_and_tier():
     assert "streaming/message-stop-last" in proc.stdout and "STREAM-STOP-LAST" in proc.stdout
 
 
-def test_serve_prints_its_base_url_first_and_answers_on_loopback():
-    import httpx
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
-    proc = subprocess.Popen([sys.executable, "-m", "conformance", "serve", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+@contextlib.contextmanager
+def served(*args: str, env: dict | None = None):
+    """`anthropic-conformance serve --port 0 ARGS` in a subprocess: yields (base URL, output), where output["stderr"]
+    is filled in once the server has stopped."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    full_env.update(env or {})
+    proc = subprocess.Popen([sys.executable, "-m", "conformance", "serve", "--port", "0", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env)
+    output: dict[str, str] = {}
     try:
         url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:")
-        body = {"model": "reference-model", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
-        response = httpx.post(url + "/v1/messages", headers={"x-api-key": "any", "anthropic-version": "2023-06-01"},
-                              json=body)
-        assert response.status_code == 200 and response.json()["type"] == "message"
+        assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if proc.poll() is not None else url
+        yield url, output
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        out, err = proc.communicate(timeout=10)
+        output.update(stdout=out, stderr=err)
+
+
+def status_with_key(url: str, key: str) -> int:
+    body = {"model": "reference-model", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+    return httpx.post(url + "/v1/messages", headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+                      json=body).status_code
+
+
+def test_serve_prints_its_base_url_first_and_its_development_key_and_refuses_any_other():
+    with served() as (url, output):
+        assert status_with_key(url, DEV_KEY) == 200
+        assert status_with_key(url, "any") == 401
+    assert f"key: {DEV_KEY} (pass it as --api-key, or set ANTHROPIC_API_KEY)" in output["stderr"]
+    assert f"run --base-url {url} --api-key {DEV_KEY}" in output["stderr"]
+
+
+def test_serve_takes_its_key_from_api_key_and_never_prints_it():
+    with served("--api-key", CANARY) as (url, output):
+        assert status_with_key(url, CANARY) == 200
+        assert status_with_key(url, DEV_KEY) == 401
+    assert "given with --api-key (not printed)" in output["stderr"]
+    assert CANARY not in output["stdout"] + output["stderr"] and DEV_KEY not in output["stderr"]
+
+
+def test_serve_with_any_key_accepts_any_key_and_warns_that_the_auth_checks_fail():
+    with served("--any-key") as (url, output):
+        assert status_with_key(url, "whatever") == 200
+    assert "warning: any non-empty key is accepted (--any-key)" in output["stderr"]
+    assert "auth/wrong-key" in output["stderr"] and DEV_KEY not in output["stderr"]
+
+
+def test_serve_refuses_a_key_and_any_key_at_once():
+    proc = run_cli("serve", "--api-key", "k", "--any-key", timeout=30)
+    assert proc.returncode == 2 and "not allowed with argument" in proc.stderr
+
+
+def readme_serve_and_run() -> tuple[list[str], list[str]]:
+    """The README's commands for trying the fake: `serve` and the `run` against it, as argument lists."""
+    text = README.read_text(encoding="utf-8")
+    for block in re.findall(r"```\n(.*?)```", text, re.S):
+        lines = [shlex.split(line, comments=True) for line in block.splitlines() if line.strip()]
+        serve = [argv for argv in lines if argv[:2] == ["anthropic-conformance", "serve"]]
+        run = [argv for argv in lines if argv[:2] == ["anthropic-conformance", "run"] and "--base-url" in argv]
+        if serve and run:
+            return serve[0], run[0]
+    raise AssertionError("the README shows no block that serves the fake and runs against it")
+
+
+def test_the_readme_way_to_try_the_fake_passes_with_every_profile_ready():
+    serve, run = readme_serve_and_run()
+    port = serve[serve.index("--port") + 1]
+    documented_url = run[run.index("--base-url") + 1]
+    assert documented_url == f"http://127.0.0.1:{port}" and DEV_KEY in run  # the key serve prints by default
+    serve_args = serve[2:]
+    serve_args[serve_args.index("--port") + 1] = "0"  # a free port instead of the documented one
+    with served(*serve_args) as (url, _):
+        proc = run_cli(*[url if arg == documented_url else arg for arg in run[1:]])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    summary = proc.stdout[proc.stdout.index("anthropic-conformance 0"):]
+    for profile in ("claude-code", "anthropic-python-2", "anthropic-python-1", "anthropic-typescript-1"):
+        assert re.search(rf"^  {profile} +ready$", summary, re.M), summary
+    assert re.search(r"^  strict +\d+ pass, 0 fail, 0 warn, 0 unsupported, \d+ skipped, 0 error", summary, re.M)
 
 
 def test_declared_missing_features_are_unsupported_not_failed(reference_server, tmp_path):
@@ -158,6 +228,7 @@ def test_a_key_rejected_on_every_request_stops_the_run_early_with_one_sentence(r
     proc = run_cli("run", "--base-url", reference_server.base_url, "--api-key", "sk-ant-not-the-key", timeout=60)
     assert proc.returncode == 5
     assert "rejected the API key on every request" in proc.stderr and "No check was run" in proc.stderr
+    assert "pass the key its start-up banner printed" in proc.stderr and proc.stderr.count("\n") == 1
     assert proc.stdout == ""
 
 
@@ -179,3 +250,120 @@ def test_saved_transcripts_are_normalised_and_hold_no_key(reference_server, tmp_
     text = json.loads(files["text.json"])
     assert text["response"]["body"]["id"] == "<id:msg_>" and text["response"]["body"]["type"] == "message"
     assert all(reference_server.api_key.reveal() not in content for content in files.values())
+
+
+def test_an_unknown_model_stops_the_run_early_with_exit_6_and_one_sentence(reference_server, tmp_path):
+    proc = run_cli("run", "--base-url", reference_server.base_url, "--model", "claud-sonnet-typo",
+                   "--report", str(tmp_path / "r.json"), env={"ANTHROPIC_API_KEY": reference_server.api_key.reveal()},
+                   timeout=60)
+    assert proc.returncode == 6, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout == "" and proc.stderr.count("\n") == 1
+    assert 'does not know the model "claud-sonnet-typo"' in proc.stderr
+    assert "HTTP 404 not_found_error: model: claud-sonnet-typo" in proc.stderr
+    assert "--model (GET /v1/models lists reference-model," in proc.stderr and "No check was run." in proc.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert validate_report(report) == [] and report["results"] == []
+    assert report["stopped"]["exit_code"] == 6 and "claud-sonnet-typo" in report["stopped"]["reason"]
+
+
+def test_a_400_that_names_the_model_as_invalid_stops_the_run_too(reference_server):
+    proc = run_cli("run", "--base-url", reference_server.base_url + "/faults/unknown-model-400", "--model", "nope-1",
+                   env={"ANTHROPIC_API_KEY": reference_server.api_key.reveal()}, timeout=60)
+    assert proc.returncode == 6 and "HTTP 400 invalid_request_error: Invalid model name passed in model=nope-1" in (
+        proc.stderr)
+
+
+def test_a_target_that_answers_the_model_probe_with_another_error_still_runs(reference_server, tmp_path):
+    # only-version-2026 answers the probe (anthropic-version 2023-06-01) with a 400 that is not about the model
+    proc = run_cli("run", "--base-url", reference_server.base_url + "/faults/only-version-2026",
+                   "--model", "reference-model", "-k", "message/schema or headers", "--report", str(tmp_path / "r.json"),
+                   env={"ANTHROPIC_API_KEY": reference_server.api_key.reveal()})
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert "stopped" not in report and report["summary"]["total"] >= 5 and report["summary"]["fail"] >= 1
+
+
+@pytest.fixture(scope="module")
+def bearer_only_run(reference_server, tmp_path_factory):
+    """A run against a layer that reads only Authorization (the seed bug): auth/x-api-key fails strict and compat."""
+    folder = tmp_path_factory.mktemp("bearer-only")
+    proc = run_cli("run", "--base-url", reference_server.base_url + "/faults/bearer-only-auth+message-id-chatcmpl",
+                   "--model", "reference-model", "--report", str(folder / "r.json"), "-k", "auth or errors or message/id",
+                   env={"ANTHROPIC_API_KEY": reference_server.api_key.reveal()})
+    return proc, json.loads((folder / "r.json").read_text())
+
+
+def closing_summary(stdout: str) -> list[str]:
+    return stdout[stdout.rindex("\nanthropic-conformance "):].strip().splitlines()
+
+
+def test_the_closing_summary_lists_every_fail_and_error_once_with_expected_and_got(bearer_only_run):
+    proc, report = bearer_only_run
+    assert proc.returncode == 1
+    bad = [r for r in report["results"] if {"fail", "error"} & {r["verdict"], r["compat_verdict"]}]
+    assert any(r["id"] == "auth/x-api-key" for r in bad) and len(bad) >= 3
+    lines = closing_summary(proc.stdout)
+    for result in bad:
+        label = "ERROR" if "error" in (result["verdict"], result["compat_verdict"]) else "FAIL"
+        mine = [line for line in lines if re.match(rf"  {label} +{re.escape(result['id'])}[ (]", line)]
+        assert len(mine) == 1, (result["id"], lines)
+        assert label == "ERROR" or ("expected " in mine[0] and "  got " in mine[0])
+    failing = [line for line in lines if line.startswith(("  FAIL ", "  ERROR "))]
+    assert len(failing) == len(bad)
+    assert lines.index(failing[-1]) < next(i for i, line in enumerate(lines) if "claude-code" in line)
+
+
+def test_the_run_prints_one_set_of_counts_and_none_of_pytests_summary(bearer_only_run):
+    stdout = bearer_only_run[0].stdout
+    assert len(re.findall(r"^  strict .* of \d+ checks", stdout, re.M)) == 1
+    assert "short test summary info" not in stdout and "FAILED" not in stdout
+    assert not re.search(r"\d+ (passed|failed)", stdout)
+    assert "(compat: " in stdout  # message/id only warns at compat: its counts in brackets, on the same line
+
+
+def test_values_print_as_json_and_long_ones_are_cut_at_a_word_boundary(bearer_only_run):
+    proc, report = bearer_only_run
+    lines = closing_summary(proc.stdout)
+    (message_id,) = [line for line in lines if " message/id " in line]
+    assert 'got "chatcmpl-' in message_id and "'chatcmpl-" not in message_id
+    cut = 0
+    for result in report["results"]:
+        line = next((line for line in lines if re.match(rf"  FAIL +{re.escape(result['id'])}[ (]", line)), "")
+        shown = re.search(r"  expected (.*?)  got ", line)
+        if not shown or not shown.group(1).endswith("…"):
+            continue
+        finding = next(f for f in result["findings"] if f["verdict"] == result["verdict"])
+        full = (f"{finding['where']}: " if finding["where"] else "") + finding["expected"]
+        prefix = shown.group(1)[:-1]
+        assert full.startswith(prefix) and len(prefix) < len(full)
+        assert not (prefix[-1].isalnum() and full[len(prefix)].isalnum()), (prefix, full)  # never inside a word
+        cut += 1
+    assert cut >= 1  # the long expected side of the count_tokens auth check is cut
+
+
+def test_pytests_own_report_is_one_flag_away(reference_server):
+    proc = run_cli("run", "--base-url", reference_server.base_url + "/faults/bearer-only-auth", "--model",
+                   "reference-model", "-k", "auth/x-api-key", "--pytest-output",
+                   env={"ANTHROPIC_API_KEY": reference_server.api_key.reveal()})
+    assert proc.returncode == 1
+    assert "short test summary info" in proc.stdout and "1 failed" in proc.stdout
+    assert "  FAIL  auth/x-api-key" in proc.stdout  # and the harness's summary after it
+
+
+def test_every_reproduce_line_carries_the_runs_settings_and_reproduces_the_failure(reference_server, tmp_path):
+    key = reference_server.api_key.reveal()
+    proc = run_cli("run", "--base-url", reference_server.base_url + "/faults/bearer-only-auth", "--model",
+                   "reference-model", "--header", f"x-team: {CANARY}", "--anthropic-version", "2026-10-21",
+                   "--without", "images,thinking", "--expensive", "--level", "compat", "-k", "auth/x-api-key",
+                   "--report", str(tmp_path / "r.json"), env={"ANTHROPIC_API_KEY": key})
+    assert proc.returncode == 1
+    (reproduce,) = [line for line in proc.stdout.splitlines() if line.startswith("  reproduce ")]
+    argv = shlex.split(reproduce.removeprefix("  reproduce "))
+    assert argv == ["anthropic-conformance", "run", "--base-url", reference_server.base_url + "/faults/bearer-only-auth",
+                    "--model", "reference-model", "--header", "x-team:<value>", "--anthropic-version", "2026-10-21",
+                    "--without", "images,thinking", "--expensive", "--level", "compat", "-k", "auth/x-api-key"]
+    assert CANARY not in proc.stdout + proc.stderr + (tmp_path / "r.json").read_text() and key not in proc.stdout
+    again = run_cli(*argv[1:], "--report", str(tmp_path / "again.json"), env={"ANTHROPIC_API_KEY": key})
+    assert again.returncode == 1
+    (result,) = json.loads((tmp_path / "again.json").read_text())["results"]
+    assert (result["id"], result["verdict"]) == ("auth/x-api-key", "fail")

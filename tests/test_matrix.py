@@ -292,10 +292,10 @@ def test_load_reports_names_each_report_by_its_base_url_or_its_file_stem(tmp_pat
 
 def test_load_reports_refuses_a_file_that_is_not_a_report(tmp_path):
     (tmp_path / "x.json").write_text('{"results": "no"}')
-    with pytest.raises(ValueError, match="not a valid report"):
+    with pytest.raises(ValueError, match="x.json is not an anthropic-conformance report"):
         matrix.load_reports([str(tmp_path / "x.json")])
     (tmp_path / "y.json").write_text("not json")
-    with pytest.raises(ValueError, match="not a readable JSON report"):
+    with pytest.raises(ValueError, match="y.json is not JSON"):
         matrix.load_reports([str(tmp_path / "y.json")])
 
 

@@ -78,7 +78,7 @@ def test_compare_report_and_diff_write_the_key_into_no_output(targets, tmp_path)
         encoding="utf-8")
     proc = cli("compare", "targets.toml", "--markdown", "m.md", "--html", "m.html", "--reports", "reports", "-n", "0",
                env={"CANARY_KEY": CANARY}, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 1, proc.stderr[-2000:]  # both targets fail checks: compare's gate
     rendered = cli("report", "reports/echo.json", "reports/leaky.json", "--markdown", "again.md", cwd=tmp_path)
     diffed = cli("diff", "reports/leaky.json", "reports/echo.json", cwd=tmp_path)
     assert rendered.returncode == 0 and diffed.returncode == 1

@@ -15,8 +15,12 @@ STOP_REASONS = ("end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_tu
 
 
 def short(value: Any, limit: int = 100) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """A value as JSON (null, "x", not Python's None, 'x'), cut to limit characters with '…'."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # not a JSON value (bytes, an object): Python's own notation
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def expect_ok(ex: Exchange, rule: str) -> list[Finding]:

@@ -1,0 +1,132 @@
+"""What `run` prints when it ends: each failure's evidence, then one line per failure, the profiles, one set of counts."""
+
+from __future__ import annotations
+
+VERDICTS = ("pass", "fail", "warn", "unsupported", "skipped", "error")
+EXPECTED_WIDTH = 70  # characters of a finding's expected side on a summary line
+GOT_WIDTH = 90  # and of its got side
+
+
+def clip(text: str, limit: int) -> str:
+    """text on one line; when longer than limit, cut at the last word boundary before it and marked with '…'."""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    cut = limit - 1
+    while cut > limit // 2 and _word(text[cut - 1]) and _word(text[cut]):
+        cut -= 1
+    if cut <= limit // 2:  # one word longer than half the line: cut inside it rather than lose the line
+        cut = limit - 1
+    return text[:cut].rstrip() + "…"
+
+
+def _word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _finding_text(result: dict) -> str:
+    """`expected ...  got ...` of the result's first finding at its own verdict, and how many more there are."""
+    bad = [f for f in result["findings"] if f["verdict"] not in ("pass", "skipped")]
+    first = next((f for f in bad if f["verdict"] == result["verdict"]), bad[0] if bad else None)
+    if first is None:
+        return clip(result["reason"] or _first_line(result["message"]), EXPECTED_WIDTH + GOT_WIDTH)
+    where = f"{first['where']}: " if first["where"] else ""
+    text = f"expected {clip(where + first['expected'], EXPECTED_WIDTH)}  got {clip(first['got'], GOT_WIDTH)}"
+    return text + (f"  (+{len(bad) - 1} more)" if len(bad) > 1 else "")
+
+
+def _first_line(message: str) -> str:
+    lines = [line for line in message.splitlines()[1:] if line.strip()]
+    return lines[0].strip() if lines else ""
+
+
+def _name(result: dict) -> str:
+    """The check id, with its verdict at the other level when that differs."""
+    if result["compat_verdict"] != result["verdict"]:
+        return f"{result['id']} (compat: {result['compat_verdict']})"
+    return result["id"]
+
+
+def problem_lines(report: dict) -> list[str]:
+    """One line for every check that failed or errored (strict or compat), known deviations apart, then warnings."""
+    failed, known, warned = [], [], []
+    for result in report["results"]:
+        status = (result.get("deviation") or {}).get("status")
+        verdicts = (result["verdict"], result["compat_verdict"])
+        if status == "unexpectedly-passing":
+            failed.append(("XPASS", result, f"listed as a known deviation ({clip(result['deviation']['reason'], 60)}) "
+                                            f"but it is now {result['verdict']}: remove it from the deviations file"))
+        elif status == "expected-failure":
+            known.append(("XFAIL", result, f"known deviation: {clip(result['deviation']['reason'], 60)}"))
+        elif "error" in verdicts:
+            failed.append(("ERROR", result, clip(result["reason"], 160) if result["reason"] else _finding_text(result)))
+        elif "fail" in verdicts:
+            failed.append(("FAIL", result, _finding_text(result)))
+        elif "warn" in verdicts:
+            warned.append(("WARN", result, _finding_text(result)))
+    rows = failed + known + warned
+    width = min(max((len(_name(result)) for _, result, _ in rows), default=0), 44)
+    return [f"  {label:5} {_name(result):{width}}  {text}" for label, result, text in rows]
+
+
+def not_run_lines(report: dict) -> list[str]:
+    """Skipped and unsupported checks, one line per distinct reason."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for result in report["results"]:
+        if result["verdict"] in ("skipped", "unsupported"):
+            groups.setdefault((result["verdict"], result["reason"]), []).append(result["id"])
+    lines = []
+    for (verdict, reason), ids in groups.items():
+        who = ids[0] if len(ids) == 1 else f"{len(ids)} checks"
+        lines.append(f"  {verdict.upper():11} {who}: {clip(reason, 140)}")
+    return lines
+
+
+def counts_line(report: dict, level: str) -> str:
+    """The counts at the run's level, with what the other level counts differently in brackets."""
+    mine, other = ("compat_summary", "summary") if level == "compat" else ("summary", "compat_summary")
+    counts, others = report[mine], report[other]
+    line = f"  {level:7} " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + f"  of {counts['total']} checks"
+    differ = [f"{others[v]} {v}" for v in VERDICTS if others[v] != counts[v]]
+    if differ:
+        line += f"  ({'strict' if level == 'compat' else 'compat'}: {', '.join(differ)})"
+    known = report["summary"].get("expected_failures", 0)
+    if known:
+        line += f"; {known} of the failures are known deviations"
+    return line
+
+
+def summary_lines(report: dict, level: str = "strict") -> list[str]:
+    """The closing summary: target, every failure on one line, what did not run, profiles, one set of counts."""
+    from conformance.report import STOPPED_SENDING
+
+    target = report["target"]
+    kind = "embedded reference server" if target["embedded"] else target["base_url"]
+    lines = [f"anthropic-conformance {report['tool']['version']} against {kind} (model {target['model']})"]
+    lines += problem_lines(report) + not_run_lines(report)
+    for name, profile in report["profiles"].items():
+        detail = profile["failing"] or profile["limiting"] or profile["not_run"]
+        more = f": {', '.join(detail[:4])}{' …' if len(detail) > 4 else ''}" if detail else ""
+        lines.append(f"  {name:24} {profile['status']}{more}")
+    lines.append(counts_line(report, level))
+    lines.append(f"  output tokens requested {report['tokens']['requested']}, used {report['tokens']['used']}")
+    if report.get("stopped"):
+        errors = sum(STOPPED_SENDING in r["reason"] for r in report["results"])
+        lines.append(f"  STOPPED     {errors} checks were not judged: {report['stopped']['reason']}")
+    return lines
+
+
+def detail_blocks(report: dict) -> list[str]:
+    """The full text of every failure and error (the problem, the evidence, how to reproduce), as DESIGN.md §4 shows."""
+    return [result["message"] for result in report["results"]
+            if result["message"] and ("fail" in (result["verdict"], result["compat_verdict"])
+                                      or "error" in (result["verdict"], result["compat_verdict"])
+                                      or (result.get("deviation") or {}).get("status") == "unexpectedly-passing")]
+
+
+def print_summary(report: dict, level: str = "strict", details: bool = True) -> None:
+    if details and (blocks := detail_blocks(report)):
+        print()
+        print("\n\n".join(blocks))
+    print()
+    print("\n".join(summary_lines(report, level)))
