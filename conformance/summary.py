@@ -70,10 +70,24 @@ def problem_lines(report: dict) -> list[str]:
 
 
 def not_run_lines(report: dict) -> list[str]:
-    """Skipped and unsupported checks, one line per distinct reason."""
+    """Skipped and unsupported checks, one line per distinct reason; those whose precondition is missing, one line
+    per check that reports the cause (following chains to the root: one cause, one line)."""
+    blocked = {r["id"]: r["blocked_by"] for r in report["results"] if r.get("blocked_by")}
+
+    def root(item: str) -> str:
+        seen = {item}
+        while blocked.get(item) and blocked[item] not in seen:
+            item = blocked[item]
+            seen.add(item)
+        return item
+
     groups: dict[tuple[str, str], list[str]] = {}
     for result in report["results"]:
-        if result["verdict"] in ("skipped", "unsupported"):
+        if result.get("blocked_by"):
+            cause = root(result["id"])
+            groups.setdefault(("skipped", f"not judged: what they need is missing, and {cause} reports it"),
+                              []).append(result["id"])
+        elif result["verdict"] in ("skipped", "unsupported"):
             groups.setdefault((result["verdict"], result["reason"]), []).append(result["id"])
     lines = []
     for (verdict, reason), ids in groups.items():

@@ -185,3 +185,17 @@ def test_a_suite_that_cannot_be_collected_leaves_its_checks_as_errors(make_targe
     assert "streaming/framing" in ids and not {"streaming/tool-input", "streaming/parallel-tools"} & ids
     assert all(r["verdict"] == "error" and "could not be collected" in r["reason"] and "ImportError" in r["reason"]
                for r in report["results"])
+
+
+def test_the_summary_names_each_root_cause_once_for_the_checks_it_blocked():
+    from conformance.summary import not_run_lines
+
+    def skipped(item, by):
+        return {"id": item, "verdict": "skipped", "reason": f"... {by} reports it", "blocked_by": by}
+
+    report = {"results": [{"id": "streaming/content-type", "verdict": "fail", "reason": "", "findings": []},
+                          skipped("streaming/tool-input", "streaming/content-type"),
+                          skipped("golden/tool-stream-shape", "streaming/tool-input"),
+                          skipped("streaming/framing", "streaming/content-type")]}
+    assert not_run_lines(report) == [
+        "  SKIPPED     3 checks: not judged: what they need is missing, and streaming/content-type reports it"]
