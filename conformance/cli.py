@@ -402,6 +402,13 @@ def print_summary(report: dict) -> None:
             detail = result["reason"] or (result["findings"][0]["got"] if result["findings"] else "")
             print(f"  {result['verdict'].upper():11} {result['id']}: {detail}")
     print(f"  output tokens requested {report['tokens']['requested']}, used {report['tokens']['used']}")
+    waited = report.get("waited") or {}
+    said = [f"waited {waited['seconds']:.1f} s for the target's rate limit ({waited['rate_limited']} answers 429, "
+            "503 or 529)"] if waited.get("seconds") or waited.get("rate_limited") else []
+    if waited.get("reconnects"):
+        said.append(f"sent {waited['reconnects']} requests again after the target dropped a kept-alive connection")
+    if said:
+        print("  " + "; ".join(said))
     if report.get("stopped"):
         errors = sum(STOPPED_SENDING in r["reason"] for r in report["results"])
         print(f"  STOPPED     {errors} checks were not judged: {report['stopped']['reason']}")
