@@ -107,7 +107,7 @@ class Pacer:
     def _spacing(self, state: dict[str, float], now: float) -> float:
         """Seconds between two requests now: the rate's interval, or the adaptive slow-down's if that is longer."""
         slow = state["slow"] * 0.5 ** ((now - state["slowed_at"]) / HALF_LIFE) if state["slow"] else 0.0
-        return max(self.interval, slow if slow >= FLOOR else 0.0)
+        return max(self.interval, slow if slow >= FLOOR / 2 else 0.0)  # at the floor, one half-life, then none
 
     def wait(self, until: float | None = None) -> float:
         """Take the next turn to send, sleeping until it comes; the seconds slept. RateLimited (without taking a
@@ -151,7 +151,9 @@ class Pacer:
                 why = f"it asked to wait {delay:.0f} s, more than the {MAX_ONE_WAIT:g} s the harness waits at once"
             elif left < 0.1:
                 why = f"the run's back-off budget of {self.budget:g} s is spent (--max-backoff)"
-                state["slow"] = 0.0  # the target is not coming back within the budget: stop slowing the run down
+                # the target is not coming back within the budget: stop holding the run back and slowing it down
+                state["slow"], state["hold_until"] = 0.0, now
+                state["next_at"] = min(state["next_at"], now + self.interval)
             elif extra > left:
                 why = (f"waiting {delay:.1f} s more would pass the run's back-off budget of {self.budget:g} s "
                        f"({left:.1f} s left; --max-backoff)")

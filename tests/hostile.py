@@ -2,9 +2,11 @@
 
 Not a test module. One server serves every behaviour, picked by a base-URL prefix: `/hostile/<mode>` misbehaves on
 every request but `GET /v1/models` (so a run gets past discovery and reaches the checks); `/hostile/<mode>+all`
-misbehaves on that too. `echo` answers well-formed Anthropic-shaped errors that repeat the request's headers (the
-key among them) in the body and in a header. A second server on another loopback address (127.0.0.2) records
-whatever reaches it: `redirect` points every request there, and a client that follows would deliver its key to it.
+misbehaves on that too; `/hostile/<mode>+kept` answers `GET /v1/models` on a connection kept alive, so that the next
+request goes on a reused connection. `seen` counts the requests each mode received. `echo` answers well-formed
+Anthropic-shaped errors that repeat the request's headers (the key among them) in the body and in a header. A second
+server on another loopback address (127.0.0.2) records whatever reaches it: `redirect` points every request there,
+and a client that follows would deliver its key to it.
 
 Relayed modes (RELAYED) put one misbehaviour in front of a correct target (`HostileServer(upstream=URL)`, e.g. the
 reference server), so the rest of the suite is judged as usual: `close-after-error` relays every request but keeps a
@@ -25,11 +27,12 @@ import socket
 import struct
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 MODES = ("silent", "drip", "endless", "huge", "bad-utf8", "non-json-data", "html", "reset", "close-before-headers",
-         "redirect", "gzip-bomb", "long-line")
+         "redirect", "gzip-bomb", "long-line", "reset-in-head")
 RELAYED = ("close-after-error", "rate-limit-N")  # need an upstream; N: requests a second, 0 for none at all
 WINDOW = 1.0  # seconds of one rate-limit window
 MODELS = json.dumps({"data": [{"type": "model", "id": "hostile-model", "display_name": "Hostile",
@@ -90,6 +93,7 @@ class HostileServer:
         self.dropped = 0  # connections close-after-error dropped
         self._relay_client = None
         self.recorder = Recorder()
+        self.seen: Counter[str] = Counter()  # requests received, by mode (with its +scope)
         self.port = 0
         self.other_port = 0
         self._loop = asyncio.new_event_loop()
@@ -155,6 +159,7 @@ class HostileServer:
         spec, _, path = rest.partition("/")
         mode, _, scope = spec.partition("+")
         stream = b'"stream": true' in request.body or b'"stream":true' in request.body
+        self.seen[spec] += 1
         if mode == "close-after-error":
             if connection.get("doomed"):
                 self.dropped += 1
@@ -172,7 +177,7 @@ class HostileServer:
             await self._relay(request, path, writer)
             return True
         if path.startswith("v1/models") and scope != "all":
-            writer.write(_head("200 OK", "application/json", length=len(MODELS)) + MODELS)
+            writer.write(_head("200 OK", "application/json", length=len(MODELS), keep=scope == "kept") + MODELS)
             await writer.drain()
             return True
         handler = getattr(self, "_" + mode.replace("-", "_"), None)
@@ -297,6 +302,13 @@ class HostileServer:
         await writer.drain()
         sock = writer.get_extra_info("socket")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+        writer.transport.abort()
+
+    async def _reset_in_head(self, writer: asyncio.StreamWriter, stream: bool) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: appl")  # the first bytes of a response head, then a reset
+        await writer.drain()
+        await asyncio.sleep(0.2)  # read by the client before the reset (a reset discards what was not yet read)
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         writer.transport.abort()
 
     async def _close_before_headers(self, writer: asyncio.StreamWriter, stream: bool) -> None:
