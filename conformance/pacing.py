@@ -17,7 +17,7 @@ from typing import Any
 BUSY = (429, 503, 529)  # the target asks to come back later: waited for, retried, never judged
 MAX_ONE_WAIT = 60.0  # the longest single wait a busy answer may ask for; a longer retry-after is not waited for
 FLOOR = 0.02  # seconds between requests after the first slow-down of an unpaced run (50 requests a second)
-MAX_INTERVAL = 5.0  # the slowest the adaptive pacing gets on its own: one request every 5 s
+MAX_INTERVAL = 2.0  # the slowest the adaptive pacing gets on its own: one request every 2 s
 HALF_LIFE = 10.0  # seconds without a busy answer in which the adaptive slow-down halves
 STATE_FILE = "pacing.json"  # in the folder shared by the run's processes (the concurrency cap's folder)
 
