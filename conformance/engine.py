@@ -184,8 +184,9 @@ class Context:
         if exchange.error:
             raise HarnessError(f"exchange {exchange.name!r}: {exchange.error}")
         if exchange.busy and not busy_ok:
+            count = len(exchange.attempts) + 1
             raise HarnessError(f"exchange {exchange.name!r}: the target answered HTTP {exchange.status} "
-                               f"(rate limited or overloaded) {len(exchange.attempts) + 1} times; not judged"
+                               f"(rate limited or overloaded) {'once' if count == 1 else f'{count} times'}; not judged"
                                + (f": not sent again, as {exchange.gave_up}" if exchange.gave_up else ""))
         return exchange
 
