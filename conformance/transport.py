@@ -389,16 +389,18 @@ class BoundedTransport:
             response, sent_at = self._send(request, total, until)
             if response.status_code not in BUSY:
                 break
-            why = self.pacer.busy(response.status_code, response.headers, len(busy), sent_at, until)
-            if why is not None:
-                response.extensions["conformance_gave_up"] = why
-                break
-            busy.append((response.status_code, {k.lower(): v for k, v in response.headers.items()}))
             try:
+                why = self.pacer.busy(response.status_code, response.headers, len(busy), sent_at, until)
+                if why is not None:
+                    response.extensions["conformance_gave_up"] = why
+                    break
+                busy.append((response.status_code, {k.lower(): v for k, v in response.headers.items()}))
                 for _ in response.stream:  # read to the end: the connection stays usable
                     pass
-            finally:
-                response.stream.close()
+            except BaseException:
+                response.stream.close()  # the slot is released, whatever went wrong
+                raise
+            response.stream.close()
         response.extensions["conformance_busy"] = busy
         return response
 
