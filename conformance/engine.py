@@ -14,7 +14,7 @@ from conformance.probes import Nonces, Probes
 from conformance.target import Target
 from conformance.transport import Breaker, Slots, client, limit_in
 from conformance.verdicts import CheckResult, Evidence, Finding, Verdict, worst
-from conformance.wire import Exchange, Wire, WireRequest
+from conformance.wire import Exchange, Wire, WireRequest, target_pacer
 
 TIERS = ("free", "cheap", "expensive")
 # Optional features: a target may declare it does not offer them (--without), and may decline them with a clean 4xx.
@@ -111,7 +111,8 @@ class Session:
         self.probes = Probes(self.nonces, self.target.model)
         self.breaker = Breaker(self.target.limits.max_failures)
         self.slots = Slots(self.target.limits.max_concurrency, self.slots_dir)
-        self.wire = Wire(self.target, self.breaker, self.slots)
+        self.pacer = target_pacer(self.target, self.slots_dir)  # in the same shared folder as the slots
+        self.wire = Wire(self.target, self.breaker, self.slots, self.pacer)
         self._auth: str | None = None
 
     def __repr__(self) -> str:
@@ -132,9 +133,10 @@ class Session:
                 self._exchanges[name] = self.wire.send(name, request, timeout)
             return self._exchanges[name]
 
-    def http_client(self, http=None):
-        """A client for the SDK (`http`: its HTTP module), bounded like the wire and sharing its breaker and slots."""
-        return client(self.target.limits, self.breaker, self.slots, http)
+    def http_client(self, http=None, until: float | None = None):
+        """A client for the SDK (`http`: its HTTP module), bounded like the wire and sharing its breaker, slots and
+        pacer; `until` (time.monotonic()) is the check's deadline, past which no busy answer is waited for."""
+        return client(self.target.limits, self.breaker, self.slots, http, self.pacer, until)
 
     @property
     def auth(self) -> str:
@@ -184,14 +186,16 @@ class Context:
 
     def use(self, exchange: Exchange, *, busy_ok: bool = False) -> Exchange:
         """Record that this check reads `exchange`; a transport failure, or a target still rate-limited or
-        overloaded after the bounded retries, makes the check an error (it could not be judged)."""
+        overloaded after the bounded back-off, makes the check an error (it could not be judged)."""
         if exchange not in self.used:
             self.used.append(exchange)
         if exchange.error:
             raise HarnessError(f"exchange {exchange.name!r}: {exchange.error}")
         if exchange.busy and not busy_ok:
+            count = len(exchange.attempts) + 1
             raise HarnessError(f"exchange {exchange.name!r}: the target answered HTTP {exchange.status} "
-                               f"(rate limited or overloaded) {len(exchange.attempts) + 1} times; not judged")
+                               f"(rate limited or overloaded) {'once' if count == 1 else f'{count} times'}; not judged"
+                               + (f": not sent again, as {exchange.gave_up}" if exchange.gave_up else ""))
         return exchange
 
     def request(self, body, **kwargs) -> WireRequest:

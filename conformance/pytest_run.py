@@ -224,10 +224,7 @@ class ConformanceRun:
     def session_for(self, name: str) -> Session:
         if name not in self._sessions:
             ledger = TokenLedger(self.budget_tokens, self.shared_ledger_path() if self.budget_tokens else None)
-            slots = None
-            if self.slots_root:  # xdist: one folder of slot lock files per target, shared by every worker
-                slots = os.path.join(self.slots_root, str(list(self.targets).index(name)))
-                os.makedirs(slots, exist_ok=True)
+            slots = self.slots_folder(name) if self.slots_root else None
             self._sessions[name] = Session(self.targets[name], expensive=self.expensive, seed=self.seed,
                                            ledger=ledger, slots_dir=slots)
         return self._sessions[name]
@@ -235,6 +232,12 @@ class ConformanceRun:
     @property
     def session(self) -> Session:
         return self.session_for("")
+
+    def slots_folder(self, name: str) -> str:
+        """xdist: one folder per target, shared by every worker: the slot lock files and the pacing state."""
+        folder = os.path.join(self.slots_root, str(list(self.targets).index(name)))
+        os.makedirs(folder, exist_ok=True)
+        return folder
 
     def shared_slots_root(self) -> str:
         """The folder of the concurrency caps' lock files (the controller makes it when it starts workers)."""
@@ -399,10 +402,21 @@ class ConformanceRun:
         report["budget"] = {"limit": self.budget_tokens,
                             "reserved": TokenLedger(None, self.ledger_path).spent if self.ledger_path
                             else report["tokens"]["requested"]}
+        report["waited"] = self.waited(name)
         statuses = [r.get("deviation", {}).get("status") for r in results]
         report["summary"]["expected_failures"] = statuses.count("expected-failure")
         report["summary"]["unexpectedly_passing"] = statuses.count("unexpectedly-passing")
         return report
+
+    def waited(self, name: str) -> dict:
+        """How long the run held requests to the target back, and why: summed by the workers in the shared folder
+        under xdist, else this process's session (conformance.pacing.Pacer.waited)."""
+        from conformance.pacing import Pacer
+
+        if self.slots_root:
+            return Pacer(folder=self.slots_folder(name)).waited()
+        session = self._sessions.get(name)
+        return session.pacer.waited() if session else Pacer().waited()
 
     def save_transcripts(self) -> None:
         """Every exchange of the run, normalised (ids, text and counts masked; never a credential), one file each."""

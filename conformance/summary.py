@@ -124,6 +124,13 @@ def summary_lines(report: dict, level: str = "strict") -> list[str]:
         lines.append(f"  {name:24} {profile['status']}{more}")
     lines.append(counts_line(report, level))
     lines.append(f"  output tokens requested {report['tokens']['requested']}, used {report['tokens']['used']}")
+    waited = report.get("waited") or {}
+    said = [f"waited {waited['seconds']:.1f} s for the target's rate limit ({waited['rate_limited']} answers 429, "
+            "503 or 529)"] if waited.get("seconds") or waited.get("rate_limited") else []
+    if waited.get("reconnects"):
+        said.append(f"sent {waited['reconnects']} requests again after the target dropped a kept-alive connection")
+    if said:
+        lines.append("  " + "; ".join(said))
     if report.get("stopped"):
         errors = sum(STOPPED_SENDING in r["reason"] for r in report["results"])
         lines.append(f"  STOPPED     {errors} checks were not judged: {report['stopped']['reason']}")

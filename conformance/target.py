@@ -61,8 +61,8 @@ class Target:
     embedded: bool = False  # the harness's own reference server: deterministic, everything may run
     limits: Limits = Limits()  # timeouts, size cap, breaker and concurrency cap of every request to it
     without: frozenset[str] = frozenset()  # optional features the target declares it does not offer
-    retries: int = 2  # extra attempts when the target answers 429, 503 or 529
-    retry_base: float = 1.0  # seconds of the first backoff when no retry-after is given
+    retries: int = 6  # extra attempts of one request the target answers 429, 503 or 529 (conformance.pacing)
+    retry_base: float = 1.0  # seconds of the first back-off when no retry-after is given, doubling each time
 
     def __repr__(self) -> str:
         return f"Target(base_url={self.base_url!r}, model={self.model!r}, api_key={REDACTED})"

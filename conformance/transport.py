@@ -1,4 +1,5 @@
-"""Bounded HTTP to a target, shared by the wire and the SDK: deadlines, size caps, a concurrency cap, a breaker."""
+"""Bounded HTTP to a target, shared by the wire and the SDK: deadlines, size caps, a concurrency cap, a breaker, pacing
+and retries (conformance.pacing), and one more try after a dropped kept-alive connection."""
 
 from __future__ import annotations
 
@@ -8,78 +9,17 @@ import os
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-MiB = 1024 * 1024
+# the limits and their options live in conformance.limits; imported from here by many, so they stay importable here
+from conformance.limits import LIMIT_OPTIONS, Limits, MiB, limit_options, limits_from  # noqa: F401
+from conformance.pacing import BUSY, Pacer, RateLimited
+
 PIECE = 64 * 1024  # decoded bytes handed on at a time: a gzip bomb never inflates more than this at once
 ENCODINGS = "gzip, deflate"  # what the harness asks for: the encodings it decodes itself, with a bound
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How long and how much the harness waits for and reads from a target. Defaults suit a real API."""
-
-    connect_timeout: float = 10.0  # to open a connection
-    read_timeout: float = 60.0  # the longest silence while waiting for the next bytes
-    request_timeout: float = 120.0  # one request in total: connect, headers and the whole body
-    check_timeout: float = 300.0  # one check in total, all its requests
-    max_response_bytes: int = 16 * MiB  # one response body, after decoding
-    max_failures: int = 3  # consecutive transport failures after which the run stops sending (0: never stops)
-    max_concurrency: int = 4  # requests in flight to the target at once, across pytest-xdist workers
-
-    def __post_init__(self) -> None:
-        for name in ("connect_timeout", "read_timeout", "request_timeout", "check_timeout"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name.replace('_', '-')} must be a positive number of seconds")
-        if self.max_response_bytes < 1024:
-            raise ValueError("max-response-bytes must be at least 1024")
-        if self.max_failures < 0 or self.max_concurrency < 1:
-            raise ValueError("max-failures must be >= 0 and max-concurrency >= 1")
-
-
-    @classmethod
-    def given(cls, **values: Any) -> Limits:
-        """Limits from options, the defaults where a value is None; a bad value raises ValueError with a sentence."""
-        fields = {name for name in cls.__dataclass_fields__}
-        unknown = set(values) - fields
-        if unknown:
-            raise ValueError(f"unknown limits {sorted(unknown)}; known: {sorted(fields)}")
-        return cls(**{name: value for name, value in values.items() if value is not None})
-
-    def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
-
-# Each limit's option: (Limits field, name, what it bounds). The name is `--NAME` for `run`, `--conformance-NAME` for
-# the pytest plugin, and NAME with underscores in a targets file.
-LIMIT_OPTIONS = (
-    ("request_timeout", "timeout", "total seconds per request, headers and whole body"),
-    ("connect_timeout", "connect-timeout", "seconds to connect"),
-    ("read_timeout", "read-timeout", "longest silence while waiting for bytes"),
-    ("check_timeout", "check-timeout", "total seconds per check, all its requests"),
-    ("max_response_bytes", "max-response-bytes", "largest response body read, after decoding"),
-    ("max_failures", "max-failures", "consecutive transport failures (timeouts, refused or reset connections) after "
-                                     "which the run stops sending to the target; 0 never stops"),
-    ("max_concurrency", "max-concurrency", "requests in flight to the target at once, across pytest-xdist workers"),
-)
-
-
-def limit_options(prefix: str = "") -> Iterator[tuple[str, str, type, str]]:
-    """(flag, dest, type, help with the default) of each limit, for argparse or pytest's parser."""
-    defaults = Limits()
-    for field, name, text in LIMIT_OPTIONS:
-        default = getattr(defaults, field)
-        shown = f"{default:g}" if isinstance(default, float) else str(default)
-        yield f"--{prefix}{name}", (prefix + name).replace("-", "_"), type(default), f"{text} (default {shown})"
-
-
-def limits_from(value: Callable[[str], Any], prefix: str = "") -> Limits:
-    """Limits from the options (`value(dest)`, None where not given); ValueError with a sentence for a bad one."""
-    return Limits.given(**{field: value((prefix + name).replace("-", "_")) for field, name, _ in LIMIT_OPTIONS})
 
 
 class TransportLimit(Exception):
@@ -99,6 +39,10 @@ class NoSlot(TransportLimit):
 
 
 class BadEncoding(TransportLimit):
+    pass
+
+
+class Held(TransportLimit):
     pass
 
 
@@ -215,12 +159,32 @@ def _total_message(deadline: tuple[float, float]) -> str:
     return f"the total time limit of {deadline[1]:g} s per request was reached (--timeout)"
 
 
+class _Attempt:
+    """What one attempt at a request did on the network: whether its connection had carried a request before, and
+    whether any byte of the response arrived.
+
+    httpcore does not tell: its pool hands a request an idle kept-alive connection or a new one without saying which,
+    and a failure carries neither. But every connection's network stream is made by _DeadlineBackend, and the sync
+    httpcore does every read and write of a request in the thread that sends it, one request at a time on an HTTP/1.1
+    connection (HTTP/2 is not enabled). So the stream counts the requests written on it, and the attempt, set in a
+    thread-local around the send, learns from the first write which stream it went on and from each read whether a
+    byte came back."""
+
+    __slots__ = ("stream", "reused", "received")
+
+    def __init__(self) -> None:
+        self.stream: _DeadlineStream | None = None
+        self.reused = False
+        self.received = False
+
+
 class _DeadlineStream:
     """A network stream whose every read and write ends by the request's deadline, however slowly bytes come."""
 
     def __init__(self, inner: Any, core: ModuleType) -> None:
         self._inner = inner
         self._core = core
+        self.served = 0  # requests written on this connection (see _Attempt)
 
     def _bounded(self, operation, timeout: float | None, error: type[Exception], *args):
         timeout, by_deadline = _clamp(timeout, error)
@@ -232,9 +196,17 @@ class _DeadlineStream:
             raise
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._bounded(self._inner.read, timeout, self._core.ReadTimeout, max_bytes)
+        data = self._bounded(self._inner.read, timeout, self._core.ReadTimeout, max_bytes)
+        attempt = getattr(_local, "attempt", None)
+        if data and attempt is not None and attempt.stream is self:
+            attempt.received = True
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        attempt = getattr(_local, "attempt", None)
+        if attempt is not None and attempt.stream is not self:  # the attempt's first write: this is its connection
+            attempt.stream, attempt.reused = self, self.served > 0
+            self.served += 1
         self._bounded(self._inner.write, timeout, self._core.WriteTimeout, buffer)
 
     def close(self) -> None:
@@ -376,40 +348,85 @@ def describe(exc: BaseException) -> str:
 
 
 class BoundedTransport:
-    """An httpx (or httpx2: whatever the SDK uses) transport that bounds every request to one target."""
+    """An httpx (or httpx2: whatever the SDK uses) transport that bounds every request to one target, paces it, sends
+    it again after a busy answer while the pacer allows, and once more on a fresh connection when a kept-alive
+    connection was dropped before any byte of the response came."""
 
-    def __init__(self, limits: Limits, breaker: Breaker, slots: Slots, http: ModuleType | None = None) -> None:
+    def __init__(self, limits: Limits, breaker: Breaker, slots: Slots, http: ModuleType | None = None,
+                 pacer: Pacer | None = None, until: float | None = None) -> None:
         import httpx
 
         self.limits = limits
         self.breaker = breaker
         self.slots = slots
+        self.pacer = pacer or Pacer(limits.max_rps, budget=limits.max_backoff)
+        self.until = until  # time.monotonic() by which every request must be done (a check's deadline), if any
         self.http = http or httpx
         self.core = importlib.import_module(self.http.__name__.replace("httpx", "httpcore"))
         # the client insists on its own stream type: the bounded stream is made one of it, once per HTTP module
         self._stream_type = _STREAM_TYPES.setdefault(
             self.http.__name__, type("BoundedStream", (_BoundedStream, self.http.SyncByteStream), {}))
-        self._inner = self.http.HTTPTransport(retries=0, verify=_ssl_context(self.http))
-        pool = self._inner._pool  # the one private seam: every socket operation goes through the deadline
+        self._inner = self._transport()
+        # a pool that keeps no connection alive: a request sent through it always goes on a fresh connection
+        self._fresh = self._transport(self.http.Limits(max_keepalive_connections=0))
+
+    def _transport(self, limits: Any = None):
+        transport = self.http.HTTPTransport(retries=0, verify=_ssl_context(self.http),
+                                            **({"limits": limits} if limits is not None else {}))
+        pool = transport._pool  # the one private seam: every socket operation goes through the deadline
         pool._network_backend = _DeadlineBackend(pool._network_backend, self.core)
+        return transport
 
     def handle_request(self, request):
+        """The target's answer; while it is busy (429, 503, 529) and the pacer allows, it is waited for and sent
+        again. The busy answers before the last are in the response's extensions["conformance_busy"] as (status,
+        headers), and why a busy answer was not sent again in extensions["conformance_gave_up"]."""
+        total = float(request.extensions.get("conformance_timeout") or self.limits.request_timeout)
+        until = request.extensions.get("conformance_until", self.until)
+        request.read()  # the body, to send it again
+        busy: list[tuple[int, dict[str, str]]] = []
+        while True:
+            response, sent_at = self._send(request, total, until)
+            if response.status_code not in BUSY:
+                break
+            try:
+                why = self.pacer.busy(response.status_code, response.headers, len(busy), sent_at, until)
+                if why is not None:
+                    response.extensions["conformance_gave_up"] = why
+                    break
+                busy.append((response.status_code, {k.lower(): v for k, v in response.headers.items()}))
+                for _ in response.stream:  # read to the end: the connection stays usable
+                    pass
+            except BaseException:
+                response.stream.close()  # the slot is released, whatever went wrong
+                raise
+            response.stream.close()
+        response.extensions["conformance_busy"] = busy
+        return response
+
+    def _send(self, request, total: float, until: float | None):
+        """One paced, bounded attempt: the response (its body still to read) and when it was sent."""
         if self.breaker.tripped:
             raise TargetDown(self.breaker.reason)
-        total = float(request.extensions.get("conformance_timeout") or self.limits.request_timeout)
-        held = self.slots.acquire(total)
-        deadline = (time.monotonic() + total, total)
-        request.headers["accept-encoding"] = ENCODINGS
-        previous, _local.deadline = getattr(_local, "deadline", None), deadline
         try:
-            response = self._inner.handle_request(request)
+            self.pacer.wait(until)
+        except RateLimited as exc:
+            raise Held(str(exc)) from None
+        if until is not None:
+            total = min(total, until - time.monotonic())
+            if total <= 0:
+                raise Held("the check's time limit was reached while the target's rate limit held it (--check-timeout)")
+        held = self.slots.acquire(total)
+        sent_at = time.monotonic()
+        deadline = (sent_at + total, total)
+        request.headers["accept-encoding"] = ENCODINGS
+        try:
+            response = self._exchange(request, deadline)
         except BaseException as exc:
             if isinstance(exc, self.http.TransportError):
                 self.breaker.failure(describe(exc))
             held.release()
             raise
-        finally:
-            _local.deadline = previous
         encoding = response.headers.get("content-encoding", "").strip().lower()
         try:
             decoder = _Decoder(encoding)
@@ -421,10 +438,31 @@ class BoundedTransport:
             response.headers.raw)
         return self.http.Response(status_code=response.status_code, headers=headers,
                                   stream=self._stream_type(response.stream, decoder, self, deadline, held),
-                                  extensions=response.extensions)
+                                  extensions=response.extensions), sent_at
+
+    def _exchange(self, request, deadline: tuple[float, float]):
+        """The response head from the pool; sent once more, on a fresh connection, when a kept-alive connection
+        failed before any byte of the response came. A target may close an idle connection at any time (fakellm does
+        after every 500), and a request can cross the close on the wire: nothing of it was answered. A fresh
+        connection that fails, a timeout, or a failure after the first byte is the target's, and is not retried."""
+        previous = getattr(_local, "deadline", None), getattr(_local, "attempt", None)
+        _local.deadline = deadline
+        try:
+            attempt = _local.attempt = _Attempt()
+            try:
+                return self._inner.handle_request(request)
+            except self.http.TransportError as exc:
+                if isinstance(exc, self.http.TimeoutException) or not attempt.reused or attempt.received:
+                    raise
+            self.pacer.reconnected()
+            _local.attempt = _Attempt()
+            return self._fresh.handle_request(request)
+        finally:  # set only around this request's own reads and writes: never left for another to inherit
+            _local.deadline, _local.attempt = previous
 
     def close(self) -> None:
         self._inner.close()
+        self._fresh.close()
 
     def __enter__(self) -> BoundedTransport:
         return self
@@ -433,8 +471,10 @@ class BoundedTransport:
         self.close()
 
 
-def client(limits: Limits, breaker: Breaker, slots: Slots, http: ModuleType | None = None, **kwargs):
-    """An http.Client that never follows a redirect (a key must never reach another host) and bounds everything."""
-    transport = BoundedTransport(limits, breaker, slots, http)
+def client(limits: Limits, breaker: Breaker, slots: Slots, http: ModuleType | None = None,
+           pacer: Pacer | None = None, until: float | None = None, **kwargs):
+    """An http.Client that never follows a redirect (a key must never reach another host) and bounds everything;
+    `pacer` paces its requests (shared with the run's other clients), `until` is a deadline for all of them."""
+    transport = BoundedTransport(limits, breaker, slots, http, pacer, until)
     timeout = transport.http.Timeout(limits.read_timeout, connect=limits.connect_timeout)
     return transport.http.Client(transport=transport, timeout=timeout, follow_redirects=False, **kwargs)

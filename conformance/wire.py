@@ -10,14 +10,13 @@ from typing import Any
 
 import httpx
 
+from conformance.pacing import BUSY, Pacer
 from conformance.target import Target, display_url
 from conformance.transport import Breaker, Slots, TransportLimit, client, describe
 
 KEEP_ON_ERROR = 64 * 1024  # bytes of a failed response kept for the failure message
 CACHE_PARSED_UP_TO = 1024 * 1024  # bodies up to this size keep their parsed JSON / SSE; larger ones are parsed anew
 KEPT_RESPONSES = 8  # a run keeps at most this many times --max-response-bytes of one target's bodies in memory
-BUSY = (429, 503, 529)  # the target asks to come back later: retried, then reported as an error, never judged
-MAX_RETRY_WAIT = 30.0
 USER_AGENT = "anthropic-conformance"
 
 
@@ -59,11 +58,12 @@ class Exchange:
     truncated: bool = False
     chunk_times: list[float] = field(default_factory=list)  # seconds from the response headers to each body chunk
     attempts: list[tuple[int | None, dict[str, str]]] = field(default_factory=list)  # earlier busy answers
+    gave_up: str = ""  # why a busy answer was not waited for and sent again
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def busy(self) -> bool:
-        """The target was still rate-limited or overloaded after the bounded retries."""
+        """The target was still rate-limited or overloaded after the bounded back-off (see conformance.pacing)."""
         return self.status in BUSY
 
     @property
@@ -166,36 +166,26 @@ def auth_headers(target: Target, auth: str) -> dict[str, str]:
 class Wire:
     """Sends WireRequests to one target, bounded in time and size by the target's limits; never follows redirects.
 
-    `breaker` and `slots` are shared with the SDK's client of the same session, so a target that stops answering
-    stops the SDK checks too, and the concurrency cap counts every request."""
+    `breaker`, `slots` and `pacer` are shared with the SDK's client of the same session, so a target that stops
+    answering stops the SDK checks too, and the concurrency cap and the pacing count every request."""
 
-    def __init__(self, target: Target, breaker: Breaker | None = None, slots: Slots | None = None) -> None:
+    def __init__(self, target: Target, breaker: Breaker | None = None, slots: Slots | None = None,
+                 pacer: Pacer | None = None) -> None:
         self.target = target
         self.breaker = breaker or Breaker(target.limits.max_failures)
         self.slots = slots or Slots(target.limits.max_concurrency)
-        self._client = client(target.limits, self.breaker, self.slots, headers={"user-agent": USER_AGENT})
+        self.pacer = pacer or target_pacer(target)
+        self._client = client(target.limits, self.breaker, self.slots, pacer=self.pacer,
+                              headers={"user-agent": USER_AGENT})
         self.kept = 0  # bytes of response bodies held by this wire's exchanges
 
     def close(self) -> None:
         self._client.close()
 
     def send(self, name: str, request: WireRequest, timeout: float | None = None) -> Exchange:
-        """Send once, and again (bounded) while the target says it is busy: 429, 503, 529, honouring
-        retry-after(-ms) up to MAX_RETRY_WAIT. Earlier attempts are kept in `exchange.attempts`.
-        `timeout` shortens the total time of each attempt (a check's remaining time)."""
-        attempts: list[tuple[int | None, dict[str, str]]] = []
-        for attempt in range(self.target.retries + 1):
-            exchange = self._send_once(name, request, timeout)
-            if exchange.status not in BUSY or attempt == self.target.retries:
-                break
-            if exchange.headers.get("x-should-retry", "").lower() == "false":
-                break
-            attempts.append((exchange.status, exchange.headers))
-            time.sleep(retry_delay(exchange.headers, attempt, self.target.retry_base))
-        exchange.attempts = attempts
-        return exchange
-
-    def _send_once(self, name: str, request: WireRequest, timeout: float | None = None) -> Exchange:
+        """Send the request; the transport waits for and sends again what the target answers busy (429, 503, 529)
+        within the pacer's bounds, and the earlier busy answers are kept in `exchange.attempts`. `timeout` is the
+        time left for all of it (a check's), and shortens each attempt."""
         target = self.target
         url = target.url(request.path)
         headers = {name.lower(): value for name, value in target.headers}
@@ -215,12 +205,17 @@ class Wire:
         exchange = Exchange(name=name, request=request, url=url)
         started = time.monotonic()
         total = min(timeout, target.limits.request_timeout) if timeout else target.limits.request_timeout
+        extensions: dict[str, Any] = {"conformance_timeout": total}
+        if timeout:
+            extensions["conformance_until"] = started + timeout
         chunks: list[bytes] = []
         try:
             with self._client.stream(request.method, url, headers=headers, content=content,
-                                     extensions={"conformance_timeout": total}) as response:
+                                     extensions=extensions) as response:
                 exchange.status = response.status_code
                 exchange.headers = {k.lower(): v for k, v in response.headers.items()}
+                exchange.attempts = list(response.extensions.get("conformance_busy", []))
+                exchange.gave_up = response.extensions.get("conformance_gave_up", "")
                 headers_at = time.monotonic()
                 for chunk in response.iter_bytes():
                     exchange.chunk_times.append(time.monotonic() - headers_at)
@@ -245,13 +240,7 @@ class Wire:
         return exchange
 
 
-def retry_delay(headers: dict[str, str], attempt: int, base: float) -> float:
-    """retry-after-ms, then retry-after (seconds), capped at MAX_RETRY_WAIT; else exponential backoff."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        try:
-            value = float(headers.get(name, "")) * scale
-        except ValueError:
-            continue
-        if value >= 0:
-            return min(value, MAX_RETRY_WAIT)
-    return min(base * 2**attempt, MAX_RETRY_WAIT)
+def target_pacer(target: Target, folder: str | None = None) -> Pacer:
+    """The pacer of a target's requests: its --max-rps and --max-backoff, its retries and first back-off."""
+    return Pacer(target.limits.max_rps, folder, budget=target.limits.max_backoff, retries=target.retries,
+                 base=target.retry_base)

@@ -6,6 +6,7 @@ import pytest
 
 from conformance.embedded import EmbeddedServer
 from conformance.target import Target
+from conformance.transport import Limits
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +22,9 @@ def make_target(reference_server):
     def make(prefix: str = "", **kwargs) -> Target:
         kwargs.setdefault("model", "reference-model")
         kwargs.setdefault("embedded", True)
-        kwargs.setdefault("retry_base", 0.05)
+        kwargs.setdefault("retry_base", 0.05)  # a fault that answers 429 costs a few quick retries and two seconds of
+        kwargs.setdefault("retries", 2)  # back-off, not the bounds a real target gets
+        kwargs.setdefault("limits", Limits(max_backoff=2.0))
         return Target(base_url=reference_server.base_url + prefix, api_key=reference_server.api_key, **kwargs)
 
     return make

@@ -2,9 +2,19 @@
 
 Not a test module. One server serves every behaviour, picked by a base-URL prefix: `/hostile/<mode>` misbehaves on
 every request but `GET /v1/models` (so a run gets past discovery and reaches the checks); `/hostile/<mode>+all`
-misbehaves on that too. `echo` answers well-formed Anthropic-shaped errors that repeat the request's headers (the
-key among them) in the body and in a header. A second server on another loopback address (127.0.0.2) records
-whatever reaches it: `redirect` points every request there, and a client that follows would deliver its key to it.
+misbehaves on that too; `/hostile/<mode>+kept` answers `GET /v1/models` on a connection kept alive, so that the next
+request goes on a reused connection. `seen` counts the requests each mode received. `echo` answers well-formed
+Anthropic-shaped errors that repeat the request's headers (the key among them) in the body and in a header. A second
+server on another loopback address (127.0.0.2) records whatever reaches it: `redirect` points every request there,
+and a client that follows would deliver its key to it.
+
+Relayed modes (RELAYED) put one misbehaviour in front of a correct target (`HostileServer(upstream=URL)`, e.g. the
+reference server), so the rest of the suite is judged as usual: `close-after-error` relays every request but keeps a
+connection alive after an error answer (4xx or 5xx, without `connection: close`) and drops it, unanswered, when the
+next request arrives on it: what a client sees when a target (fakellm after a 500) closes an idle kept-alive
+connection as the next request crosses the close; it drops them alternately with a reset and a plain close.
+`rate-limit-N` relays at most N requests a second (fixed one-second windows) and answers the others 429 with
+`retry-after` and `anthropic-ratelimit-*` headers; `rate-limit-0` answers everything 429.
 """
 
 from __future__ import annotations
@@ -12,13 +22,19 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import math
 import socket
 import struct
 import threading
+import time
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 MODES = ("silent", "drip", "endless", "huge", "bad-utf8", "non-json-data", "html", "reset", "close-before-headers",
-         "redirect", "gzip-bomb", "long-line")
+         "redirect", "gzip-bomb", "long-line", "reset-in-head")
+RELAYED = ("close-after-error", "rate-limit-N")  # need an upstream; N: requests a second, 0 for none at all
+WINDOW = 1.0  # seconds of one rate-limit window
 MODELS = json.dumps({"data": [{"type": "model", "id": "hostile-model", "display_name": "Hostile",
                                "created_at": "2025-01-01T00:00:00Z"}],
                      "has_more": False, "first_id": "hostile-model", "last_id": "hostile-model"}).encode()
@@ -71,8 +87,13 @@ def _chunk(data: bytes) -> bytes:
 class HostileServer:
     """`with HostileServer() as server:` server.base_url(mode), server.recorder (requests that reached 127.0.0.2)."""
 
-    def __init__(self) -> None:
+    def __init__(self, upstream: str | None = None) -> None:
+        self.upstream = upstream  # base URL the relayed modes forward to
+        self.windows: dict[str, tuple[float, int]] = {}  # rate-limit-N: start and count of the current window
+        self.dropped = 0  # connections close-after-error dropped
+        self._relay_client = None
         self.recorder = Recorder()
+        self.seen: Counter[str] = Counter()  # requests received, by mode (with its +scope)
         self.port = 0
         self.other_port = 0
         self._loop = asyncio.new_event_loop()
@@ -104,6 +125,8 @@ class HostileServer:
     async def _stop(self) -> None:
         for server in self._servers:
             server.close()
+        if self._relay_client is not None:
+            await self._relay_client.aclose()
         for task in asyncio.all_tasks():
             if task is not asyncio.current_task():
                 task.cancel()
@@ -120,23 +143,41 @@ class HostileServer:
             writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection: dict = {}  # what a relayed mode remembers of this connection
         try:
             while (request := await _read_request(reader)) is not None:
-                if not await self._answer(request, writer):
+                if not await self._answer(request, writer, connection):
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.CancelledError):
             pass  # the client gave up, or the server is stopping
         finally:
             writer.close()
 
-    async def _answer(self, request: Request, writer: asyncio.StreamWriter) -> bool:
+    async def _answer(self, request: Request, writer: asyncio.StreamWriter, connection: dict) -> bool:
         """Answer one request; False when the connection is done with."""
         _, _, rest = request.path.partition("/hostile/")
         spec, _, path = rest.partition("/")
         mode, _, scope = spec.partition("+")
         stream = b'"stream": true' in request.body or b'"stream":true' in request.body
+        self.seen[spec] += 1
+        if mode == "close-after-error":
+            if connection.get("doomed"):
+                self.dropped += 1
+                if self.dropped % 2:  # a reset: "Connection reset by peer"
+                    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                                               struct.pack("ii", 1, 0))
+                writer.transport.abort()  # else a plain close: "Server disconnected without sending a response"
+                return False
+            connection["doomed"] = await self._relay(request, path, writer) >= 400
+            return True
+        if mode.startswith("rate-limit-"):
+            if self._over_limit(spec, int(mode.rpartition("-")[2]), writer):
+                await writer.drain()
+                return True
+            await self._relay(request, path, writer)
+            return True
         if path.startswith("v1/models") and scope != "all":
-            writer.write(_head("200 OK", "application/json", length=len(MODELS)) + MODELS)
+            writer.write(_head("200 OK", "application/json", length=len(MODELS), keep=scope == "kept") + MODELS)
             await writer.drain()
             return True
         handler = getattr(self, "_" + mode.replace("-", "_"), None)
@@ -152,6 +193,49 @@ class HostileServer:
             return True
         await handler(writer, stream)
         return False
+
+    async def _relay(self, request: Request, path: str, writer: asyncio.StreamWriter) -> int:
+        """Forward the request to the upstream and its answer back as it comes (the body as it was sent, re-framed),
+        on a connection kept alive. Returns the answer's status."""
+        import httpx
+
+        if self._relay_client is None:  # one client (one SSL context, a pool of connections) for every relay
+            self._relay_client = httpx.AsyncClient(timeout=60, verify=False)
+        skip = {"host", "connection", "content-length", "keep-alive", "transfer-encoding"}
+        headers = {k: v for k, v in request.headers.items() if k not in skip}
+        url = f"{self.upstream.rstrip('/')}/{path}"
+        async with self._relay_client.stream(request.method, url, headers=headers, content=request.body) as answer:
+            length = answer.headers.get("content-length")
+            kept = [f"{k}: {v}" for k, v in answer.headers.multi_items() if k.lower() not in skip]
+            framing = f"content-length: {length}" if length is not None else "transfer-encoding: chunked"
+            head = "\r\n".join([f"HTTP/1.1 {answer.status_code} {answer.reason_phrase}", *kept, framing])
+            writer.write((head + "\r\n\r\n").encode("latin-1"))
+            async for data in answer.aiter_raw():
+                writer.write(data if length is not None else _chunk(data))
+                await writer.drain()
+            if length is None:
+                writer.write(b"0\r\n\r\n")
+            await writer.drain()
+            return answer.status_code
+
+    def _over_limit(self, spec: str, limit: int, writer: asyncio.StreamWriter) -> bool:
+        """Count the request in its window; past `limit`, answer 429 as the real API does."""
+        now = time.monotonic()
+        start, count = self.windows.get(spec, (now, 0))
+        if now - start >= WINDOW:
+            start, count = now, 0
+        self.windows[spec] = (start, count + 1)
+        if count < limit:
+            return False
+        wait = max(1, math.ceil(start + WINDOW - now))
+        reset = datetime.fromtimestamp(time.time() + start + WINDOW - now, UTC).isoformat().replace("+00:00", "Z")
+        body = json.dumps({"type": "error", "error": {"type": "rate_limit_error", "message": (
+            f"Number of requests has exceeded your rate limit of {limit} a second.")}}).encode()
+        extra = (f"retry-after: {wait}\r\nanthropic-ratelimit-requests-limit: {limit}\r\n"
+                 f"anthropic-ratelimit-requests-remaining: 0\r\nanthropic-ratelimit-requests-reset: {reset}\r\n"
+                 "x-should-retry: true\r\n")
+        writer.write(_head("429 Too Many Requests", "application/json", extra, len(body), keep=True) + body)
+        return True
 
     async def _echo(self, request: Request, writer: asyncio.StreamWriter) -> bool:
         """An Anthropic-shaped 400 that repeats every request header, the key included, in its body and a header."""
@@ -218,6 +302,13 @@ class HostileServer:
         await writer.drain()
         sock = writer.get_extra_info("socket")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+        writer.transport.abort()
+
+    async def _reset_in_head(self, writer: asyncio.StreamWriter, stream: bool) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: appl")  # the first bytes of a response head, then a reset
+        await writer.drain()
+        await asyncio.sleep(0.2)  # read by the client before the reset (a reset discards what was not yet read)
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         writer.transport.abort()
 
     async def _close_before_headers(self, writer: asyncio.StreamWriter, stream: bool) -> None:

@@ -217,3 +217,116 @@ def test_a_bad_limit_on_the_command_line_is_a_usage_error():
     proc = subprocess.run([sys.executable, "-m", "conformance", "run", "--base-url", "http://127.0.0.1:9",
                            "--api-key", "k", "--timeout", "0"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "request-timeout must be a positive number" in proc.stderr
+
+
+# -- a dropped kept-alive connection: one more try, on a fresh connection ------------------------------------------
+
+@pytest.fixture(scope="module")
+def relay(reference_server):
+    """The hostile server with the reference server behind it, for the relayed modes."""
+    with HostileServer(upstream=reference_server.base_url) as server:
+        yield server
+
+
+def _reference_target(url: str, key: Secret, **limits) -> Target:
+    return Target(base_url=url, api_key=key, model="reference-model", limits=Limits(**limits), retries=0)
+
+
+GOOD = {"model": "reference-model", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize("http", ["wire", "sdk"])
+def test_a_kept_alive_connection_dropped_before_the_answer_is_retried_once_on_a_fresh_one(relay, reference_server,
+                                                                                           http):
+    session = Session(_reference_target(relay.base_url("close-after-error"), reference_server.api_key))
+    dropped = relay.dropped
+    if http == "wire":
+        bad = session.wire.send("bad", WireRequest(body={"model": "reference-model"}))  # 400: the relay dooms it
+        good = session.wire.send("good", WireRequest(body=GOOD))  # on the same, dropped, connection
+        statuses = (bad.status, good.status, good.error)
+    else:
+        headers = {"x-api-key": reference_server.api_key.reveal(), "anthropic-version": "2023-06-01"}
+        with session.http_client(sdk_http()) as sdk:
+            url = relay.base_url("close-after-error") + "/v1/messages"
+            statuses = (sdk.post(url, headers=headers, json={"model": "reference-model"}).status_code,
+                        sdk.post(url, headers=headers, json=GOOD).status_code, None)
+    session.close()
+    assert statuses == (400, 200, None)
+    assert relay.dropped == dropped + 1  # the target did drop the connection under the second request
+    assert session.pacer.waited()["reconnects"] == 1
+    assert session.breaker.failures == 0
+
+
+def test_a_fresh_connection_dropped_before_the_answer_is_not_retried(hostile):
+    wire = Wire(target(hostile.base_url("close-before-headers")))
+    exchange = wire.send("fresh", WireRequest(body=BODY))
+    assert "Server disconnected without sending a response" in exchange.error
+    assert hostile.seen["close-before-headers"] == 1
+    assert wire.pacer.waited()["reconnects"] == 0 and wire.breaker.failures == 1
+
+
+def test_a_target_that_always_drops_is_tried_once_more_on_a_fresh_connection_and_is_still_an_error(hostile):
+    wire = Wire(target(hostile.base_url("close-before-headers+kept")))
+    models = wire.send("models", WireRequest(method="GET", path="/v1/models"))  # leaves the connection alive
+    exchange = wire.send("reused", WireRequest(body=BODY))
+    assert models.status == 200 and "Server disconnected without sending a response" in exchange.error
+    assert hostile.seen["close-before-headers+kept"] == 3  # models, then the POST twice: reused, then fresh
+    assert wire.pacer.waited()["reconnects"] == 1 and wire.breaker.failures == 1
+
+
+def test_a_kept_alive_connection_that_fails_after_a_byte_of_the_answer_is_not_retried(hostile):
+    wire = Wire(target(hostile.base_url("reset-in-head+kept")))
+    wire.send("models", WireRequest(method="GET", path="/v1/models"))
+    exchange = wire.send("reused", WireRequest(body=BODY))
+    assert "Connection reset by peer" in exchange.error
+    assert hostile.seen["reset-in-head+kept"] == 2  # models, then the POST once: part of its answer had come
+    assert wire.pacer.waited()["reconnects"] == 0
+
+
+def test_a_timeout_on_a_kept_alive_connection_is_not_retried(hostile):
+    wire = Wire(target(hostile.base_url("silent+kept"), read_timeout=0.3))
+    wire.send("models", WireRequest(method="GET", path="/v1/models"))
+    exchange = wire.send("reused", WireRequest(body=BODY))
+    assert exchange.error.startswith("timed out") and hostile.seen["silent+kept"] == 2
+    assert wire.pacer.waited()["reconnects"] == 0
+
+
+# -- busy answers: waited for and sent again by both clients, within bounds ----------------------------------------
+
+@pytest.mark.parametrize("http", ["wire", "sdk"])
+def test_busy_answers_are_waited_for_and_sent_again_by_both_clients(relay, reference_server, http):
+    url = relay.base_url(f"rate-limit-2+{http}")  # two requests a second: the third of a burst is answered 429
+    session = Session(Target(base_url=url, api_key=reference_server.api_key, model="reference-model"))
+    started = time.monotonic()
+    if http == "wire":
+        exchanges = [session.wire.send(f"r{i}", WireRequest(body=GOOD)) for i in range(4)]
+        statuses = [ex.status for ex in exchanges]
+        assert any(ex.attempts and ex.attempts[0][0] == 429 for ex in exchanges)  # the busy answers, for the record
+    else:
+        headers = {"x-api-key": reference_server.api_key.reveal(), "anthropic-version": "2023-06-01"}
+        with session.http_client(sdk_http()) as sdk:
+            statuses = [sdk.post(url + "/v1/messages", headers=headers, json=GOOD).status_code for _ in range(4)]
+    session.close()
+    waited = session.pacer.waited()
+    assert statuses == [200] * 4
+    assert waited["rate_limited"] >= 1 and waited["seconds"] >= 0.5 and time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("http", ["wire", "sdk"])
+def test_a_target_that_is_always_busy_ends_in_bounded_time_saying_why(relay, reference_server, http):
+    url = relay.base_url(f"rate-limit-0+{http}")  # every request answered 429, retry-after: 1
+    session = Session(Target(base_url=url, api_key=reference_server.api_key, model="reference-model",
+                             limits=Limits(max_backoff=1.5)))
+    started = time.monotonic()
+    if http == "wire":
+        answers = [session.wire.send(f"r{i}", WireRequest(body=GOOD)) for i in range(3)]
+        gave_up = [(ex.status, ex.gave_up) for ex in answers]
+    else:
+        headers = {"x-api-key": reference_server.api_key.reveal(), "anthropic-version": "2023-06-01"}
+        with session.http_client(sdk_http()) as sdk:
+            responses = [sdk.post(url + "/v1/messages", headers=headers, json=GOOD) for _ in range(3)]
+            gave_up = [(r.status_code, r.extensions["conformance_gave_up"]) for r in responses]
+    session.close()
+    assert time.monotonic() - started < 6
+    assert all(status == 429 and "--max-backoff" in why for status, why in gave_up), gave_up
+    assert session.pacer.waited()["backoff_seconds"] <= 1.5 + 0.2

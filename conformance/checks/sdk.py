@@ -7,6 +7,7 @@ import traceback
 
 from conformance.checks.common import contains_words, controlled_miss, short, unserved
 from conformance.engine import Context, HarnessError, Unsupported, check, fail, strict
+from conformance.pacing import BUSY
 from conformance.probes import call_tool_text
 from conformance.transport import describe, limit_in
 from conformance.verdicts import Evidence, Finding
@@ -32,7 +33,7 @@ def sdk_client(ctx: Context):
         max_retries=0,
         timeout=http.Timeout(target.limits.read_timeout, connect=target.limits.connect_timeout),
         default_headers=dict(target.headers),
-        http_client=ctx.session.http_client(http),
+        http_client=ctx.session.http_client(http, ctx.deadline),
         _strict_response_validation=True,
     )
 
@@ -67,6 +68,10 @@ def not_judged(ctx: Context, call: str, exc: BaseException) -> HarnessError | No
     limit = limit_in(exc)
     if limit is not None:
         return HarnessError(f"the SDK's {call}: {limit}")
+    if isinstance(exc, anthropic.APIStatusError) and exc.status_code in BUSY:  # still busy after the back-off
+        why = exc.response.extensions.get("conformance_gave_up", "")
+        return HarnessError(f"the SDK's {call}: the target answered HTTP {exc.status_code} (rate limited or "
+                            f"overloaded); not judged" + (f": not sent again, as {why}" if why else ""))
     cause: BaseException | None = exc
     for _ in range(20):
         if cause is None:

@@ -1,0 +1,88 @@
+"""The limits of every request to a target, and the one table that makes their options for run, the plugin and a
+targets file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long and how much the harness waits for and reads from a target. Defaults suit a real API."""
+
+    connect_timeout: float = 10.0  # to open a connection
+    read_timeout: float = 60.0  # the longest silence while waiting for the next bytes
+    request_timeout: float = 120.0  # one request in total: connect, headers and the whole body
+    check_timeout: float = 300.0  # one check in total, all its requests
+    max_response_bytes: int = 16 * MiB  # one response body, after decoding
+    max_failures: int = 3  # consecutive transport failures after which the run stops sending (0: never stops)
+    max_concurrency: int = 4  # requests in flight to the target at once, across pytest-xdist workers
+    max_rps: float = 0.0  # requests a second to the target, across pytest-xdist workers; 0: unpaced
+    max_backoff: float = 180.0  # seconds the whole run may hold requests back for a target's busy answers
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "read_timeout", "request_timeout", "check_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name.replace('_', '-')} must be a positive number of seconds")
+        if self.max_response_bytes < 1024:
+            raise ValueError("max-response-bytes must be at least 1024")
+        if self.max_failures < 0 or self.max_concurrency < 1:
+            raise ValueError("max-failures must be >= 0 and max-concurrency >= 1")
+        if not (self.max_rps >= 0 and self.max_backoff >= 0):
+            raise ValueError("max-rps and max-backoff must be numbers >= 0")
+
+    @classmethod
+    def given(cls, **values: Any) -> Limits:
+        """Limits from options, the defaults where a value is None; a bad value raises ValueError with a sentence."""
+        fields = {name for name in cls.__dataclass_fields__}
+        unknown = set(values) - fields
+        if unknown:
+            raise ValueError(f"unknown limits {sorted(unknown)}; known: {sorted(fields)}")
+        return cls(**{name: value for name, value in values.items() if value is not None})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+# Each limit's option: (Limits field, name, what it bounds). The name is `--NAME` for `run`, `--conformance-NAME` for
+# the pytest plugin, and NAME with underscores in a targets file.
+LIMIT_OPTIONS = (
+    ("request_timeout", "timeout", "total seconds per request, headers and whole body"),
+    ("connect_timeout", "connect-timeout", "seconds to connect"),
+    ("read_timeout", "read-timeout", "longest silence while waiting for bytes"),
+    ("check_timeout", "check-timeout", "total seconds per check, all its requests"),
+    ("max_response_bytes", "max-response-bytes", "largest response body read, after decoding"),
+    ("max_failures", "max-failures", "consecutive transport failures (timeouts, refused or reset connections) after "
+                                     "which the run stops sending to the target; 0 never stops"),
+    ("max_concurrency", "max-concurrency", "requests in flight to the target at once, across pytest-xdist workers"),
+    ("max_rps", "max-rps", "requests a second to the target, across pytest-xdist workers; 0 sends unpaced"),
+    ("max_backoff", "max-backoff", "total seconds the run may hold requests back for a target that answers 429, "
+                                   "503 or 529 (then such answers are errors)"),
+)
+
+
+def requests_per_second(text: str) -> float:
+    """The type of --max-rps: a float that is a rate, not seconds (its metavar is N, not S)."""
+    return float(text)
+
+
+KINDS = {"max_rps": requests_per_second}
+
+
+def limit_options(prefix: str = "") -> Iterator[tuple[str, str, type, str]]:
+    """(flag, dest, type, help with the default) of each limit, for argparse or pytest's parser."""
+    defaults = Limits()
+    for field, name, text in LIMIT_OPTIONS:
+        default = getattr(defaults, field)
+        shown = f"{default:g}" if isinstance(default, float) else str(default)
+        kind = KINDS.get(field, type(default))
+        yield f"--{prefix}{name}", (prefix + name).replace("-", "_"), kind, f"{text} (default {shown})"
+
+
+def limits_from(value: Callable[[str], Any], prefix: str = "") -> Limits:
+    """Limits from the options (`value(dest)`, None where not given); ValueError with a sentence for a bad one."""
+    return Limits.given(**{field: value((prefix + name).replace("-", "_")) for field, name, _ in LIMIT_OPTIONS})
