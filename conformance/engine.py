@@ -193,7 +193,9 @@ class Context:
             raise HarnessError(f"exchange {exchange.name!r}: {exchange.error}")
         if exchange.busy and not busy_ok:
             count = len(exchange.attempts) + 1
-            raise HarnessError(f"exchange {exchange.name!r}: the target answered HTTP {exchange.status} "
+            what = "a stream holding only an overloaded_error event" if exchange.overloaded_stream else \
+                f"HTTP {exchange.status}"
+            raise HarnessError(f"exchange {exchange.name!r}: the target answered {what} "
                                f"(rate limited or overloaded) {'once' if count == 1 else f'{count} times'}; not judged"
                                + (f": not sent again, as {exchange.gave_up}" if exchange.gave_up else ""))
         return exchange

@@ -63,8 +63,20 @@ class Exchange:
 
     @property
     def busy(self) -> bool:
-        """The target was still rate-limited or overloaded after the bounded back-off (see conformance.pacing)."""
-        return self.status in BUSY
+        """The target was still rate-limited or overloaded after the bounded back-off (see conformance.pacing), or
+        answered a stream with nothing but an overloaded_error event (the real API's overload answer to a stream)."""
+        return self.status in BUSY or self.overloaded_stream
+
+    @property
+    def overloaded_stream(self) -> bool:
+        """A 200 stream whose first event (pings aside) is an `error` of type overloaded_error: the API was busy
+        before it began the message, which a client retries; nothing of the target's conformance to judge."""
+        if self.status != 200 or self.error or "event-stream" not in self.content_type or b"overloaded_error" not in \
+                self.body[:4096]:
+            return False
+        first = next((data for _, data in self.stream[1].events if (data or {}).get("type") != "ping"), None)
+        error = (first or {}).get("error") if (first or {}).get("type") == "error" else None
+        return isinstance(error, dict) and error.get("type") == "overloaded_error"
 
     @property
     def longest_silence(self) -> float:
@@ -185,7 +197,22 @@ class Wire:
     def send(self, name: str, request: WireRequest, timeout: float | None = None) -> Exchange:
         """Send the request; the transport waits for and sends again what the target answers busy (429, 503, 529)
         within the pacer's bounds, and the earlier busy answers are kept in `exchange.attempts`. `timeout` is the
-        time left for all of it (a check's), and shortens each attempt."""
+        time left for all of it (a check's), and shortens each attempt. A stream answered with nothing but an
+        overloaded_error event is sent again too, after 1 s then 2 s (as often as a busy status, within `timeout`)."""
+        deadline = time.monotonic() + timeout if timeout else None
+        exchange = self._send_once(name, request, timeout)
+        for attempt in range(min(3, self.target.retries)):
+            pause = min(2.0 ** attempt * self.target.retry_base, 8.0)
+            left = deadline - time.monotonic() if deadline else None
+            if not exchange.overloaded_stream or (left is not None and left <= pause + 1):
+                break
+            time.sleep(pause)
+            earlier = exchange.attempts + [(exchange.status, {"overloaded": "stream error event"})]
+            exchange = self._send_once(name, request, deadline - time.monotonic() if deadline else None)
+            exchange.attempts = earlier + exchange.attempts
+        return exchange
+
+    def _send_once(self, name: str, request: WireRequest, timeout: float | None = None) -> Exchange:
         target = self.target
         url = target.url(request.path)
         headers = {name.lower(): value for name, value in target.headers}

@@ -199,3 +199,44 @@ def test_the_summary_names_each_root_cause_once_for_the_checks_it_blocked():
                           skipped("streaming/framing", "streaming/content-type")]}
     assert not_run_lines(report) == [
         "  SKIPPED     3 checks: not judged: what they need is missing, and streaming/content-type reports it"]
+
+
+OVERLOADED = (b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}'
+              b'\n\n')
+STARTED = (b'event: message_start\ndata: {"type": "message_start", "message": {"id": "msg_1", "type": "message", '
+           b'"role": "assistant", "content": [], "model": "m", "stop_reason": null, "stop_sequence": null, '
+           b'"usage": {"input_tokens": 1, "output_tokens": 0}}}\n\n')
+
+
+def test_a_stream_that_is_only_an_overloaded_error_is_sent_again_and_never_judged(monkeypatch):
+    """The real API answers overload with a 200 stream holding one overloaded_error event: a client retries it."""
+    from conformance.engine import Context, HarnessError
+    from conformance.target import Secret, Target
+    from conformance.wire import Exchange, Wire, WireRequest
+
+    target = Target(base_url="http://127.0.0.1:9", api_key=Secret("sk-ant-trust-test"), retry_base=0.01)
+    answers = [OVERLOADED, OVERLOADED, STARTED]
+
+    def once(self, name, request, timeout=None):
+        return Exchange(name=name, request=request, url="", status=200,
+                        headers={"content-type": "text/event-stream"}, body=answers.pop(0) if answers else OVERLOADED)
+
+    monkeypatch.setattr(Wire, "_send_once", once)
+    wire = Wire.__new__(Wire)
+    wire.target = target
+    ex = wire.send("s", WireRequest(body={"stream": True}), timeout=30)
+    assert not ex.busy and ex.body == STARTED and len(ex.attempts) == 2
+    ping_first = Exchange(name="p", request=WireRequest(), url="", status=200,
+                          headers={"content-type": "text/event-stream"},
+                          body=b'event: ping\ndata: {"type": "ping"}\n\n' + OVERLOADED)
+    assert ping_first.overloaded_stream
+    mid_stream = Exchange(name="m", request=WireRequest(), url="", status=200,
+                          headers={"content-type": "text/event-stream"}, body=STARTED + OVERLOADED)
+    assert not mid_stream.overloaded_stream  # a mid-stream error is judged (streaming/error-event-shape)
+
+    ex = wire.send("s2", WireRequest(body={"stream": True}), timeout=30)  # overloaded every time
+    assert ex.busy and len(ex.attempts) == 3
+    ctx = Context.__new__(Context)
+    ctx.used = []
+    with pytest.raises(HarnessError, match="only an overloaded_error event"):
+        Context.use(ctx, ex)
