@@ -6,6 +6,7 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 
 from conformance.data import load_json
+from conformance.verdicts import MODEL_GATED_REASON
 
 BROKEN = {"fail", "error", "unsupported"}
 
@@ -34,7 +35,9 @@ def readiness(results: list[dict], all_ids: list[str]) -> dict[str, dict]:
     A check skipped because its precondition is missing stands for the check that reports the cause (its
     `blocked_by`): a required check blocked by a failure is that failure, named once.
     """
-    verdicts = {r["id"]: r.get("compat_verdict") or r["verdict"] for r in results}
+    # a feature the target's model does not offer is no break: the client does not ask that model for it
+    verdicts = {r["id"]: "pass" if r["verdict"] == "unsupported" and MODEL_GATED_REASON in r.get("reason", "")
+                else r.get("compat_verdict") or r["verdict"] for r in results}
     blocked = {r["id"]: r["blocked_by"] for r in results if r.get("blocked_by") and r["verdict"] == "skipped"}
 
     def cause(item: str) -> str:

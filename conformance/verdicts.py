@@ -15,6 +15,10 @@ class Verdict(enum.StrEnum):
     ERROR = "error"
 
 
+# The reason of an `unsupported` for a feature the target's model does not offer (a model-gated 400 of the real API):
+# no break in a readiness profile, since a client does not ask such a model for it.
+MODEL_GATED_REASON = "the model does not offer it"
+
 # Worst first: the verdict of a check is the worst of its findings.
 _SEVERITY = [Verdict.ERROR, Verdict.FAIL, Verdict.WARN, Verdict.UNSUPPORTED, Verdict.SKIPPED, Verdict.PASS]
 

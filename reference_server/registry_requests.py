@@ -118,6 +118,11 @@ REGISTRY = [
         "reject-prefill", "An assistant message last (a prefill) gets 400.", rq.reject_prefill(crash=False)
     ),
     _reject("reject-images", "Any image block gets 400.", rq.reject_block("image")),
+    # what the real API answers for a model that does not offer a feature: the checks call it unsupported
+    _reject("model-without-role-system", "A model without role: system messages: 400 \"role 'system' is not "
+            "supported on this model\".", rq.model_without_role_system),
+    _reject("model-without-temperature", "A model without sampling parameters: temperature gets 400 "
+            "\"`temperature` is deprecated for this model.\" in every version.", rq.model_without_temperature),
     _reject("reject-streaming", "stream: true gets 400 invalid_request_error (the layer never streams).",
             rq.reject_streaming),
     _reject("images-500", "Any image block crashes the server (500).", rq.reject_block("image", crash=True)),

@@ -101,6 +101,18 @@ def reject_consecutive_roles(body: dict[str, Any], endpoint: str) -> ApiError | 
     return None
 
 
+def model_without_role_system(body: dict[str, Any], endpoint: str) -> ApiError | None:
+    """A model without mid-conversation system messages: the real API's 400 for a role: system message."""
+    if any(isinstance(m, dict) and m.get("role") == "system" for m in _messages(body)):
+        return invalid_request("role 'system' is not supported on this model")
+    return None
+
+
+def model_without_temperature(body: dict[str, Any], endpoint: str) -> ApiError | None:
+    """A model that takes no sampling parameters: the real API's 400 for temperature, in every version."""
+    return invalid_request("`temperature` is deprecated for this model.") if "temperature" in body else None
+
+
 def reject_streaming(body: dict[str, Any], endpoint: str) -> ApiError | None:
     """stream: true gets 400 (a layer that never streams)."""
     if endpoint == "messages" and body.get("stream") is True:

@@ -445,6 +445,10 @@ NEW_FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
     "reject-prefill": lambda f: rejects(
         f, with_fields(messages=[USER, {"role": "assistant", "content": "Hel"}])
     ),
+    "model-without-role-system": lambda f: rejects(
+        f, with_fields(messages=[USER, {"role": "system", "content": "Be brief."}])
+    ),
+    "model-without-temperature": lambda f: rejects(f, with_fields(temperature=0.5)),
     "reject-streaming": lambda f: rejects(f, with_fields(stream=True)) and fpost(f).status_code == 200,
     "reject-images": lambda f: rejects(
         f, with_fields(messages=[{"role": "user", "content": [IMAGE, CACHED]}])

@@ -240,3 +240,18 @@ def test_a_stream_that_is_only_an_overloaded_error_is_sent_again_and_never_judge
     ctx.used = []
     with pytest.raises(HarnessError, match="only an overloaded_error event"):
         Context.use(ctx, ex)
+
+
+def test_a_feature_the_model_does_not_offer_is_unsupported_and_breaks_no_profile(make_target):
+    """The real API's 400 "... is not supported on this model" / "deprecated for this model" is model-gated: the
+    checks say unsupported, Claude Code's replica is sent as Claude Code sends such a model, and no profile breaks."""
+    from conformance.report import result_dict
+
+    results = run_all(make_target("/faults/model-without-role-system+model-without-temperature"))
+    bad = not_passing(results)
+    assert {i: r.verdict for i, r in bad.items()} == {"acceptance/system-role-first": Verdict.UNSUPPORTED,
+                                                       "system/role-system-message": Verdict.UNSUPPORTED,
+                                                       "headers/temperature-2023": Verdict.UNSUPPORTED}
+    assert results["acceptance/claude-code-request"].verdict is Verdict.PASS
+    profiles = readiness([result_dict(r, "") for r in results.values()], ALL_ITEMS)
+    assert {name: p["status"] for name, p in profiles.items()} == dict.fromkeys(profiles, "ready")

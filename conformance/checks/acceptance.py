@@ -8,7 +8,15 @@ import struct
 import zlib
 from collections.abc import Callable
 
-from conformance.checks.common import contains_words, controlled_miss, message_text, require_message, short, tool_uses
+from conformance.checks.common import (
+    contains_words,
+    controlled_miss,
+    message_text,
+    model_gated,
+    require_message,
+    short,
+    tool_uses,
+)
 from conformance.data import load_json
 from conformance.engine import Context, Unsupported, check, fail
 from conformance.probes import CLAUDE_CODE_BETAS, reply_with
@@ -172,6 +180,7 @@ def system_role_first(ctx: Context):
     """A role: system message before the first user turn is accepted and honoured."""
     words = ctx.probes.text_words("system-first")
     messages = [{"role": "system", "content": reply_with(words)}, {"role": "user", "content": "Hello."}]
+    model_gated(ctx.exchange("system-first", _text_request(ctx, "system-first", messages)), "role: system messages")
     return accepted(ctx, "system-first", _text_request(ctx, "system-first", messages), "ACC-SYSTEM-FIRST", words)
 
 
@@ -200,12 +209,15 @@ def many_tools(ctx: Context):
     return []
 
 
-def claude_code_body(ctx: Context, words: list[str]) -> dict:
-    """The Claude Code request shape from fixtures/requests/claude-code.json, with this run's nonces."""
+def claude_code_body(ctx: Context, words: list[str], role_system: bool = True) -> dict:
+    """The Claude Code request shape from fixtures/requests/claude-code.json, with this run's nonces; without its
+    role: system messages when `role_system` is false (what Claude Code sends a model that does not take them)."""
     template = json.dumps(load_json("fixtures", "requests/claude-code.json")["body"])
     body = json.loads(template.replace("{{MODEL}}", ctx.target.model).replace("{{DIRECTIVE}}", reply_with(words))
                       .replace("{{USER_ID}}", ctx.session.nonces.word("cc-user")))
     body["max_tokens"] = min(body["max_tokens"], CLAUDE_CODE_MAX_TOKENS)
+    if not role_system:
+        body["messages"] = [m for m in body["messages"] if not (isinstance(m, dict) and m.get("role") == "system")]
     return body
 
 
@@ -215,14 +227,18 @@ def claude_code_request(ctx: Context):
     output_config, context_management, metadata, its anthropic-beta set, ?beta=true) gets a clean stream."""
     words = ctx.probes.text_words("claude-code")
 
-    def build():
-        return ctx.request(claude_code_body(ctx, words), path="/v1/messages?beta=true", version="2023-06-01",
-                           headers=(("anthropic-beta", CLAUDE_CODE_BETAS), ("x-app", "cli")))
+    def build(role_system: bool = True):
+        return ctx.request(claude_code_body(ctx, words, role_system), path="/v1/messages?beta=true",
+                           version="2023-06-01", headers=(("anthropic-beta", CLAUDE_CODE_BETAS), ("x-app", "cli")))
 
     def ok(ex):
         return ex.ok and contains_words(ex.stream[1].text, words)
 
     first, good = ctx.content_exchange("claude-code", build, ok)
+    try:
+        model_gated(first, "role: system messages")
+    except Unsupported:  # Claude Code sends such a model no role: system message: neither does the replica then
+        first, good = ctx.content_exchange("claude-code-no-role-system", lambda: build(role_system=False), ok)
     refusal = declined(first)
     if refusal and any(word in refusal.lower() for word in ("thinking", "effort")):
         # a model without adaptive thinking or effort: Claude Code sends other settings to such models

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from conformance.engine import Context, Unsupported, fail, strict
-from conformance.verdicts import Finding, Verdict
+from conformance.verdicts import MODEL_GATED_REASON, Finding, Verdict
 from conformance.wire import Exchange
 
 STOP_REASONS = ("end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
@@ -43,6 +43,22 @@ def unserved(status: int | None, endpoint: str, detail: str = "") -> None:
         said = f": {short(detail, 120)}" if detail else ""
         raise Unsupported(f"{endpoint}: the target does not serve it (HTTP {status}{said}); the shape of such an "
                           f"answer is judged once, by {UNSERVED_SHAPE_CHECK}")
+
+
+# The real API's 400 for a feature the model does not offer (role: system messages, temperature, thinking modes),
+# e.g. "role 'system' is not supported on this model", "`temperature` is deprecated for this model".
+MODEL_GATED = re.compile(r"\b(not supported|unsupported|deprecated|not available)\b[^.]{0,40}\b(on|for|with) this model",
+                         re.IGNORECASE)
+
+
+def model_gated(ex: Exchange, what: str) -> None:
+    """Raise Unsupported when `ex` is the real API's documented 400 for a feature the target's model does not offer:
+    a model-gated feature is no failure of the layer (the clients do not send it to such a model)."""
+    body = ex.json
+    error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), dict) else None
+    message = error.get("message") if error else None
+    if ex.status == 400 and isinstance(message, str) and MODEL_GATED.search(message):
+        raise Unsupported(f"{MODEL_GATED_REASON} ({what}): HTTP 400 {short(message, 160)}")
 
 
 def error_detail(ex: Exchange) -> str:

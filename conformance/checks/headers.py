@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conformance.checks.bad_requests import rejected
-from conformance.checks.common import require_message, short, text_probe
+from conformance.checks.common import model_gated, require_message, short, text_probe
 from conformance.engine import Blocked, Context, Skip, check, fail, strict, warn
 from conformance.probes import CLAUDE_CODE_BETAS
 from conformance.verdicts import Finding, Verdict
@@ -60,9 +60,10 @@ def temperature_2026(ctx: Context):
 
 @check("headers/temperature-2023", rule="HDR-VERSION-2023-RULES", tier="cheap")
 def temperature_2023(ctx: Context):
-    """Under anthropic-version 2023-06-01, temperature is accepted."""
+    """Under anthropic-version 2023-06-01, temperature is accepted (unless the model rejects it in every version)."""
     body = {**ctx.probes.text_body("temperature-2023", max_tokens=16), "temperature": 0.5}
     ex = ctx.exchange("temperature-2023", lambda: ctx.request(body, version="2023-06-01"))
+    model_gated(ex, "temperature")
     return require_message(ex, "HDR-VERSION-2023-RULES")[1]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conformance.checks.common import contains_words, controlled_miss, message_text, require_message, short
+from conformance.checks.common import contains_words, controlled_miss, message_text, model_gated, require_message, short
 from conformance.engine import Context, check
 from conformance.verdicts import Finding
 
@@ -15,6 +15,8 @@ def system_findings(ctx: Context, form: str, rule: str) -> list[Finding]:
 
     first, accepted = ctx.content_exchange(
         "system-" + form, lambda: ctx.request(ctx.probes.system_body(form)), accept)
+    if form == "role-message":  # mid-conversation system messages are model-gated on the real API
+        model_gated(first, "role: system messages")
     body, findings = require_message(first, rule)
     if body is None:
         return findings
