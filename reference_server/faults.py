@@ -109,6 +109,12 @@ _CORE = [
         json_message=hook.prepend_empty_text,
     ),
     Fault(
+        "model-echoes-prompt",
+        "The model answers every text request by quoting the last user turn back (as some fakes do).",
+        "fault",
+        responder=hook.settings(echo_prompt=True),
+    ),
+    Fault(
         "ignore-user-directives",
         "Instructions in user turns are ignored (system ones still work).",
         "fault",

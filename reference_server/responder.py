@@ -40,6 +40,7 @@ class ResponderSettings:
     auto_tool_calls: bool = True  # False: under auto (or no tool_choice) tools are never called
     parallel_calls: bool = True  # False: only the first call directive is honoured
     disable_parallel: bool = True  # False: disable_parallel_tool_use is ignored
+    echo_prompt: bool = False  # True: a text reply quotes the last user turn back (as some fakes do) instead
 
 
 DEFAULT_SETTINGS = ResponderSettings()
@@ -60,6 +61,8 @@ def respond(
     tools = [tool for tool in _list(body.get("tools")) if isinstance(tool, dict)] if settings.tools else []
     text, calls = _apply_tool_choice(plan, tools, _tool_choice(body, settings), settings)
     text = _continue_prefill(conversation, text)
+    if settings.echo_prompt and not calls:
+        text = "Received: " + _last_user_text(body)[:80]
 
     stop_sequences = body.get("stop_sequences") if settings.stop_sequences else None
     text, matched = _cut_at_stop_sequence(text, stop_sequences if isinstance(stop_sequences, list) else [])
@@ -103,6 +106,15 @@ def respond(
             "service_tier": "standard",
         },
     }
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    """The text of the last user turn (its text blocks joined), as an echoing fake quotes it."""
+    users = [m for m in _list(body.get("messages")) if isinstance(m, dict) and m.get("role") == "user"]
+    content = users[-1].get("content") if users else ""
+    if isinstance(content, str):
+        return content
+    return " ".join(b.get("text", "") for b in _list(content) if isinstance(b, dict) and isinstance(b.get("text"), str))
 
 
 def _list(value: Any) -> list[Any]:

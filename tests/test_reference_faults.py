@@ -143,6 +143,7 @@ FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
     "message-id-null": lambda f: fpost(f).json()["id"] is None,
     "message-id-chatcmpl": lambda f: re.fullmatch(r"chatcmpl-[0-9a-f]+", fpost(f).json()["id"]) is not None,
     "empty-text-block": lambda f: fpost(f).json()["content"][0] == {"type": "text", "text": ""},
+    "model-echoes-prompt": lambda f: text_of(fpost(f)).startswith("Received: ") and text_of(fpost(f)) != text_of(post()),
     "ignore-user-directives": lambda f: (
         text_of(fpost(f)) == DEFAULT_REPLY and text_of(fpost(f, system="Reply with exactly: sys")) == "sys"
     ),

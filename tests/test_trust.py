@@ -255,3 +255,21 @@ def test_a_feature_the_model_does_not_offer_is_unsupported_and_breaks_no_profile
     assert results["acceptance/claude-code-request"].verdict is Verdict.PASS
     profiles = readiness([result_dict(r, "") for r in results.values()], ALL_ITEMS)
     assert {name: p["status"] for name, p in profiles.items()} == dict.fromkeys(profiles, "ready")
+
+
+@pytest.mark.parametrize("fault", ["model-echoes-prompt", "model-echoes-prompt+system-string-ignored"])
+def test_a_model_that_echoes_its_prompt_is_never_taken_for_a_layer_that_lost_something(fault, make_target):
+    """Fakes that quote the prompt back ("Received: Reply with exactly: ...") contain the control's words without
+    obeying them: such a control is not followed, so no content miss becomes a failure."""
+    results = run_all(make_target(f"/faults/{fault}", embedded=False))
+    assert not [i for i, r in results.items() if r.verdict is Verdict.FAIL], {
+        i: r.findings[:1] for i, r in results.items() if r.verdict is Verdict.FAIL}
+    assert results["system/string"].verdict is Verdict.WARN
+
+
+def test_a_reply_that_calls_a_tool_instead_is_the_models_choice():
+    from conformance.checks.common import controlled_miss
+
+    finding = controlled_miss(None, "ACC-CLAUDE-CODE", "text containing 'a b c'", '""', "", ["a", "b", "c"],
+                              "in Claude Code's request", reply={"stop_reason": "tool_use", "content": []})
+    assert finding.verdict is Verdict.WARN and "called a tool" in finding.got

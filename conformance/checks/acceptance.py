@@ -90,7 +90,7 @@ def accepted(ctx: Context, name: str, build: Callable[[], WireRequest], rule: st
         ascii_words = all(word.isascii() for word in words)
         return [controlled_miss(ctx, rule, f"a reply containing {' '.join(words)!r}", short(message_text(body)),
                                 "$.content", words, f"in the {name!r} probe",
-                                None if ascii_words else ctx.probes.text_words(name + ".control"))]
+                                None if ascii_words else ctx.probes.text_words(name + ".control"), reply=body)]
     return []
 
 
@@ -251,7 +251,8 @@ def claude_code_request(ctx: Context):
            for v in validator.violations[:10]]
     if good is None:
         out.append(controlled_miss(ctx, "ACC-CLAUDE-CODE", f"streamed text containing {' '.join(words)!r}",
-                                   short(validator.text), "accumulated text", words, "in Claude Code's request"))
+                                   short(validator.text), "accumulated text", words, "in Claude Code's request",
+                                   reply=validator.message))
     return out
 
 
@@ -279,7 +280,7 @@ def multiple_stop_sequences(ctx: Context):
         if seq in message_text(body):  # the model said it and the target did not stop: stop_sequences lost
             return [fail("ACC-STOP-SEQUENCES", expected, f"{got} with {seq!r} in the text", "$.stop_sequence")]
         return [controlled_miss(ctx, "ACC-STOP-SEQUENCES", expected, got, "$.stop_sequence", before + [seq] + after,
-                                "with two stop_sequences")]
+                                "with two stop_sequences", reply=body)]
     return []
 
 

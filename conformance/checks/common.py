@@ -122,13 +122,20 @@ def why_not_json(body: bytes) -> str:
 
 
 def controlled_miss(ctx: Context, rule: str, expected: str, got: str, where: str, words: list[str], through: str,
-                    control_words: list[str] | None = None) -> Finding:
+                    control_words: list[str] | None = None, reply: object = None) -> Finding:
     """A reply that missed `words`, asked for `through` a channel a layer can lose (the system prompt, a tool_result,
     the stream's deltas...), judged against a control (DESIGN §9): the same "reply with exactly" instruction as a
     plain user turn, which no layer can lose. The control followed while the probe was missed on every attempt:
     the layer lost it, a failure with both exchanges as evidence. The control missed too: the model disobeys, a
-    warning. `control_words` replaces the words when they are themselves under test (non-ASCII text)."""
+    warning. `control_words` replaces the words when they are themselves under test (non-ASCII text). A control
+    answered by quoting the instruction back is no proof of obedience (fakes echo their prompt): not followed. A
+    probe answered with a tool call (`reply`'s stop_reason tool_use, where tools were offered) chose a tool over
+    the reply: the model's choice, a warning."""
     from conformance.probes import reply_with
+
+    if isinstance(reply, dict) and reply.get("stop_reason") == "tool_use":
+        return Finding(Verdict.WARN, rule, expected, f"{got} (the model called a tool instead of replying: its choice, "
+                       "not the layer's)", where)
 
     said = control_words or words
     name = "control:" + " ".join(said)[:80]
@@ -138,7 +145,8 @@ def controlled_miss(ctx: Context, rule: str, expected: str, got: str, where: str
                             "messages": [{"role": "user", "content": reply_with(said)}]})
 
     def followed(ex: Exchange) -> bool:
-        return ex.ok and contains_words(message_text(ex.json if isinstance(ex.json, dict) else None), said)
+        text = message_text(ex.json if isinstance(ex.json, dict) else None)
+        return ex.ok and contains_words(text, said) and not echoed(text)
 
     attempts = 1 if ctx.target.deterministic else ctx.session.content_attempts
     tries = "once" if attempts == 1 else f"on all {attempts} attempts"
@@ -148,6 +156,11 @@ def controlled_miss(ctx: Context, rule: str, expected: str, got: str, where: str
                        f"exchange {good.name!r}; {through} it was missed {tries}: the layer lost it)", where)
     return Finding(Verdict.WARN, rule, expected, f"{got} (the model did not follow the same instruction as a plain user "
                    f"turn either, exchange {name!r}: the model's miss, not the layer's)", where)
+
+
+def echoed(text: str) -> bool:
+    """The reply quotes a "reply with exactly" instruction back (an echo of the prompt, not an answer to it)."""
+    return "reply with exactly" in " ".join(text.lower().split())
 
 
 def text_probe(ctx: Context, key: str, **kwargs):

@@ -202,7 +202,7 @@ def stop_sequence(ctx: Context):
         # whether the model says these words (then the layer cut the reply and mislabelled it, or lost the request).
         out.append(controlled_miss(ctx, "MSG-STOP-SEQUENCE", expected, f"{short(final.get('stop_reason'))}, text "
                                    f"{short(message_text(final))}", "$.stop_reason", before + [seq] + after,
-                                   "with stop_sequences"))
+                                   "with stop_sequences", reply=final))
         return out
     if final.get("stop_sequence") != seq:
         out.append(fail("MSG-STOP-SEQUENCE", f"stop_sequence {seq!r}", short(final.get("stop_sequence")),

@@ -97,11 +97,12 @@ def _sdk_error(ctx: Context, rule: str, call: str, exc: Exception) -> Finding:
     return fail(rule, f"{call} completes", ctx.target.redact(detail)[:400])
 
 
-def _content_finding(ctx: Context, rule: str, call: str, words: list[str], text: str) -> list[Finding]:
+def _content_finding(ctx: Context, rule: str, call: str, words: list[str], text: str,
+                     stop_reason: str | None = None) -> list[Finding]:
     if contains_words(text, words):
         return []
     return [controlled_miss(ctx, rule, f"{call} returns text containing {' '.join(words)!r}", short(text), "",
-                            words, f"through the SDK's {call}")]
+                            words, f"through the SDK's {call}", reply={"stop_reason": stop_reason})]
 
 
 def _params(ctx: Context, key: str) -> tuple[dict, list[str]]:
@@ -217,7 +218,7 @@ def sdk_tool_round_trip(ctx: Context):
             question, {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
             {"role": "user", "content": [result]}])
         text = "".join(getattr(b, "text", "") for b in final.content)
-        return _content_finding(ctx, "SDK-TOOLS", "the second messages.create()", words, text)
+        return _content_finding(ctx, "SDK-TOOLS", "the second messages.create()", words, text, final.stop_reason)
 
     return _sdk_run(ctx, "SDK-TOOLS", "messages.create() with tools, twice", body)
 

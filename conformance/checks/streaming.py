@@ -153,7 +153,7 @@ def accumulated_text_finding(ctx: Context, name: str, words: list[str], rule: st
         got = first.stream[1].text
         return [controlled_miss(ctx, rule, f"accumulated text containing {' '.join(words)[:120]!r}",
                                 f"{short(got, 160)} ({len(got.split())} words)", "text_delta accumulation", words,
-                                "streamed")]
+                                "streamed", reply=first.stream[1].message)]
     return []
 
 

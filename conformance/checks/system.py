@@ -24,7 +24,7 @@ def system_findings(ctx: Context, form: str, rule: str) -> list[Finding]:
         through = {"string": "in the system string", "blocks": "in the system blocks",
                    "role-message": "in a role: system message"}[form]
         return [controlled_miss(ctx, rule, f"a reply following the system instruction: {' '.join(words)!r}",
-                                short(message_text(body)), "$.content", words, through)]
+                                short(message_text(body)), "$.content", words, through, reply=body)]
     return []
 
 

@@ -136,5 +136,6 @@ def replay_accepted(ctx: Context):
         return findings
     if not contains_words(message_text(reply), words):
         return [controlled_miss(ctx, "THINK-REPLAY", f"a reply containing {' '.join(words)!r}",
-                                short(message_text(reply)), "$.content", words, "after a replayed thinking turn")]
+                                short(message_text(reply)), "$.content", words, "after a replayed thinking turn",
+                                reply=reply)]
     return []

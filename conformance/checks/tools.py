@@ -132,7 +132,7 @@ def round_trip_findings(ctx: Context, key: str, rule: str, content_of, is_error:
     if not contains_words(message_text(body), words):
         return [controlled_miss(ctx, rule, f"a final answer containing the tool result {' '.join(words)!r}",
                                 short(message_text(body)) + f" (stop_reason {body.get('stop_reason')})",
-                                f"second turn ({how})", words, "in a tool_result")]
+                                f"second turn ({how})", words, "in a tool_result", reply=body)]
     return []
 
 
@@ -288,5 +288,6 @@ def parallel_results(ctx: Context):
     if good is None:
         return [controlled_miss(ctx, "TOOL-PARALLEL-RESULTS",
                                 f"an answer with both results {' '.join(words[0])!r} and {' '.join(words[1])!r}",
-                                short(message_text(reply)), "$.content", words[0] + words[1], "in two tool_results")]
+                                short(message_text(reply)), "$.content", words[0] + words[1], "in two tool_results",
+                                reply=reply)]
     return []
