@@ -387,7 +387,7 @@ def run_pytest(run, keyword: str | None, junit: str | None = None, verbose: bool
                    "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "ignore::pytest.PytestAssertRewriteWarning",
                    # the suites assert nothing themselves (a check's verdict fails the item): no rewriting of every
                    # module of the package, and no import of hypothesis for its summary when it is installed
-                   "--assert=plain", "-p", "no:hypothesispytest",
+                   "--assert=plain", "-p", "no:hypothesispytest", "--continue-on-collection-errors",
                    *(["--tb=short", "-rfEsw", "-v" if verbose else "-q"] if pytest_output
                      else ["-qq", "--no-summary", "--no-header", "--tb=no"]),
                    *(extra or [])]

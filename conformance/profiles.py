@@ -36,7 +36,8 @@ def readiness(results: list[dict], all_ids: list[str]) -> dict[str, dict]:
     `blocked_by`): a required check blocked by a failure is that failure, named once.
     """
     # a feature the target's model does not offer is no break: the client does not ask that model for it
-    verdicts = {r["id"]: "pass" if r["verdict"] == "unsupported" and MODEL_GATED_REASON in r.get("reason", "")
+    verdicts = {r["id"]: "pass" if r["verdict"] == "unsupported"
+                and r.get("reason", "").startswith(f"unsupported: {MODEL_GATED_REASON} (")
                 else r.get("compat_verdict") or r["verdict"] for r in results}
     blocked = {r["id"]: r["blocked_by"] for r in results if r.get("blocked_by") and r["verdict"] == "skipped"}
 

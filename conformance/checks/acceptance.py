@@ -252,7 +252,7 @@ def claude_code_request(ctx: Context):
     if good is None:
         out.append(controlled_miss(ctx, "ACC-CLAUDE-CODE", f"streamed text containing {' '.join(words)!r}",
                                    short(validator.text), "accumulated text", words, "in Claude Code's request",
-                                   reply=validator.message))
+                                   reply=validator.message, tool_call_ok=True))
     return out
 
 

@@ -66,7 +66,7 @@ def _endpoint_auth(ctx: Context, endpoint: str, style: str) -> Exchange:
     if style == "none":  # the endpoint exists if it answers authenticated callers; hiding it from others is a defect
         _endpoint_auth(ctx, endpoint, "x-api-key")
     else:
-        unserved(ex.status, endpoint, error_detail(ex))
+        unserved(ex.status, endpoint, error_detail(ex), ex.json, ctx.target.model if endpoint == "count-tokens" else "")
     return ex
 
 

@@ -36,10 +36,13 @@ UNSERVED_STATUSES = (404, 405, 501)
 UNSERVED_SHAPE_CHECK = "errors/not-found-path"  # the one check that judges the body of such an answer
 
 
-def unserved(status: int | None, endpoint: str, detail: str = "") -> None:
+def unserved(status: int | None, endpoint: str, detail: str = "", body: object = None, model: str = "") -> None:
     """Raise Unsupported when `status` says `endpoint` is not served: the endpoint is optional, so its absence is
-    no failure of the checks that need it, and the 404's shape is judged once, by errors/not-found-path."""
-    if status in UNSERVED_STATUSES:
+    no failure of the checks that need it, and the 404's shape is judged once, by errors/not-found-path. A 404 that
+    says the model is unknown is no such answer (the endpoint is there; it does not know the model): judged."""
+    from conformance.discovery import says_model_unknown
+
+    if status in UNSERVED_STATUSES and not (model and says_model_unknown(status, body, model)):
         said = f": {short(detail, 120)}" if detail else ""
         raise Unsupported(f"{endpoint}: the target does not serve it (HTTP {status}{said}); the shape of such an "
                           f"answer is judged once, by {UNSERVED_SHAPE_CHECK}")
@@ -91,7 +94,15 @@ def tool_uses(message: dict | None) -> list[dict]:
 
 
 def contains_words(text: str, words: list[str]) -> bool:
-    return " ".join(words) in " ".join(text.split())
+    """The words, in order, in the text; whitespace, Unicode normalisation (NFC) and emoji presentation selectors
+    (U+FE0E, U+FE0F, which models add or drop) do not count. A mangled character ('?', U+FFFD) still differs."""
+    return _plain(" ".join(words)) in _plain(" ".join(text.split()))
+
+
+def _plain(text: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFC", text).replace("\ufe0e", "").replace("\ufe0f", "")
 
 
 def require_message(ex: Exchange, rule: str) -> tuple[dict | None, list[Finding]]:
@@ -122,20 +133,28 @@ def why_not_json(body: bytes) -> str:
 
 
 def controlled_miss(ctx: Context, rule: str, expected: str, got: str, where: str, words: list[str], through: str,
-                    control_words: list[str] | None = None, reply: object = None) -> Finding:
+                    control_words: list[str] | None = None, reply: object = None, attempts: int | None = None,
+                    tool_call_ok: bool = False) -> Finding:
     """A reply that missed `words`, asked for `through` a channel a layer can lose (the system prompt, a tool_result,
     the stream's deltas...), judged against a control (DESIGN §9): the same "reply with exactly" instruction as a
     plain user turn, which no layer can lose. The control followed while the probe was missed on every attempt:
     the layer lost it, a failure with both exchanges as evidence. The control missed too: the model disobeys, a
-    warning. `control_words` replaces the words when they are themselves under test (non-ASCII text). A control
-    answered by quoting the instruction back is no proof of obedience (fakes echo their prompt): not followed. A
-    probe answered with a tool call (`reply`'s stop_reason tool_use, where tools were offered) chose a tool over
-    the reply: the model's choice, a warning."""
+    warning. The rule is symmetric: the probe missed on each of its `attempts` (default: the content retries of
+    ctx.content_exchange) and the control followed on as many, or no failure; a probe sent once against a model
+    blames no one. `control_words` replaces the words when they are themselves under test (non-ASCII text). A
+    control answered by quoting the instruction back is no proof of obedience (fakes echo their prompt). A probe
+    that ran out of max_tokens had no room; with `tool_call_ok` (a plain request that offers many tools), one that
+    called a tool instead chose to: both are warnings without a control."""
     from conformance.probes import reply_with
 
-    if isinstance(reply, dict) and reply.get("stop_reason") == "tool_use":
-        return Finding(Verdict.WARN, rule, expected, f"{got} (the model called a tool instead of replying: its choice, "
-                       "not the layer's)", where)
+    stop = reply.get("stop_reason") if isinstance(reply, dict) else None
+    if stop == "max_tokens" or (tool_call_ok and stop == "tool_use"):
+        why = "the reply ran out of max_tokens" if stop == "max_tokens" else "the model called a tool instead"
+        return Finding(Verdict.WARN, rule, expected, f"{got} ({why}: no proof the layer lost anything)", where)
+    needed = 1 if ctx.target.deterministic else ctx.session.content_attempts
+    if (attempts if attempts is not None else needed) < needed:
+        return Finding(Verdict.WARN, rule, expected, f"{got} (the probe was sent once: against a model one miss "
+                       "blames no one)", where)
 
     said = control_words or words
     name = "control:" + " ".join(said)[:80]
@@ -148,14 +167,15 @@ def controlled_miss(ctx: Context, rule: str, expected: str, got: str, where: str
         text = message_text(ex.json if isinstance(ex.json, dict) else None)
         return ex.ok and contains_words(text, said) and not echoed(text)
 
-    attempts = 1 if ctx.target.deterministic else ctx.session.content_attempts
-    tries = "once" if attempts == 1 else f"on all {attempts} attempts"
-    _, good = ctx.content_exchange(name, build, followed)
-    if good is not None:
-        return Finding(Verdict.FAIL, rule, expected, f"{got} (the same instruction as a plain user turn was followed, "
-                       f"exchange {good.name!r}; {through} it was missed {tries}: the layer lost it)", where)
-    return Finding(Verdict.WARN, rule, expected, f"{got} (the model did not follow the same instruction as a plain user "
-                   f"turn either, exchange {name!r}: the model's miss, not the layer's)", where)
+    tries = "once" if needed == 1 else f"on all {needed} attempts"
+    for attempt in range(needed):  # the control must be followed as often as the probe was missed
+        control = ctx.exchange(name if attempt == 0 else f"{name}#retry{attempt + 1}", build)
+        if not followed(control):
+            return Finding(Verdict.WARN, rule, expected, f"{got} (the model did not follow the same instruction as a "
+                           f"plain user turn either, exchange {control.name!r}: the model's miss, not the layer's)",
+                           where)
+    return Finding(Verdict.FAIL, rule, expected, f"{got} (the same instruction as a plain user turn was followed "
+                   f"{tries}, exchange {name!r}; {through} it was missed {tries}: the layer lost it)", where)
 
 
 def echoed(text: str) -> bool:

@@ -23,7 +23,7 @@ def count(ctx: Context, name: str, body: dict, path: str = PATH, **request) -> E
     """A count_tokens exchange; when the plain probe ("count") is a 404/405, the endpoint is not served."""
     ex = ctx.exchange(name, lambda: ctx.request(body, path=path, **request))
     if name == "count":
-        unserved(ex.status, "count_tokens", error_detail(ex))
+        unserved(ex.status, "count_tokens", error_detail(ex), ex.json, ctx.target.model)
     return ex
 
 

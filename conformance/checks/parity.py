@@ -7,7 +7,7 @@ import json
 from conformance.checks.common import block_types, expect_ok, merge_text_runs, message_body, short, tool_uses
 from conformance.checks.streaming import stream_ok, streamed_message
 from conformance.engine import Context, check, fail
-from conformance.verdicts import Finding, Verdict
+from conformance.verdicts import Finding
 from conformance.wire import Exchange
 
 USAGE_TOLERANCE = 0.2  # output tokens may differ a little between two generations
@@ -95,8 +95,10 @@ def parity_tool_input(ctx: Context):
     a = [c.get("input") for c in tool_uses(plain.json) if c.get("name") == spec.name]
     b = [c.get("input") for c in tool_uses(message) if c.get("name") == spec.name]
     if a != b:  # two generations: a difference is the model's unless the non-streamed one is exactly what was asked
-        lost = a == [spec.arguments]  # the control (not streamed) followed the directive: the stream lost it
-        verdict = Verdict.FAIL if lost else ctx.content_verdict()
+        # two single generations: a failure only on a deterministic target (streaming/tool-input retries and
+        # judges the stream against its control)
+        lost = a == [spec.arguments]
+        verdict = ctx.content_verdict()
         why = " (the non-streamed input is exactly the one asked for: the stream changed it)" if lost else ""
         return [Finding(verdict, "PARITY-TOOL-INPUT", f"streamed input equal to non-streamed {short(a)}",
                         short(b) + why, "tool_use input")]

@@ -102,7 +102,7 @@ def _content_finding(ctx: Context, rule: str, call: str, words: list[str], text:
     if contains_words(text, words):
         return []
     return [controlled_miss(ctx, rule, f"{call} returns text containing {' '.join(words)!r}", short(text), "",
-                            words, f"through the SDK's {call}", reply={"stop_reason": stop_reason})]
+                            words, f"through the SDK's {call}", reply={"stop_reason": stop_reason}, attempts=1)]
 
 
 def _params(ctx: Context, key: str) -> tuple[dict, list[str]]:

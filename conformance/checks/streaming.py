@@ -153,7 +153,7 @@ def accumulated_text_finding(ctx: Context, name: str, words: list[str], rule: st
         got = first.stream[1].text
         return [controlled_miss(ctx, rule, f"accumulated text containing {' '.join(words)[:120]!r}",
                                 f"{short(got, 160)} ({len(got.split())} words)", "text_delta accumulation", words,
-                                "streamed", reply=first.stream[1].message)]
+                                "streamed", reply=first.stream[1].message, attempts=None if build else 1)]
     return []
 
 
@@ -217,7 +217,18 @@ def tool_input_miss(ctx: Context, got: dict) -> Finding:
         return bool(calls) and calls[0].get("input") == spec.arguments
 
     name = "control:" + TOOL_PROBE
-    _, good = ctx.content_exchange(name, lambda: ctx.request(ctx.probes.tool_body(TOOL_PROBE)), right)
+    tries = 1 if ctx.target.deterministic else ctx.session.content_attempts
+    for attempt in range(2, tries + 1):  # the stream again, as often as the control must be right
+        again = ctx.exchange(f"{TOOL_PROBE}#retry{attempt}",
+                             lambda: ctx.request(ctx.probes.tool_body(TOOL_PROBE, stream=True)))
+        content = ((again.stream[1].message or {}).get("content") or []) if again.ok else []
+        calls = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_use" and b.get("name") == spec.name]
+        if calls and calls[0].get("input") == spec.arguments:
+            return warn("STREAM-TOOL-INPUT", f"input {spec.arguments}", f"{short(got)} (another attempt streamed the "
+                        f"input asked for, exchange {again.name!r}: the model's miss)", "accumulated partial_json")
+    controls = [ctx.exchange(name if n == 1 else f"{name}#retry{n}", lambda: ctx.request(ctx.probes.tool_body(TOOL_PROBE)))
+                for n in range(1, tries + 1)]
+    good = controls[-1] if all(right(c) for c in controls) else None
     if good is not None:
         return fail("STREAM-TOOL-INPUT", f"input {spec.arguments}", f"{short(got)} (the same request not streamed "
                     f"gave the input asked for, exchange {good.name!r}: the stream lost it)", "accumulated partial_json")

@@ -131,10 +131,14 @@ def replay_accepted(ctx: Context):
         {"role": "assistant", "content": body["content"]},
         {"role": "user", "content": reply_with(words)},
     ]}
-    reply, findings = require_message(ctx.exchange("thinking-replay", lambda: ctx.request(request)), "THINK-REPLAY")
+    def ok(ex: Exchange) -> bool:
+        return ex.ok and contains_words(message_text(ex.json if isinstance(ex.json, dict) else None), words)
+
+    replayed, good = ctx.content_exchange("thinking-replay", lambda: ctx.request(request), ok)
+    reply, findings = require_message(replayed, "THINK-REPLAY")
     if reply is None:
         return findings
-    if not contains_words(message_text(reply), words):
+    if good is None:
         return [controlled_miss(ctx, "THINK-REPLAY", f"a reply containing {' '.join(words)!r}",
                                 short(message_text(reply)), "$.content", words, "after a replayed thinking turn",
                                 reply=reply)]

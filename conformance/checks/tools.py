@@ -97,7 +97,8 @@ def input_matches_schema(ctx: Context):
             for err in jsonschema.Draft202012Validator(schema).iter_errors(value)]
 
 
-def second_turn(ctx: Context, key: str, result_content, is_error: bool = False) -> tuple[Exchange, str]:
+def second_turn(ctx: Context, key: str, result_content, is_error: bool = False,
+                attempt: int = 1) -> tuple[Exchange, str]:
     """Send the tool result back: the assistant turn replayed verbatim when the target gave one."""
     spec = ctx.probes.tool(PROBE)
     first = forced(ctx)
@@ -120,7 +121,8 @@ def second_turn(ctx: Context, key: str, result_content, is_error: bool = False) 
                      {"role": "assistant", "content": assistant},
                      {"role": "user", "content": [result]}],
     }
-    return ctx.exchange(key, lambda: ctx.request(request_body)), how
+    name = key if attempt == 1 else f"{key}#retry{attempt}"  # a model's miss is retried like any content miss
+    return ctx.exchange(name, lambda: ctx.request(request_body)), how
 
 
 def round_trip_findings(ctx: Context, key: str, rule: str, content_of, is_error: bool) -> list[Finding]:
@@ -129,11 +131,15 @@ def round_trip_findings(ctx: Context, key: str, rule: str, content_of, is_error:
     body, findings = require_message(ex, rule)
     if body is None:
         return [Finding(f.verdict, f.rule, f.expected, f.got, f"second turn ({how})") for f in findings]
-    if not contains_words(message_text(body), words):
-        return [controlled_miss(ctx, rule, f"a final answer containing the tool result {' '.join(words)!r}",
-                                short(message_text(body)) + f" (stop_reason {body.get('stop_reason')})",
-                                f"second turn ({how})", words, "in a tool_result", reply=body)]
-    return []
+    if contains_words(message_text(body), words):
+        return []
+    for attempt in range(2, 1 + (1 if ctx.target.deterministic else ctx.session.content_attempts)):
+        again, _ = second_turn(ctx, key, content_of(" ".join(words)), is_error, attempt)
+        if again.ok and contains_words(message_text(again.json if isinstance(again.json, dict) else None), words):
+            return []
+    return [controlled_miss(ctx, rule, f"a final answer containing the tool result {' '.join(words)!r}",
+                            short(message_text(body)) + f" (stop_reason {body.get('stop_reason')})",
+                            f"second turn ({how})", words, "in a tool_result", reply=body)]
 
 
 @check("tools/round-trip", rule="TOOL-ROUND-TRIP", tier="cheap")

@@ -94,7 +94,7 @@ def output_bounds(content: object, stop_reason: object) -> tuple[int, int | None
     size, text_only = reply_length(content)
     least = max(1 if size else 0, size // MAX_CHARS_PER_TOKEN)
     most = None
-    if text_only and stop_reason in TEXT_STOPS:
+    if text_only and stop_reason in TEXT_STOPS and isinstance(content, list):
         text = "".join(b.get("text", "") for b in content if isinstance(b, dict) and isinstance(b.get("text"), str))
         most = len(text.encode("utf-8", "replace")) + SLACK
     return least, most, size
@@ -184,6 +184,10 @@ def stream_output_tokens(ctx: Context):
     if findings:
         return findings
     validator = ex.stream[1]
+    if not validator.output_tokens and not any((data or {}).get("type") == "message_start"
+                                               for _, data in validator.events):
+        raise Blocked("streaming/message-start-first", "the stream never began (no message_start); "
+                      "streaming/message-start-first reports it")
     if not validator.output_tokens:
         raise Blocked("streaming/message-delta-usage", "no message_delta with an integer usage.output_tokens; "
                       "streaming/message-delta-usage reports it")
