@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -32,6 +33,8 @@ DIFF_EXIT_CODES = {
     EXIT_USAGE: "an input is unreadable, not JSON, or not a report",
 }
 REPORT_EXIT_CODES = {EXIT_OK: "rendered", EXIT_USAGE: "an input is unreadable, not JSON, or not a report"}
+SERVE_EXIT_CODES = {EXIT_OK: "stopped (Ctrl-C or SIGTERM), or --list-faults printed",
+                    EXIT_USAGE: "usage error (bad option; the address cannot be listened on)"}
 DEV_KEY = "sk-ant-conformance-dev"  # `serve`'s documented development key: public, accepted only by the local fake
 
 
@@ -39,9 +42,19 @@ def exit_codes(codes: dict[int, str]) -> str:
     return "exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in codes.items())
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, whose usage errors are one sentence with a hint (not the usage text, then the error)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"error: {message}; see `{self.prog} --help`.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="anthropic-conformance",
-                                     description="Conformance harness for Anthropic Messages API endpoints.")
+    from conformance import __version__
+    from conformance.inputs import at_least, port
+
+    parser = Parser(prog="anthropic-conformance", description="Conformance harness for Anthropic Messages API endpoints.")
+    parser.add_argument("--version", action="version", version=f"anthropic-conformance {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the conformance suites against a target", epilog=exit_codes(EXIT_CODES))
@@ -52,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--header", action="append", default=[], metavar="NAME:VALUE", help="extra request header")
     run.add_argument("--anthropic-version", default="2023-06-01", help="anthropic-version for general probes")
     run.add_argument("--expensive", action="store_true", help="also run the expensive checks")
-    run.add_argument("--budget-tokens", type=int, default=None, metavar="N",
+    run.add_argument("--budget-tokens", type=at_least(0), default=None, metavar="N",
                      help="cap the output tokens requested (sum of max_tokens); checks beyond it are skipped")
     run.add_argument("--level", choices=("strict", "compat"), default="strict",
                      help="which verdicts set the exit code: strict (like the real API, default) or compat (clients work)")
@@ -73,9 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pytest-output", action="store_true",
                      help="also print pytest's own report (failures, short summary, its counts)")
 
-    serve = sub.add_parser("serve", help="run the reference server (a local Anthropic fake)")
+    serve = sub.add_parser("serve", help="run the reference server (a local Anthropic fake)",
+                           epilog=exit_codes(SERVE_EXIT_CODES))
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765; 0: a free one)")
+    serve.add_argument("--port", type=port, default=8765, help="port to listen on (default 8765; 0: a free one)")
     keys = serve.add_mutually_exclusive_group()
     keys.add_argument("--api-key", default=None, metavar="KEY",
                       help=f"the key the server accepts (default $ANTHROPIC_CONFORMANCE_SERVER_KEY, else {DEV_KEY})")
@@ -86,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     selftest = sub.add_parser("selftest", help="run every check against every reference-server fault and variant")
     selftest.add_argument("--markdown", default=None, metavar="PATH", help="write the detection matrix as markdown")
-    selftest.add_argument("--workers", type=int, default=8, help="faults run in parallel (default 8)")
+    selftest.add_argument("--workers", type=at_least(1), default=8, help="faults run in parallel (default 8)")
     selftest.add_argument("--only", default=None, metavar="NAMES", help="comma-separated faults to run (default all)")
 
     compare = sub.add_parser("compare", help="run several targets side by side and render the matrix",
@@ -95,11 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--reports", default="conformance-reports", metavar="DIR", help="per-target JSON reports")
     compare.add_argument("--markdown", default=None, metavar="PATH", help="write the matrix as markdown")
     compare.add_argument("--html", default=None, metavar="PATH", help="write the matrix as a self-contained page")
-    compare.add_argument("-n", "--workers", type=int, default=None,
+    compare.add_argument("-n", "--workers", type=at_least(0), default=None,
                          help="pytest-xdist workers (default: one per target, at most the CPU count; 0: none)")
     compare.add_argument("-k", dest="keyword", default=None, metavar="EXPR", help="select checks (pytest -k syntax)")
     compare.add_argument("--expensive", action="store_true", help="also run the expensive checks")
-    compare.add_argument("--budget-tokens", type=int, default=None, metavar="N", help="output tokens for the whole run")
+    compare.add_argument("--budget-tokens", type=at_least(0), default=None, metavar="N",
+                         help="output tokens for the whole run")
     compare.add_argument("--level", choices=("strict", "compat"), default="strict",
                          help="which verdicts set the exit code: strict (like the real API, default) or compat")
     compare.add_argument("--no-gate", action="store_true",
@@ -131,17 +146,17 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
         group.add_argument(flag, dest=dest, type=kind, default=None, metavar="S" if kind is float else "N", help=text)
 
 
-def limits_from_args(args: argparse.Namespace):
-    from conformance.transport import limits_from
-
-    return limits_from(lambda dest: getattr(args, dest, None))
-
-
 def main(argv: list[str] | None = None) -> int:
+    from conformance.pipes import pipe_safe
+
     for stream in (sys.stdout, sys.stderr):  # a target's text (or a '…') never crashes a terminal that is not UTF-8
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    args = build_parser().parse_args(argv)
+    with pipe_safe():  # `| head`: the rest of the output is dropped; the run, its reports and exit code stay
+        return command(build_parser().parse_args(argv))
+
+
+def command(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return cmd_serve(args)
     if args.command == "checks":
@@ -187,15 +202,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         serve(host=args.host, port=args.port, api_key=key, ready=banner)
     except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}.", file=sys.stderr)
+        hint = "; pick another with --port (0: a free one)" if exc.errno == errno.EADDRINUSE else ""
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}{hint}.", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
     from conformance import selftest
+    from conformance.inputs import InputError, check_outputs
+    from reference_server import FAULTS
 
     only = [name.strip() for name in args.only.split(",")] if args.only else None
+    try:
+        check_outputs({"--markdown": args.markdown})
+        if unknown := sorted(set(only or ()) - set(FAULTS)):
+            raise InputError(f"--only: no fault or variant {', '.join(unknown)}; `anthropic-conformance serve "
+                             "--list-faults` lists them")
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     matrix = selftest.build(workers=args.workers, only=only)
     print(selftest.table(matrix))
     problems = matrix.problems() if not only else []
@@ -236,31 +262,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
     from conformance.discovery import Unreachable, first_model, key_rejected, listed_models, model_unknown, probe_models
-    from conformance.pytest_run import ConformanceRun, load_deviations, parse_features, parse_headers
+    from conformance.inputs import InputError, run_inputs
+    from conformance.pytest_run import ConformanceRun
     from conformance.target import Secret, Target, display_url
 
     base_url = args.base_url or os.environ.get("ANTHROPIC_BASE_URL")
+    key = args.api_key or os.environ.get("ANTHROPIC_API_KEY", "")
     target = None
     try:
-        without = parse_features(args.without)
-    except pytest.UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        limits = limits_from_args(args)
-    except ValueError as exc:
+        without, limits, headers, deviations = run_inputs(args, base_url, key)
+    except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if base_url:
-        key = args.api_key or os.environ.get("ANTHROPIC_API_KEY", "")
-        if not key:
-            print("error: a real target needs an API key: pass --api-key or set ANTHROPIC_API_KEY.", file=sys.stderr)
-            return EXIT_USAGE
-        try:
-            headers = parse_headers(args.header)
-        except pytest.UsageError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
         target = Target(base_url=base_url, api_key=Secret(key), model=args.model or "", headers=headers,
                         anthropic_version=args.anthropic_version, limits=limits, without=without)
         try:
@@ -288,16 +302,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                               f"{said}); pass one it serves with --model"
                               + (f" (GET /v1/models lists {', '.join(listed)})" if listed else "")
                               + ". No check was run.")
-    if args.budget_tokens is not None and args.budget_tokens < 0:
-        print("error: --budget-tokens takes a number >= 0", file=sys.stderr)
-        return EXIT_USAGE
     selection = {"keyword": args.keyword, "expensive": args.expensive, "level": args.level,
                  "budget_tokens": args.budget_tokens}
-    try:
-        deviations = {"": load_deviations(args.deviations)} if args.deviations else {}
-    except pytest.UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     run = ConformanceRun(target, expensive=args.expensive, report_path=args.report, selection=selection,
                          level=args.level, transcripts_dir=args.save_transcripts, budget_tokens=args.budget_tokens,
                          deviations=deviations, limits=limits)
@@ -333,11 +339,13 @@ def write_views(reports: dict[str, dict], markdown: str | None, html: str | None
 
 def cmd_report(args: argparse.Namespace) -> int:
     from conformance import matrix
+    from conformance.inputs import InputError, check_outputs
     from conformance.report import ReportError
 
     try:
+        check_outputs({"--markdown": args.markdown, "--html": args.html})
         reports = matrix.load_reports(args.reports)
-    except ReportError as exc:
+    except (ReportError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if not (args.markdown or args.html):
@@ -410,13 +418,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     import pytest
 
     from conformance import matrix
+    from conformance.inputs import InputError, check_outputs
     from conformance.pytest_run import ConformanceRun, load_deviations
     from conformance.targets import TargetsError, load_targets
 
     try:
         specs = load_targets(args.targets)
         deviations = {s.name: load_deviations(s.deviations) for s in specs if s.deviations}
-    except (TargetsError, pytest.UsageError) as exc:  # a bad targets file or deviations file
+        check_outputs({"--markdown": args.markdown, "--html": args.html}, {"--reports": args.reports})
+    except (TargetsError, pytest.UsageError, InputError) as exc:  # a bad targets file, deviations file or output
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     workers = args.workers if args.workers is not None else default_workers(specs)

@@ -25,15 +25,12 @@ class Limits:
     max_backoff: float = 180.0  # seconds the whole run may hold requests back for a target's busy answers
 
     def __post_init__(self) -> None:
-        for name in ("connect_timeout", "read_timeout", "request_timeout", "check_timeout"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name.replace('_', '-')} must be a positive number of seconds")
-        if self.max_response_bytes < 1024:
-            raise ValueError("max-response-bytes must be at least 1024")
-        if self.max_failures < 0 or self.max_concurrency < 1:
-            raise ValueError("max-failures must be >= 0 and max-concurrency >= 1")
-        if not (self.max_rps >= 0 and self.max_backoff >= 0):
-            raise ValueError("max-rps and max-backoff must be numbers >= 0")
+        for name, (least, allowed) in LEAST.items():
+            value = getattr(self, name)
+            kinds = (int,) if whole(name) else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kinds) or not (
+                    value >= least if allowed else value > least):  # NaN is refused too
+                raise LimitError(name)
 
     @classmethod
     def given(cls, **values: Any) -> Limits:
@@ -46,6 +43,32 @@ class Limits:
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+# The least value of each limit, and whether that value itself is allowed (the schema of a targets file says the same).
+LEAST = {"connect_timeout": (0, False), "read_timeout": (0, False), "request_timeout": (0, False),
+         "check_timeout": (0, False), "max_response_bytes": (1024, True), "max_failures": (0, True),
+         "max_concurrency": (1, True), "max_rps": (0, True), "max_backoff": (0, True)}
+
+
+def whole(name: str) -> bool:
+    """The limit is a whole number (its default is an int), not any number."""
+    return type(Limits.__dataclass_fields__[name].default) is int
+
+
+def requirement(name: str) -> str:
+    """What the limit must be: "must be a number > 0", "must be a whole number >= 1024"."""
+    least, allowed = LEAST[name]
+    return f"must be a {'whole ' if whole(name) else ''}number {'>=' if allowed else '>'} {least}"
+
+
+class LimitError(ValueError):
+    """A limit out of its range; str() names it by its bare option name (`timeout must be a number > 0`)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.option = next(option for field, option, _ in LIMIT_OPTIONS if field == name)  # `timeout`
+        super().__init__(f"{self.option} {requirement(name)}")
 
 
 # Each limit's option: (Limits field, name, what it bounds). The name is `--NAME` for `run`, `--conformance-NAME` for
@@ -84,5 +107,9 @@ def limit_options(prefix: str = "") -> Iterator[tuple[str, str, type, str]]:
 
 
 def limits_from(value: Callable[[str], Any], prefix: str = "") -> Limits:
-    """Limits from the options (`value(dest)`, None where not given); ValueError with a sentence for a bad one."""
-    return Limits.given(**{field: value((prefix + name).replace("-", "_")) for field, name, _ in LIMIT_OPTIONS})
+    """Limits from the options (`value(dest)`, None where not given); ValueError with a sentence naming the option
+    (`--{prefix}{name}`) for a bad one."""
+    try:
+        return Limits.given(**{field: value((prefix + name).replace("-", "_")) for field, name, _ in LIMIT_OPTIONS})
+    except LimitError as exc:
+        raise ValueError(f"--{prefix}{exc.option} {requirement(exc.name)}") from None

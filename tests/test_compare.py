@@ -29,8 +29,8 @@ def test_a_targets_file_never_holds_a_key(tmp_path):
 @pytest.mark.parametrize(("body", "message"), [
     ('[targets.x]\nbase_url = "http://127.0.0.1:1"\n', "needs api_key_env"),
     ('[targets.x]\nbase_url = "http://127.0.0.1:1"\napi_key_env = "NOPE"\n', "$NOPE is not set"),
-    ('[targets.x]\nflavour = 1\n', "unknown keys"),
-    ('[targets.x]\nwithout = ["teleportation"]\n', "unknown features"),
+    ('[targets.x]\nflavour = 1\n', "[targets.x] has unknown key flavour"),
+    ('[targets.x]\nwithout = ["teleportation"]\n', '[targets.x] without: "teleportation" is not one of images,'),
     ("", "no [targets.<name>] tables"),
     ("[targets.x\n", "cannot read"),
 ])
