@@ -144,9 +144,9 @@ REGISTRY = [
         rq.reject_cache_control_on_tool_result,
     ),
     _reject(
-        "reject-leading-system-role",
-        "A role: system message before the first user turn gets 400.",
-        rq.reject_leading_system_role,
+        "leading-system-role-500",
+        "A role: system message before the first user turn crashes the server (500 api_error).",
+        rq.crash_on_leading_system_role,
     ),
     _reject("reject-over-16-tools", "More than 16 tools get 400.", rq.at_most("tools", 16)),
     _reject(

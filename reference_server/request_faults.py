@@ -81,13 +81,14 @@ def reject_cache_control_on_tool_result(body: dict[str, Any], endpoint: str) -> 
     return None
 
 
-def reject_leading_system_role(body: dict[str, Any], endpoint: str) -> ApiError | None:
+def crash_on_leading_system_role(body: dict[str, Any], endpoint: str) -> ApiError | None:
+    """A role: system message before the first user turn crashes the layer (500 api_error)."""
     for message in _messages(body):
         role = message.get("role") if isinstance(message, dict) else None
         if role == "user":
             return None
         if role == "system":
-            return invalid_request('messages: first message must use the "user" role')
+            return internal()
     return None
 
 

@@ -492,8 +492,8 @@ NEW_FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
             ],
         ),
     ),
-    "reject-leading-system-role": lambda f: (
-        rejects(f, with_fields(messages=[{"role": "system", "content": "s"}, USER]))
+    "leading-system-role-500": lambda f: (
+        rejects(f, with_fields(messages=[{"role": "system", "content": "s"}, USER]), 500, "api_error")
         and fpost(f, with_fields(messages=[USER, {"role": "system", "content": "s"}])).status_code == 200
     ),
     "reject-over-16-tools": lambda f: (

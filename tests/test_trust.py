@@ -306,3 +306,12 @@ def test_a_404_that_says_the_model_is_unknown_is_no_unserved_endpoint():
     unserved(404, "count_tokens", "", unknown, "claude-x")  # judged, not unsupported: the endpoint is there
     with pytest.raises(Unsupported):
         unserved(404, "count_tokens", "", {"detail": "Not Found"}, "claude-x")
+
+
+def test_a_leading_system_message_rejected_as_the_real_api_does_passes(make_target):
+    """The real API answers [system, user] with 400 invalid_request_error; a layer that does the same is right, one
+    that accepts and honours it is lenient and also passes, one that crashes fails."""
+    item = "acceptance/system-role-first"
+    assert run_all(make_target("/faults/role-system-rejected"), [item])[item].verdict is Verdict.PASS
+    assert run_all(make_target(), [item])[item].verdict is Verdict.PASS
+    assert run_all(make_target("/faults/leading-system-role-500"), [item])[item].verdict is Verdict.FAIL

@@ -8,6 +8,7 @@ import struct
 import zlib
 from collections.abc import Callable
 
+from conformance.checks.bad_requests import rejected
 from conformance.checks.common import (
     contains_words,
     controlled_miss,
@@ -177,10 +178,14 @@ def cache_control_everywhere(ctx: Context):
 
 @check("acceptance/system-role-first", rule="ACC-SYSTEM-FIRST", tier="cheap")
 def system_role_first(ctx: Context):
-    """A role: system message before the first user turn is accepted and honoured."""
+    """A role: system message before the first user turn is rejected cleanly (400 invalid_request_error, as the
+    real API does) or accepted and honoured; never a crash or another error shape."""
     words = ctx.probes.text_words("system-first")
     messages = [{"role": "system", "content": reply_with(words)}, {"role": "user", "content": "Hello."}]
-    model_gated(ctx.exchange("system-first", _text_request(ctx, "system-first", messages)), "role: system messages")
+    first = ctx.exchange("system-first", _text_request(ctx, "system-first", messages))
+    model_gated(first, "role: system messages")
+    if first.status is not None and 400 <= first.status < 500:  # the real API: 400 "use the top-level 'system' ..."
+        return rejected(first, "ACC-SYSTEM-FIRST", 400, "invalid_request_error", "a role: system message first")
     return accepted(ctx, "system-first", _text_request(ctx, "system-first", messages), "ACC-SYSTEM-FIRST", words)
 
 
