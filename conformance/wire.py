@@ -171,6 +171,7 @@ def auth_headers(target: Target, auth: str) -> dict[str, str]:
         "bearer": {"authorization": f"Bearer {key}"},
         "wrong-x-api-key": {"x-api-key": wrong},
         "wrong-bearer": {"authorization": f"Bearer {wrong}"},
+        "x-api-key+other-bearer": {"x-api-key": key, "authorization": f"Bearer {wrong}"},
         "none": {},
     }[auth]
 

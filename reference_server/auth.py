@@ -17,12 +17,13 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
 
 
 def presented_keys(headers: Mapping[str, str], *, x_api_key: bool = True, bearer: bool = True) -> list[str]:
-    """The non-empty keys a request presents in the headers that are read."""
+    """The non-empty key a request presents in the headers that are read: x-api-key when it is there (the real API
+    authenticates with it when both are sent), else the Bearer token."""
     keys = [
         headers.get("x-api-key", "").strip() if x_api_key else "",
         (bearer_token(headers) or "") if bearer else "",
     ]
-    return [key for key in keys if key]
+    return [key for key in keys if key][:1]
 
 
 def check_key(

@@ -17,6 +17,12 @@ from .hooks import Fault, FaultSet
 _CORE = [
     # auth and errors
     Fault(
+        "bearer-first-auth",
+        "Authorization: Bearer is read first when present: a valid x-api-key sent with another Bearer value gets 401.",
+        "fault",
+        auth=hook.bearer_first,
+    ),
+    Fault(
         "bearer-only-auth",
         "Only Authorization: Bearer is read; x-api-key alone gets a non-Anthropic 401 body.",
         "fault",

@@ -24,6 +24,13 @@ def bearer_only(headers: Mapping[str, str], expected: str | None) -> ApiError | 
     return check_key(headers, expected, x_api_key=False)
 
 
+def bearer_first(headers: Mapping[str, str], expected: str | None) -> ApiError | None:
+    """Authorization: Bearer is read first when present (a layer that prefers it over x-api-key)."""
+    if bearer_token(headers) is not None:
+        return check_key(headers, expected, x_api_key=False)
+    return check_key(headers, expected)
+
+
 def x_api_key_only(headers: Mapping[str, str], expected: str | None) -> ApiError | None:
     return check_key(headers, expected, bearer=False)
 

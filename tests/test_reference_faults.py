@@ -92,6 +92,11 @@ ROUND_TRIP_BLOCKS = [
     },
 ]
 FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
+    "bearer-first-auth": lambda f: (
+        assert_error(fpost(f, headers={**V2023, "authorization": "Bearer another-token"}), 401, "authentication_error")
+        and post(headers={**V2023, "authorization": "Bearer another-token"}).status_code == 200
+        and fpost(f).status_code == 200
+    ),
     "bearer-only-auth": lambda f: (
         (fpost(f).json() == {"error": "Missing authentication token"} and fpost(f).status_code == 401)
         and fpost(f, headers=V2026).status_code == 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conformance.checks.bad_requests import judge, rejected
 from conformance.checks.common import error_detail, expect_ok, unserved
-from conformance.engine import Context, Session, check
+from conformance.engine import Blocked, Context, Session, check
 from conformance.verdicts import Finding, Verdict
 from conformance.wire import Exchange, WireRequest
 
@@ -34,6 +34,16 @@ def _accepted(ctx: Context, style: str, rule: str, header: str) -> list[Finding]
 def x_api_key(ctx: Context):
     """A valid key in x-api-key alone is accepted."""
     return _accepted(ctx, "x-api-key", "AUTH-X-API-KEY", "x-api-key")
+
+
+@check("auth/both-headers", rule="AUTH-BOTH", tier="cheap")
+def both_headers(ctx: Context):
+    """With a valid x-api-key and another Authorization: Bearer value, the request is accepted (x-api-key wins)."""
+    if not ctx.use(auth_probe(ctx.session, "x-api-key")).ok:
+        raise Blocked("auth/x-api-key", "a valid key in x-api-key alone is not accepted; auth/x-api-key reports it")
+    findings = expect_ok(ctx.use(auth_probe(ctx.session, "x-api-key+other-bearer")), "AUTH-BOTH")
+    return [Finding(f.verdict, f.rule, "HTTP 200 for a valid x-api-key sent with another Authorization: Bearer value "
+                    "(as a gateway's own token)", f.got) for f in findings]
 
 
 @check("auth/bearer", rule="AUTH-BEARER", tier="cheap")
