@@ -226,6 +226,8 @@ STOP_REASONS = (
     "refusal",
     "model_context_window_exceeded",
 )
+# the beta StopReason enum (anthropic.types.beta.BetaStopReason): what an answer to a beta request may also end with
+BETA_STOP_REASONS = (*STOP_REASONS, "compaction")
 KNOWN_EVENTS = frozenset(
     {
         "message_start",
@@ -384,7 +386,9 @@ Handler = Callable[["StreamValidator", _Step], None]
 class StreamValidator:
     """Event-order state machine over decoded SSE events, accumulating the final message."""
 
-    def __init__(self) -> None:
+    def __init__(self, beta: bool = False) -> None:
+        # an answer to a beta request (?beta=true or anthropic-beta) may end with the beta stop reasons too
+        self.stop_reason_values = BETA_STOP_REASONS if beta else STOP_REASONS
         self.violations: list[Violation] = []
         self.deviations: list[Violation] = []  # unlike the real API, but the official clients read on (strict only)
         self.warnings: list[Violation] = []
@@ -477,12 +481,12 @@ class StreamValidator:
         if self._last_stop_reason is not None:
             index, delta = self._last_stop_reason
             reason = delta.get("stop_reason")
-            if reason not in STOP_REASONS:
+            if reason not in self.stop_reason_values:
                 got = "no stop_reason" if "stop_reason" not in delta else f"stop_reason {_show(reason)}"
                 self._report(
                     "STREAM-STOP-REASON",
                     index,
-                    f"a stop_reason from the StopReason enum ({', '.join(STOP_REASONS)}) in the last "
+                    f"a stop_reason from the StopReason enum ({', '.join(self.stop_reason_values)}) in the last "
                     "message_delta",
                     got,
                     "$.delta.stop_reason",
@@ -995,7 +999,7 @@ TRANSITIONS: dict[State, dict[str, Handler]] = {
 }
 
 
-def validate_stream(raw: bytes | Iterable[bytes]) -> tuple[SSEDecoder, StreamValidator]:
+def validate_stream(raw: bytes | Iterable[bytes], beta: bool = False) -> tuple[SSEDecoder, StreamValidator]:
     """Decode and validate a whole stream (convenience for recorded bodies).
 
     The cyclic garbage collector is paused meanwhile: the events, their parsed data and the accumulated message are
@@ -1005,14 +1009,14 @@ def validate_stream(raw: bytes | Iterable[bytes]) -> tuple[SSEDecoder, StreamVal
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _validate_stream(raw)
+        return _validate_stream(raw, beta)
     finally:
         if collecting:
             gc.enable()
 
 
-def _validate_stream(raw: bytes | Iterable[bytes]) -> tuple[SSEDecoder, StreamValidator]:
-    decoder, validator = SSEDecoder(), StreamValidator()
+def _validate_stream(raw: bytes | Iterable[bytes], beta: bool = False) -> tuple[SSEDecoder, StreamValidator]:
+    decoder, validator = SSEDecoder(), StreamValidator(beta)
     chunks: Iterable[bytes] = [raw] if isinstance(raw, bytes | bytearray | memoryview) else raw
     reported = 0
 

@@ -106,7 +106,13 @@ class Exchange:
         """The body decoded and validated as an SSE message stream: (decoder, validator)."""
         from conformance.sse import validate_stream
 
-        return self._parsed("stream", validate_stream)
+        return self._parsed("stream", lambda body: validate_stream(body, self.beta))
+
+    @property
+    def beta(self) -> bool:
+        """A beta request (?beta=true, or an anthropic-beta header): its answer is judged against the beta types."""
+        return "beta=true" in self.request.path or any(name.lower() == "anthropic-beta"
+                                                       for name, _ in self.request.headers)
 
     def _parsed(self, key: str, parse) -> Any:
         """Parsed once and kept for a small body; parsed again each time for a large one (a hostile target's 10 MB

@@ -315,3 +315,29 @@ def test_a_leading_system_message_rejected_as_the_real_api_does_passes(make_targ
     assert run_all(make_target("/faults/role-system-rejected"), [item])[item].verdict is Verdict.PASS
     assert run_all(make_target(), [item])[item].verdict is Verdict.PASS
     assert run_all(make_target("/faults/leading-system-role-500"), [item])[item].verdict is Verdict.FAIL
+
+
+def test_an_answer_to_a_beta_request_may_end_with_a_beta_stop_reason():
+    """A gateway passing Claude Code's beta request through gets beta answers (stop_reason compaction): judged
+    against the SDK's beta types, never a failure; the same stop reason without a beta request still is."""
+    import json
+
+    from conformance.wire import Exchange, WireRequest
+
+    def event(kind, data):
+        return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n"
+
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "m",
+               "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 1}}
+    body = (event("message_start", {"message": message})
+            + event("message_delta", {"delta": {"stop_reason": "compaction", "stop_sequence": None},
+                                      "usage": {"output_tokens": 3}})
+            + event("message_stop", {})).encode()
+
+    def validator(request):
+        return Exchange(name="x", request=request, url="", status=200, headers={"content-type": "text/event-stream"},
+                        body=body).stream[1]
+
+    assert not validator(WireRequest(path="/v1/messages?beta=true")).violations
+    assert not validator(WireRequest(headers=(("anthropic-beta", "context-management-2025-06-27"),))).violations
+    assert [v.rule for v in validator(WireRequest()).violations] == ["STREAM-STOP-REASON"]
