@@ -30,6 +30,10 @@ JSON_TYPE = "application/json"
 SSE_TYPE = "text/event-stream; charset=utf-8"
 FAULT_PREFIX = "/faults/"
 RETRY_AFTER_SECONDS = 1
+# What the real API says of the limit a 429 hit (docs: rate-limits, response headers); the reset is a fixed instant,
+# as the reference server keeps no clock of its own.
+RATELIMIT_HEADERS = {"anthropic-ratelimit-requests-limit": "50", "anthropic-ratelimit-requests-remaining": "0",
+                     "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:01Z"}
 _SURROGATE_HINT = re.compile(r"\\u[dD][89a-fA-F]")
 # An escaped backslash (skipped, so that `\\ud800` is not read as an escape), or a surrogate escape, paired or not.
 _SURROGATE_ESCAPE = re.compile(r"\\\\|\\u[dD][89a-fA-F][0-9a-fA-F]{2}(\\u[dD][c-fC-F][0-9a-fA-F]{2})?")
@@ -264,6 +268,8 @@ def _error_response(
     error = faults.pipe("error", error)
     if error.status in (429, 529):  # as the real API: tell the client when to retry
         headers = {"retry-after": str(RETRY_AFTER_SECONDS), **(headers or {})}
+    if error.status == 429:  # and which limit was hit (Claude Code reads the anthropic-ratelimit-* family)
+        headers = {**RATELIMIT_HEADERS, **(headers or {})}
     if isinstance(error.raw_body, str):
         raw_headers = {"request-id": rid, "content-type": error.media_type, **(headers or {})}
         raw_headers = faults.pipe("response_headers", raw_headers, "raw")

@@ -175,6 +175,13 @@ REGISTRY = [
         response_headers=rq.drop_retry_after,
     ),
     Fault(
+        "rate-limited-without-ratelimit-headers",
+        "Every POST /v1/messages gets 429 rate_limit_error with retry-after but no anthropic-ratelimit-* headers.",
+        "fault",
+        route=rq.rate_limited,
+        response_headers=rq.drop_ratelimit_headers,
+    ),
+    Fault(
         "x-should-retry-invalid",
         "Every response carries x-should-retry: yes (the SDK reads only true or false).",
         "fault",

@@ -227,5 +227,9 @@ def drop_retry_after(headers: dict[str, str], kind: str) -> dict[str, str]:
     return {name: value for name, value in headers.items() if name.lower() != "retry-after"}
 
 
+def drop_ratelimit_headers(headers: dict[str, str], kind: str) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if not name.lower().startswith("anthropic-ratelimit-")}
+
+
 def invalid_should_retry(headers: dict[str, str], kind: str) -> dict[str, str]:
     return {**headers, "x-should-retry": "yes"}

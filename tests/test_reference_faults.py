@@ -619,6 +619,12 @@ NEW_FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
         == 8
     ),
     "sse-idle-gap": silent_after_first_chunk,
+    "rate-limited-without-ratelimit-headers": lambda f: (
+        fpost(f).status_code == 429
+        and "retry-after" in fpost(f).headers
+        and not [h for h in fpost(f).headers if h.startswith("anthropic-ratelimit-")]
+        and "anthropic-ratelimit-requests-remaining" in fpost("rate-limited-without-retry-after").headers
+    ),
     "rate-limited-without-retry-after": lambda f: (
         fpost(f).status_code == 429
         and fpost(f).json()["error"]["type"] == "rate_limit_error"

@@ -124,6 +124,21 @@ def retry_after(ctx: Context):
             if status in (429, 529) and not valid_retry_after(headers.get("retry-after"))]
 
 
+@check("headers/ratelimit-headers", rule="HDR-RATELIMIT", tier="cheap")
+def ratelimit_headers(ctx: Context):
+    """429 answers to the text probe (and its retries) say which limit was hit in anthropic-ratelimit-* headers."""
+    ex = ctx.use(ctx.session.exchange("text", lambda: ctx.request(ctx.probes.text_body("text"))), busy_ok=True)
+    answers = [*ex.attempts, (ex.status, ex.headers)]
+    if not any(status == 429 for status, _ in answers):
+        raise Skip("the target did not answer 429 in this run, so there is nothing to judge")
+    # a layer with limits of its own may have no such headers to give: a warning (Claude Code then shows no usage
+    # warnings, and a gateway that drops the upstream's is caught from both sides in gateway mode)
+    return [warn("HDR-RATELIMIT", "anthropic-ratelimit-* headers with HTTP 429 (which limit, how much is left, when "
+                 "it resets)", "none", f"attempt {n + 1} of {len(answers)}")
+            for n, (status, headers) in enumerate(answers)
+            if status == 429 and not any(name.lower().startswith("anthropic-ratelimit-") for name in headers)]
+
+
 @check("headers/x-should-retry", rule="HDR-SHOULD-RETRY", tier="cheap")
 def x_should_retry(ctx: Context):
     """x-should-retry, when a response carries it, is true or false (the SDK obeys it over the status)."""
