@@ -156,7 +156,8 @@ def test_a_busy_answer_to_a_request_sent_after_the_slow_down_slows_down_further(
     first = _turns(pacer, 2)
     pacer.busy(429, {"retry-after": "0"}, 0, first[-1])  # sent after the first slow-down
     later = _turns(pacer, 3)
-    assert min(b - a for a, b in zip(later, later[1:], strict=False)) >= 2 * FLOOR * 0.9
+    # turns keep to a schedule: one that woke late may be followed by one on time, so the mean gap is what holds
+    assert (later[-1] - later[0]) / (len(later) - 1) >= 2 * FLOOR * 0.9
 
 
 def test_reconnects_are_counted_across_threads():
