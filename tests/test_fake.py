@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import anthropic
 import httpx
@@ -17,6 +19,8 @@ import pytest
 from conformance import AnthropicFake
 from conformance.fake import DEV_KEY, RulesFileError, error, load_rules, tool_call
 from conformance.schemas import validate
+
+pytest_plugins = ["pytester"]
 
 MODEL = "claude-sonnet-4-5"
 CALCULATE = {
@@ -313,3 +317,24 @@ def test_error_helper_builds_a_sequence_step(fake):
     with pytest.raises(anthropic.APIStatusError):
         fake.client(max_retries=0).messages.create(model=MODEL, max_tokens=9,
                                                    messages=[{"role": "user", "content": "retry me"}])
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_block(language: str) -> str:
+    """The first `language` code block of the README's section on testing an app against the fake."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Testing your app against the fake"):]
+    return re.search(rf"```{language}\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_pytest_example_passes(pytester: pytest.Pytester):
+    pytester.makepyfile(test_readme_example=readme_block("python"))
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+
+
+def test_the_readme_rules_file_is_valid(tmp_path):
+    path = tmp_path / "rules.toml"
+    path.write_text(readme_block("toml"))
+    assert [rule["text"] for rule in load_rules(path)] == ["weather", "busy"]
