@@ -34,7 +34,7 @@ DIFF_EXIT_CODES = {
 }
 REPORT_EXIT_CODES = {EXIT_OK: "rendered", EXIT_USAGE: "an input is unreadable, not JSON, or not a report"}
 SERVE_EXIT_CODES = {EXIT_OK: "stopped (Ctrl-C or SIGTERM), or --list-faults printed",
-                    EXIT_USAGE: "usage error (bad option; the address cannot be listened on)"}
+                    EXIT_USAGE: "usage error (bad option; a bad --rules file; the address cannot be listened on)"}
 DEV_KEY = "sk-ant-conformance-dev"  # `serve`'s documented development key: public, accepted only by the local fake
 
 

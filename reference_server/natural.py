@@ -13,7 +13,7 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def named_tool(text: str, tools: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The first offered tool (by position in `text`) whose name appears in `text` as a whole word."""
+    """The first offered tool (by position in `text`) whose name appears in `text` as a whole word, in its case."""
     found = []
     for tool in tools:
         name = tool.get("name")
@@ -23,7 +23,7 @@ def named_tool(text: str, tools: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def _mention(name: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", re.IGNORECASE)
+    return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
 
 
 def fill(tool: dict[str, Any], text: str) -> dict[str, Any]:

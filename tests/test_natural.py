@@ -67,3 +67,10 @@ def test_a_constrained_property_keeps_the_schema_instance():
     tool = {"name": "lookup", "input_schema": {"type": "object", "required": ["code"],
                                                "properties": {"code": {"type": "string", "pattern": "^[A-Z]{3}$"}}}}
     assert fill(tool, "Use lookup for paris") == instance(tool["input_schema"])  # "paris" would break the pattern
+
+
+def test_a_tool_is_named_only_in_its_own_case():
+    read = {"name": "Read", "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}},
+                                             "required": ["file_path"]}}
+    assert answer("please read me a poem", tools=[read])["stop_reason"] == "end_turn"
+    assert answer("Use Read on file_path: /tmp/a.txt", tools=[read])["content"][0]["input"] == {"file_path": "/tmp/a.txt"}
