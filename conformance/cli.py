@@ -34,7 +34,7 @@ DIFF_EXIT_CODES = {
 }
 REPORT_EXIT_CODES = {EXIT_OK: "rendered", EXIT_USAGE: "an input is unreadable, not JSON, or not a report"}
 SERVE_EXIT_CODES = {EXIT_OK: "stopped (Ctrl-C or SIGTERM), or --list-faults printed",
-                    EXIT_USAGE: "usage error (bad option; the address cannot be listened on)"}
+                    EXIT_USAGE: "usage error (bad option; a bad --rules file; the address cannot be listened on)"}
 DEV_KEY = "sk-ant-conformance-dev"  # `serve`'s documented development key: public, accepted only by the local fake
 
 
@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"the key the server accepts (default $ANTHROPIC_CONFORMANCE_SERVER_KEY, else {DEV_KEY})")
     keys.add_argument("--any-key", action="store_true",
                       help="accept any non-empty key (the auth checks then fail against this server)")
+    serve.add_argument("--rules", metavar="FILE",
+                       help="scripted answers (TOML or JSON, schemas/fake-rules.schema.json); others: the responder")
     serve.add_argument("--list-faults", action="store_true",
                        help="print every fault and valid variant the server can switch on (by base-URL prefix) and exit")
 
@@ -181,6 +183,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"{fault.name:40} {fault.kind:8} {fault.description}")
         print(f"\nuse one as a base URL prefix: http://{args.host}:PORT/faults/<name>[+<name>...]")
         return EXIT_OK
+    rules = None
+    if args.rules:
+        from conformance.fake import RulesFileError, load_rules
+        from reference_server.rules import RuleBook
+
+        try:
+            rules = RuleBook(load_rules(args.rules))
+        except RulesFileError as problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return EXIT_USAGE
     if args.any_key:
         key, said = None, ("any non-empty key is accepted (--any-key), so the checks auth/wrong-key, auth/wrong-bearer "
                            "and sdk/error-classes fail against this server")
@@ -197,10 +209,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             lines.append(f"  try: anthropic-conformance run --base-url {url} --api-key {DEV_KEY} --expensive")
         if args.any_key:
             lines[1] = "  warning: " + said
+        if rules is not None:
+            lines.append(f"  rules: {len(rules)} from {args.rules} (requests they do not match: the responder)")
         print("\n".join(lines), file=sys.stderr, flush=True)
 
     try:
-        serve(host=args.host, port=args.port, api_key=key, ready=banner)
+        serve(host=args.host, port=args.port, api_key=key, ready=banner, rules=rules)
     except OSError as exc:
         hint = "; pick another with --port (0: a free one)" if exc.errno == errno.EADDRINUSE else ""
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}{hint}.", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""pytest entry point: registers the --conformance-* options; everything else loads only when they are used."""
+"""pytest entry point: the --conformance-* options and the anthropic_fake fixture; the rest loads only when used."""
 
 from __future__ import annotations
 
@@ -77,3 +77,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(ConformanceRun.from_options(config), RUN_PLUGIN_NAME)
     if not config.pluginmanager.is_registered(pytest_fixtures):
         config.pluginmanager.register(pytest_fixtures, "anthropic-conformance-fixtures")
+
+
+@pytest.fixture
+def anthropic_fake():
+    """An AnthropicFake (the reference server in-process): base_url, client(), on(...) rules, requests."""
+    from conformance.fake import AnthropicFake
+
+    with AnthropicFake() as fake:
+        yield fake

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -19,7 +20,8 @@ from .faults import UnknownFault, fault_set
 from .hooks import FaultSet, RequestInfo
 from .ids import request_id
 from .responder import DEFAULT_SETTINGS, respond
-from .streaming import COMPACT_JSON, PLAIN, Framing, body_chunks, message_events
+from .rules import Outcome, RuleBook
+from .streaming import COMPACT_JSON, PLAIN, Framing, SseEvent, body_chunks, message_events
 from .tokens import input_tokens
 from .validation import validate
 
@@ -54,16 +56,17 @@ class _Reply(Exception):
         self.headers = headers or {}
 
 
-def create_app(api_key: str | None = None) -> ReferenceApp:
-    """The reference server app; with `api_key` None every non-empty key is accepted."""
-    return ReferenceApp(api_key)
+def create_app(api_key: str | None = None, rules: RuleBook | None = None) -> ReferenceApp:
+    """The reference server app; with `api_key` None every non-empty key is accepted; `rules` script answers."""
+    return ReferenceApp(api_key, rules)
 
 
 class ReferenceApp:
-    """A deterministic fake of the Anthropic Messages API, with switchable faults."""
+    """A deterministic fake of the Anthropic Messages API, with switchable faults and scripted answers."""
 
-    def __init__(self, api_key: str | None = None) -> None:
+    def __init__(self, api_key: str | None = None, rules: RuleBook | None = None) -> None:
         self.api_key = api_key
+        self.rules = rules
         self.draining = False
 
     def drain(self) -> None:
@@ -141,7 +144,15 @@ class ReferenceApp:
         if endpoint == "count_tokens":
             count = faults.pipe("count_tokens", input_tokens(body), body)
             return _json_response({"input_tokens": count}, rid, faults)
-        return _messages_response(body, rid, faults, self._is_draining)
+        outcome = self.rules.match(body) if self.rules else None  # the scripted-answer hook (rules.py)
+        if outcome is not None:
+            if outcome.latency > 0:
+                await asyncio.sleep(outcome.latency)
+            faults = FaultSet(faults.faults + tuple(f for f in outcome.faults.faults if f not in faults.faults))
+            if outcome.error is not None:
+                retry = {"retry-after": str(outcome.retry_after)} if outcome.retry_after is not None else None
+                raise _Reply(outcome.error, retry)
+        return _messages_response(body, rid, faults, self._is_draining, outcome)
 
 
 def _route(path: str) -> tuple[str | None, str, dict[str, str]]:
@@ -240,18 +251,32 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _messages_response(body: dict[str, Any], rid: str, faults: FaultSet, draining: Callable[[], bool]) -> Answer:
+def _messages_response(body: dict[str, Any], rid: str, faults: FaultSet, draining: Callable[[], bool],
+                       outcome: Outcome | None = None) -> Answer:
     settings = faults.pipe("responder", DEFAULT_SETTINGS)
-    message = faults.pipe("message", respond(body, settings, seed=rid))
+    message = faults.pipe("message", respond(body, settings, seed=rid, plan=outcome.plan if outcome else None))
+    mid_stream = outcome.mid_stream if outcome else None
     if body.get("stream") is not True:
+        if mid_stream is not None:  # no stream to cut: the error is the answer
+            raise _Reply(mid_stream)
         return _json_response(faults.pipe("json_message", message), rid, faults)
     events = faults.pipe("events", message_events(faults.pipe("stream_message", message)))
+    if mid_stream is not None:
+        events = _cut_with_error(events, mid_stream)
     framing = faults.pipe("framing", Framing())
     chunks = list(body_chunks(events, framing))
     if framing == PLAIN:  # nothing to show in how it is cut: the whole precomputed stream in one write
         chunks = [b"".join(chunks)]
     headers = {"request-id": rid, "content-type": SSE_TYPE, "cache-control": "no-cache"}
     return StreamAnswer(chunks, faults.pipe("response_headers", headers, "sse"), framing.pause_after_first, draining)
+
+
+def _cut_with_error(events: list[SseEvent], error: ApiError) -> list[SseEvent]:
+    """The stream up to its first delta (or its message_start), then an `error` event, as the API ends a failed one."""
+    names = [item.name for item in events]
+    end = names.index("content_block_delta") + 1 if "content_block_delta" in names else min(2, len(events))
+    failure = {"type": "error", "error": {"type": error.type, "message": error.message}}
+    return [*events[:end], SseEvent("error", failure)]
 
 
 def _json_response(

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from . import directives
+from . import directives, natural
 from .conversation import Turn, system_sources, text_of, tool_result_text, turns
 from .directives import Plan, ToolCall
 from .ids import derived_base62
@@ -52,14 +52,18 @@ def sign(thinking: str) -> str:
 
 
 def respond(
-    body: dict[str, Any], settings: ResponderSettings = DEFAULT_SETTINGS, seed: str | None = None
+    body: dict[str, Any], settings: ResponderSettings = DEFAULT_SETTINGS, seed: str | None = None,
+    plan: Plan | None = None,
 ) -> dict[str, Any]:
-    """The Message the fake model answers `body` with; ids derive from `seed` (default: the body)."""
+    """The Message the fake model answers `body` with (`plan`, if given, instead of the prompt's); ids derive from
+    `seed` (default: the body)."""
     seed = seed if seed is not None else json.dumps(body, sort_keys=True, default=str)
     conversation = _conversation(body, settings)
-    plan = _plan(body, conversation, settings)
     tools = [tool for tool in _list(body.get("tools")) if isinstance(tool, dict)] if settings.tools else []
-    text, calls = _apply_tool_choice(plan, tools, _tool_choice(body, settings), settings)
+    choice = _tool_choice(body, settings)
+    if plan is None:
+        plan = _plan(body, conversation, settings, tools if choice.get("type", "auto") == "auto" else [])
+    text, calls = _apply_tool_choice(plan, tools, choice, settings)
     text = _continue_prefill(conversation, text)
     if settings.echo_prompt and not calls:
         text = "Received: " + _last_user_text(body)[:80]
@@ -152,8 +156,11 @@ def _conversation(body: dict[str, Any], settings: ResponderSettings) -> list[Tur
     return stripped
 
 
-def _plan(body: dict[str, Any], conversation: list[Turn], settings: ResponderSettings) -> Plan:
-    """What applies: the last user turn's directives, else a tool-result echo, else the system's."""
+def _plan(
+    body: dict[str, Any], conversation: list[Turn], settings: ResponderSettings, tools: list[dict[str, Any]]
+) -> Plan:
+    """What applies: the last user turn's directives, else a tool-result echo, else a call of a tool the prompt
+    names (of `tools`, those offered under tool_choice auto), else the system's."""
     users = [turn for turn in conversation if turn.role == "user"]
     last_user = users[-1] if users else None
     user_plan = (
@@ -171,6 +178,9 @@ def _plan(body: dict[str, Any], conversation: list[Turn], settings: ResponderSet
             echoed = "\n".join(tool_result_text(block) for block in results)
             return Plan(echoed if echoed.strip() else AFTER_TOOL_REPLY)
         return Plan(AFTER_TOOL_REPLY)
+    prompt = text_of(last_user.blocks) if last_user and settings.user_directives else ""
+    if tools and prompt and (tool := natural.named_tool(prompt, tools)) is not None:
+        return Plan(None, (ToolCall(str(tool["name"]), natural.fill(tool, prompt)),))
     system_plans = [plan for plan in map(directives.parse, sources) if plan.directs_output]
     return system_plans[-1] if system_plans else Plan(DEFAULT_REPLY)
 

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 import uvicorn
 
 from .app import ReferenceApp, create_app
+from .rules import RuleBook
 
 GRACE_SECONDS = 5.0  # after SIGTERM, requests still running this long are cancelled (a backstop: streams drain at once)
 
@@ -44,6 +45,7 @@ def serve(
     api_key: str | None = None,
     stream: TextIO | None = None,
     ready: Callable[[str], None] | None = None,
+    rules: RuleBook | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM, then drain and exit; the first line written to `stream` (stdout) is the base URL,
     which `ready` (a start-up banner, say) is then called with.
@@ -56,7 +58,7 @@ def serve(
     print(base_url(sock), file=stream, flush=True)
     if ready is not None:
         ready(base_url(sock))
-    app = create_app(api_key)
+    app = create_app(api_key, rules)
     previous = _exit_quietly_after_shutdown()
     try:
         DrainingServer(uvicorn_config(app), app).run(sockets=[sock])

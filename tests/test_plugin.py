@@ -118,3 +118,25 @@ def test_plain_pytest_against_a_real_target_without_a_key_is_a_usage_error(pytes
                                            "--conformance-base-url", "http://127.0.0.1:9")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "needs an API key" in result.stderr.str()
+
+
+def test_the_anthropic_fake_fixture_serves_an_app_test(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_untouched():
+            assert "conformance.fake" not in sys.modules and "uvicorn" not in sys.modules
+
+        def test_app(anthropic_fake):
+            anthropic_fake.on(text="capital of France").reply("Paris.")
+            client = anthropic_fake.client()
+            message = client.messages.create(model="claude-sonnet-4-5", max_tokens=20,
+                                             messages=[{"role": "user", "content": "The capital of France?"}])
+            assert message.content[0].text == "Paris."
+            (sent,) = anthropic_fake.requests
+            assert sent.body["model"] == "claude-sonnet-4-5" and sent.headers["authorization"] == "[redacted]"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
