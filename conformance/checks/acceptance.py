@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
+import uuid
 import zlib
 from collections.abc import Callable
 
@@ -20,14 +21,16 @@ from conformance.checks.common import (
 )
 from conformance.data import load_json
 from conformance.engine import Context, Unsupported, check, fail
-from conformance.probes import CLAUDE_CODE_BETAS, reply_with
+from conformance.probes import CLAUDE_CODE_HEADERS, reply_with
 from conformance.verdicts import Finding
 from conformance.wire import Exchange, WireRequest
 
 # Output tokens of the expensive acceptance probes: a three-word reply, and Claude Code's request with room for its
 # adaptive thinking. With thinking and the long stream, the expensive tier asks for under 4,000 tokens in all.
 MEDIA_MAX_TOKENS = 32
-CLAUDE_CODE_MAX_TOKENS = 384  # the replica's own max_tokens (Claude Code sends 32,000) capped for cost
+# the replica's own max_tokens (Claude Code sends 64,000 to its default model, 32,000 to one it does not know),
+# capped for cost
+CLAUDE_CODE_MAX_TOKENS = 384
 
 
 def tiny_png() -> bytes:
@@ -214,27 +217,39 @@ def many_tools(ctx: Context):
     return []
 
 
+def claude_code_session_id(ctx: Context) -> str:
+    """This run's X-Claude-Code-Session-Id, also the session_id in metadata.user_id (a UUID, as Claude Code sends)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "claude-code-session:" + ctx.session.nonces.word("cc-session")))
+
+
 def claude_code_body(ctx: Context, words: list[str], role_system: bool = True) -> dict:
-    """The Claude Code request shape from fixtures/requests/claude-code.json, with this run's nonces; without its
+    """The Claude Code request body from fixtures/requests/claude-code.json, with this run's nonces; without its
     role: system messages when `role_system` is false (what Claude Code sends a model that does not take them)."""
     template = json.dumps(load_json("fixtures", "requests/claude-code.json")["body"])
     body = json.loads(template.replace("{{MODEL}}", ctx.target.model).replace("{{DIRECTIVE}}", reply_with(words))
-                      .replace("{{USER_ID}}", ctx.session.nonces.word("cc-user")))
+                      .replace("{{USER_ID}}", ctx.session.nonces.word("cc-user"))
+                      .replace("{{SESSION_ID}}", claude_code_session_id(ctx)))
     body["max_tokens"] = min(body["max_tokens"], CLAUDE_CODE_MAX_TOKENS)
     if not role_system:
         body["messages"] = [m for m in body["messages"] if not (isinstance(m, dict) and m.get("role") == "system")]
     return body
 
 
+def claude_code_headers(ctx: Context) -> tuple[tuple[str, str], ...]:
+    """The headers Claude Code sends (its User-Agent, X-Stainless-* set, anthropic-beta, x-app ...) for this run."""
+    return (*CLAUDE_CODE_HEADERS, ("x-claude-code-session-id", claude_code_session_id(ctx)))
+
+
 @check("acceptance/claude-code-request", rule="ACC-CLAUDE-CODE", tier="expensive", feature="thinking")
 def claude_code_request(ctx: Context):
-    """A Claude Code shaped streamed request (24 tools, system blocks, role: system message, thinking,
-    output_config, context_management, metadata, its anthropic-beta set, ?beta=true) gets a clean stream."""
+    """Claude Code's streamed request as it sends it (24 tools, system blocks with its attribution block, a
+    role: system message, adaptive thinking, output_config, context_management, metadata, its User-Agent, headers and
+    anthropic-beta set, ?beta=true) gets a clean stream."""
     words = ctx.probes.text_words("claude-code")
 
     def build(role_system: bool = True):
         return ctx.request(claude_code_body(ctx, words, role_system), path="/v1/messages?beta=true",
-                           version="2023-06-01", headers=(("anthropic-beta", CLAUDE_CODE_BETAS), ("x-app", "cli")))
+                           version="2023-06-01", headers=claude_code_headers(ctx))
 
     def ok(ex):
         return ex.ok and contains_words(ex.stream[1].text, words)
