@@ -101,7 +101,8 @@ class Progress:
             parts = [f"[{COLOURS[v]}]{counts[v]} {v}[/]" for v in ORDER if counts[v]]
         if not parts and seen and seen == self.totals.get(key):
             parts = ["[green]✓[/]" if markup else _tick(self.stream)]
-        name = f"[{target}] " if len(self.targets) > 1 or target else ""
+        width = max(map(len, self.targets)) + 3
+        name = f"[{target}] ".ljust(width) if len(self.targets) > 1 or target else ""
         if markup:
             name = name.replace("[", "\\[")
         return f"  {name}{area:{AREA_WIDTH}}{seen:>4}/{self.totals.get(key, seen):<4} {', '.join(parts)}".rstrip()
