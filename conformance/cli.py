@@ -400,9 +400,11 @@ def failing(report: dict, level: str) -> int:
 
 def run_pytest(run, keyword: str | None, junit: str | None = None, verbose: bool = False,
                extra: list[str] | None = None, pytest_output: bool = False) -> int:
-    """The packaged suites through pytest, isolated from the user's own configuration. pytest shows its progress
-    only, unless pytest_output: the CLI prints its own summary, so there is one set of counts."""
+    """The packaged suites through pytest, isolated from the user's own configuration. pytest prints nothing unless
+    pytest_output: the harness shows a progress line per area (conformance.progress) and prints its own summary."""
     import pytest
+
+    from conformance.progress import Progress
 
     suites = Path(str(resources.files("conformance.suites")))
     pytest_args = [str(suites), "-c", str(suites / "conformance.ini"), "--rootdir", str(suites),
@@ -410,19 +412,22 @@ def run_pytest(run, keyword: str | None, junit: str | None = None, verbose: bool
                    # the suites assert nothing themselves (a check's verdict fails the item): no rewriting of every
                    # module of the package, and no import of hypothesis for its summary when it is installed
                    "--assert=plain", "-p", "no:hypothesispytest", "--continue-on-collection-errors",
-                   *(["--tb=short", "-rfEsw", "-v" if verbose else "-q"] if pytest_output
-                     else ["-qq", "--no-summary", "--no-header", "--tb=no"]),
+                   # pytest's terminal reporter only when its report is asked for: else the harness's progress
+                   *(["--tb=short", "-rfEsw", "-v" if verbose else "-q"] if pytest_output else ["-p", "no:terminal"]),
                    *(extra or [])]
     if keyword:
         pytest_args += ["-k", keyword]
     if junit:
         pytest_args += ["--junitxml", junit]
+    progress = None if pytest_output else Progress(list(run.targets), keyword)
     run.prepare()
     try:
         from conformance import pytest_fixtures  # also when the entry point is not installed (a checkout)
 
-        return pytest.main(pytest_args, plugins=[run, pytest_fixtures])
+        return pytest.main(pytest_args, plugins=[run, pytest_fixtures, *([progress] if progress else [])])
     finally:
+        if progress is not None:
+            progress.close()
         run.stop_server()
 
 

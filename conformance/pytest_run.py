@@ -21,7 +21,6 @@ from conformance.verdicts import Verdict, render, reproduce_command
 USER_PROPERTY = "conformance_result"
 OUTSIDE_PROPERTY = "conformance_outside"  # an item that failed outside its check (setup, teardown): an error record
 WORKER_KEY = "conformance_target"
-PROGRESS_EVERY = 25
 TIERS_HELP = {
     "free": "conformance check that generates nothing (auth, validation errors)",
     "cheap": "conformance check with tiny max_tokens (the core behaviours)",
@@ -341,20 +340,6 @@ class ConformanceRun:
                 record = json.loads(value)
                 name = record.pop("target", "")
                 self.results.setdefault(name, {})[record["id"]] = record
-                if self.multi and len(self.results[name]) % PROGRESS_EVERY == 0:
-                    self.progress(name)
-
-    def progress(self, name: str) -> None:
-        """compare: a line per target every PROGRESS_EVERY checks, so a slow or failing target shows early."""
-        reporter = self._config.pluginmanager.get_plugin("terminalreporter") if self._config else None
-        if reporter is None:
-            return
-        counts: dict[str, int] = {}
-        for record in self.results[name].values():
-            counts[record["verdict"]] = counts.get(record["verdict"], 0) + 1
-        detail = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
-        reporter.ensure_newline()
-        reporter.write_line(f"[{name}] {len(self.results[name])} checks: {detail}")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -129,7 +130,7 @@ def _leaves(error: ValidationError) -> list[tuple[ValidationError, str]]:
     branch is left, its errors are reported (recursively); if none is left, one "is not of type A, B" error.
     """
     if error.validator not in _WEAK or not error.context:
-        return [(error, error.message)]
+        return [(error, _message(error))]
     branches: dict[Any, list[ValidationError]] = {}
     for child in error.context:
         branches.setdefault(child.relative_schema_path[0], []).append(child)
@@ -144,9 +145,37 @@ def _leaves(error: ValidationError) -> list[tuple[ValidationError, str]]:
                 expected.extend(
                     t for t in (value if isinstance(value, list) else [value]) if t not in expected
                 )
-        return [(error, f"{error.instance!r} is not of type {', '.join(repr(t) for t in expected)}")]
+        return [(error, f"{_json(error.instance)} is not of type {', '.join(_json(t) for t in expected)}")]
     best = best_match([error]) or error
-    return [(best, best.message)]
+    return [(best, _message(best))]
+
+
+def _json(value: Any) -> str:
+    """A value as JSON (null, "text"), as it was on the wire; repr for what JSON cannot hold."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _message(error: ValidationError) -> str:
+    """jsonschema's message with its values written as JSON rather than as Python (null, not None)."""
+    if error.validator == "type":
+        types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        return f"{_json(error.instance)} is not of type {', '.join(_json(t) for t in types)}"
+    if error.validator == "required" and error.message.endswith(" is a required property"):
+        import ast
+
+        try:
+            name = ast.literal_eval(error.message[: -len(" is a required property")])
+        except (ValueError, SyntaxError):
+            return error.message
+        return f"{_json(name)} is a required property"
+    if error.validator == "enum":
+        return f"{_json(error.instance)} is not one of {_json(error.validator_value)}"
+    if error.validator == "const":
+        return f"{_json(error.validator_value)} was expected"
+    return error.message
 
 
 @cache

@@ -64,9 +64,52 @@ def problem_lines(report: dict) -> list[str]:
             failed.append(("FAIL", result, _finding_text(result)))
         elif "warn" in verdicts:
             warned.append(("WARN", result, _finding_text(result)))
-    rows = failed + known + warned
-    width = min(max((len(_name(result)) for _, result, _ in rows), default=0), 44)
-    return [f"  {label:5} {_name(result):{width}}  {text}" for label, result, text in rows]
+    rows = _grouped(failed) + _grouped(known) + _grouped(warned)
+    width = min(max((len(name) for _, name, _ in rows), default=0), 44)
+    return [f"  {label:5} {name:{width}}  {text}" for label, name, text in rows]
+
+
+def _grouped(rows: list[tuple[str, dict, str]]) -> list[tuple[str, str, str]]:
+    """(label, name, text): the items of one parametrised check that say the very same thing become one line,
+    `errors/envelope[22 cases]`, in the place of the first."""
+    groups: dict[tuple, list[dict]] = {}
+    for label, result, text in rows:
+        base = result["id"].split("[")[0]
+        groups.setdefault((label, base, result["compat_verdict"] != result["verdict"], text), []).append(result)
+    out = []
+    for (label, base, _, text), results in groups.items():
+        name = _name(results[0])
+        if len(results) > 1:
+            name = name.replace(results[0]["id"], f"{base}[{len(results)} cases]", 1)
+        out.append((label, name, text))
+    return out
+
+
+EXPENSIVE = "expensive:"  # how the reason of a check skipped for its tier starts (conformance.engine.run_check)
+
+
+def _topic(item_id: str) -> str:
+    """What a check is about, for a person: its optional feature, else its area."""
+    from conformance.engine import all_checks
+
+    check = all_checks().get(item_id.split("[")[0])
+    return (check.feature if check and check.feature else None) or item_id.split("/")[0]
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def not_tested_line(report: dict) -> str | None:
+    """The expensive checks a run left out, said as what was not tested: `images, documents and thinking (9
+    expensive checks) were not tested: add --expensive`."""
+    skipped = [r["id"] for r in report["results"]
+               if r["verdict"] == "skipped" and not r.get("blocked_by") and r["reason"].startswith(EXPENSIVE)]
+    if not skipped:
+        return None
+    topics = list(dict.fromkeys(_topic(i) for i in skipped))
+    return (f"  NOT TESTED  {_and(topics)} ({len(skipped)} expensive check{'s' * (len(skipped) > 1)}) "
+            "were not tested: add --expensive")
 
 
 def not_run_lines(report: dict) -> list[str]:
@@ -87,13 +130,73 @@ def not_run_lines(report: dict) -> list[str]:
             cause = root(result["id"])
             groups.setdefault(("skipped", f"not judged: what they need is missing, and {cause} reports it"),
                               []).append(result["id"])
+        elif result["verdict"] == "skipped" and result["reason"].startswith(EXPENSIVE):
+            continue  # said by not_tested_line
         elif result["verdict"] in ("skipped", "unsupported"):
             groups.setdefault((result["verdict"], result["reason"]), []).append(result["id"])
     lines = []
     for (verdict, reason), ids in groups.items():
         who = ids[0] if len(ids) == 1 else f"{len(ids)} checks"
         lines.append(f"  {verdict.upper():11} {who}: {clip(reason, 140)}")
-    return lines
+    untested = not_tested_line(report)
+    return lines + ([untested] if untested else [])
+
+
+RANK = {"fail": 0, "error": 1, "unsupported": 2}  # a profile's causes: what breaks a client most surely first
+
+
+def _ids(items: list[str], limit: int = 4) -> str:
+    """Check items, the cases of one parametrised check as one (`errors/envelope[21 cases]`), at most limit."""
+    groups: dict[str, list[str]] = {}
+    for item in items:
+        groups.setdefault(item.split("[")[0], []).append(item)
+    names = [ids[0] if len(ids) == 1 else f"{base}[{len(ids)} cases]" for base, ids in groups.items()]
+    return ", ".join(names[:limit]) + (" …" if len(names) > limit else "")
+
+
+def _by_impact(causes: list[str], report: dict) -> list[str]:
+    """Fails before errors before unsupported; among equals, the cause that blocks the most other checks first."""
+    results = {r["id"]: r for r in report["results"]}
+    blocks: dict[str, int] = {}
+    for result in report["results"]:
+        seen, item = set(), result["id"]
+        while results.get(item, {}).get("blocked_by") and item not in seen:
+            seen.add(item)
+            item = results[item]["blocked_by"]
+        if item != result["id"]:
+            blocks[item] = blocks.get(item, 0) + 1
+
+    def verdict(item: str) -> str:
+        result = results.get(item, {})
+        return result.get("compat_verdict") or result.get("verdict", "")
+
+    return sorted(causes, key=lambda i: (RANK.get(verdict(i), 3), -blocks.get(i, 0), i))
+
+
+def _not_run(items: list[str], report: dict) -> str:
+    """Why a profile's required checks did not run, one clause per reason."""
+    results = {r["id"]: r for r in report["results"]}
+    why: dict[tuple[str, str], list[str]] = {}  # (said of one, said of several) -> items
+    for item in items:
+        reason = results.get(item, {}).get("reason", "")
+        if item not in results:
+            said = ("was not selected (-k)", "were not selected (-k)")
+        elif reason.startswith(EXPENSIVE):
+            said = ("needs --expensive", "need --expensive")
+        else:
+            said = (f"was skipped ({clip(reason, 60)})", f"were skipped ({clip(reason, 60)})")
+        why.setdefault(said, []).append(item)
+    return "; ".join(f"{len(ids)} required check{'s' * (len(ids) > 1)} {said[len(ids) > 1]} ({_ids(ids)})"
+                     for said, ids in sorted(why.items(), key=lambda kv: -len(kv[1])))
+
+
+def profile_line(name: str, profile: dict, report: dict) -> str:
+    """`  claude-code   not-ready: auth/x-api-key, errors/envelope[21 cases]`: the causes by impact; for a profile
+    not covered, which required checks did not run and why."""
+    if profile["status"] == "not-covered":
+        return f"  {name:24} not-covered: {_not_run(profile['not_run'], report)}"
+    causes = _by_impact(profile["failing"], report) + _by_impact(profile["limiting"], report)
+    return f"  {name:24} {profile['status']}" + (f": {_ids(causes)}" if causes else "")
 
 
 def counts_line(report: dict, level: str) -> str:
@@ -118,10 +221,7 @@ def summary_lines(report: dict, level: str = "strict") -> list[str]:
     kind = "embedded reference server" if target["embedded"] else target["base_url"]
     lines = [f"anthropic-conformance {report['tool']['version']} against {kind} (model {target['model']})"]
     lines += problem_lines(report) + not_run_lines(report)
-    for name, profile in report["profiles"].items():
-        detail = profile["failing"] or profile["limiting"] or profile["not_run"]
-        more = f": {', '.join(detail[:4])}{' …' if len(detail) > 4 else ''}" if detail else ""
-        lines.append(f"  {name:24} {profile['status']}{more}")
+    lines += [profile_line(name, profile, report) for name, profile in report["profiles"].items()]
     lines.append(counts_line(report, level))
     lines.append(f"  output tokens requested {report['tokens']['requested']}, used {report['tokens']['used']}")
     waited = report.get("waited") or {}

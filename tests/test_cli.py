@@ -303,13 +303,15 @@ def test_the_closing_summary_lists_every_fail_and_error_once_with_expected_and_g
     bad = [r for r in report["results"] if {"fail", "error"} & {r["verdict"], r["compat_verdict"]}]
     assert any(r["id"] == "auth/x-api-key" for r in bad) and len(bad) >= 3
     lines = closing_summary(proc.stdout)
-    for result in bad:
+    for result in bad:  # on its own line, or on the one line of its check's cases that say the same
         label = "ERROR" if "error" in (result["verdict"], result["compat_verdict"]) else "FAIL"
-        mine = [line for line in lines if re.match(rf"  {label} +{re.escape(result['id'])}[ (]", line)]
+        own = re.escape(result["id"]) + "|" + re.escape(result["id"].split("[")[0]) + r"\[\d+ cases\]"
+        mine = [line for line in lines if re.match(rf"  {label} +({own})[ (]", line)]
         assert len(mine) == 1, (result["id"], lines)
         assert label == "ERROR" or ("expected " in mine[0] and "  got " in mine[0])
     failing = [line for line in lines if line.startswith(("  FAIL ", "  ERROR "))]
-    assert len(failing) == len(bad)
+    cases = sum(int(n) - 1 for line in failing for n in re.findall(r"\[(\d+) cases\]", line))
+    assert len(failing) + cases == len(bad)
     assert lines.index(failing[-1]) < next(i for i, line in enumerate(lines) if "claude-code" in line)
 
 
@@ -339,6 +341,44 @@ def test_values_print_as_json_and_long_ones_are_cut_at_a_word_boundary(bearer_on
         assert not (prefix[-1].isalnum() and full[len(prefix)].isalnum()), (prefix, full)  # never inside a word
         cut += 1
     assert cut >= 1  # the long expected side of the count_tokens auth check is cut
+
+
+def test_the_default_output_is_the_harnesss_own_a_plain_line_per_area_in_a_pipe(bearer_only_run):
+    proc, report = bearer_only_run
+    out = proc.stdout + proc.stderr
+    assert not re.search(r"\[ *\d+%\]|^[.sFExw]{5,}", out, re.M)  # no pytest progress
+    for leak in ("test_check[", "site-packages", ".py::", ".py:", "SKIPPED [", "warnings summary", "docs.pytest.org"):
+        assert leak not in out, leak
+    assert "\x1b" not in out and "\r" not in out  # plain: no ANSI escapes, no carriage returns
+    progress = out[:out.index("\n\n")].strip().splitlines()  # then the failure blocks, then the summary
+    areas = sorted({r["area"] for r in report["results"]})
+    assert [line.split()[0] for line in progress] == areas  # one final line per area, in the order areas ran
+    auth = next(line for line in progress if line.split()[0] == "auth")
+    total = sum(r["area"] == "auth" for r in report["results"])
+    fails = sum(r["area"] == "auth" and r["verdict"] == "fail" for r in report["results"])
+    assert auth.split()[1] == f"{total}/{total}" and f"{fails} fail" in auth
+
+
+def test_repeated_identical_findings_are_one_line(reference_server):
+    proc = run_cli("run", "--base-url", reference_server.base_url + "/faults/openai-error-shape", "--model",
+                   "reference-model", "-k", "errors/envelope", env={"ANTHROPIC_API_KEY": reference_server.api_key.reveal()})
+    assert proc.returncode == 1
+    lines = closing_summary(proc.stdout)
+    (grouped,) = [line for line in lines if line.startswith("  FAIL ")]
+    assert re.match(r"  FAIL  errors/envelope\[\d\d cases\]  expected \$: .* got \"type\" is a required property$",
+                    grouped), grouped
+
+
+def test_what_a_run_without_expensive_did_not_test_is_said(reference_server):
+    proc = run_cli("run", "--base-url", reference_server.base_url, "--model", "reference-model",
+                   "-k", "thinking or acceptance/image or auth/x-api-key",
+                   env={"ANTHROPIC_API_KEY": reference_server.api_key.reveal()})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = closing_summary(proc.stdout)
+    assert re.search(r"^  NOT TESTED  (images and thinking|thinking and images) \(\d+ expensive checks\) were not tested: "
+                     r"add --expensive$", proc.stdout, re.M), lines
+    (claude_code,) = [line for line in lines if line.split()[0] == "claude-code"]
+    assert re.search(r"not-covered: .*\d+ required checks? needs? --expensive \(.*thinking/", claude_code), claude_code
 
 
 def test_pytests_own_report_is_one_flag_away(reference_server):

@@ -223,32 +223,32 @@ def test_an_undocumented_stop_reason_is_rejected_at_its_path() -> None:
     errors = validate("message", {**TEXT_MESSAGE, "stop_reason": "stop"})
     assert len(errors) == 1
     assert errors[0].path == "$.stop_reason"
-    assert errors[0].message.startswith("'stop' is not one of ['end_turn'")
+    assert errors[0].message.startswith('"stop" is not one of ["end_turn"')
 
 
 def test_tool_use_input_given_as_a_json_string_is_rejected_at_the_input() -> None:
     message = with_change(TOOL_USE_MESSAGE, lambda m: m["content"][1].update(input="{}"))
     assert paths_and_messages(validate("message", message)) == [
-        ("$.content[1].input", "'{}' is not of type 'object'")
+        ("$.content[1].input", '"{}" is not of type "object"')
     ]
 
 
 def test_a_missing_stop_sequence_key_is_rejected() -> None:
     message = with_change(TEXT_MESSAGE, lambda m: m.pop("stop_sequence"))
     assert paths_and_messages(validate("message", message)) == [
-        ("$", "'stop_sequence' is a required property")
+        ("$", '"stop_sequence" is a required property')
     ]
 
 
 def test_a_missing_stop_reason_key_is_rejected() -> None:
     message = with_change(TEXT_MESSAGE, lambda m: m.pop("stop_reason"))
-    assert paths_and_messages(validate("message", message)) == [("$", "'stop_reason' is a required property")]
+    assert paths_and_messages(validate("message", message)) == [("$", '"stop_reason" is a required property')]
 
 
 def test_a_missing_usage_output_tokens_is_rejected_at_usage() -> None:
     message = with_change(TEXT_MESSAGE, lambda m: m["usage"].pop("output_tokens"))
     assert paths_and_messages(validate("message", message)) == [
-        ("$.usage", "'output_tokens' is a required property")
+        ("$.usage", '"output_tokens" is a required property')
     ]
 
 
@@ -261,30 +261,30 @@ def test_negative_or_fractional_token_counts_are_rejected() -> None:
 
 def test_content_that_is_not_an_array_is_rejected() -> None:
     errors = validate("message", {**TEXT_MESSAGE, "content": "Hi! My name is Claude."})
-    assert paths_and_messages(errors) == [("$.content", "'Hi! My name is Claude.' is not of type 'array'")]
+    assert paths_and_messages(errors) == [("$.content", '"Hi! My name is Claude." is not of type "array"')]
 
 
 def test_a_content_block_without_type_is_rejected() -> None:
     errors = validate("message", {**TEXT_MESSAGE, "content": [{"text": "hi"}]})
-    assert paths_and_messages(errors) == [("$.content[0]", "'type' is a required property")]
+    assert paths_and_messages(errors) == [("$.content[0]", '"type" is a required property')]
 
 
 def test_an_unknown_content_block_type_is_rejected_at_the_type() -> None:
     errors = validate("message", {**TEXT_MESSAGE, "content": [{"type": "image", "source": {}}]})
     assert [e.path for e in errors] == ["$.content[0].type"]
-    assert errors[0].message.startswith("'image' is not one of ['text', 'thinking'")
+    assert errors[0].message.startswith('"image" is not one of ["text", "thinking"')
 
 
 def test_a_thinking_block_without_signature_names_the_missing_field() -> None:
     message = with_change(THINKING_MESSAGE, lambda m: m["content"][0].pop("signature"))
     assert paths_and_messages(validate("message", message)) == [
-        ("$.content[0]", "'signature' is a required property")
+        ("$.content[0]", '"signature" is a required property')
     ]
 
 
 def test_a_nullable_field_of_the_wrong_type_names_both_allowed_types() -> None:
     errors = validate("message", {**TEXT_MESSAGE, "stop_sequence": 5})
-    assert paths_and_messages(errors) == [("$.stop_sequence", "5 is not of type 'string', 'null'")]
+    assert paths_and_messages(errors) == [("$.stop_sequence", '5 is not of type "string", "null"')]
 
 
 def test_errors_inside_a_nested_union_point_into_the_chosen_member() -> None:
@@ -295,18 +295,18 @@ def test_errors_inside_a_nested_union_point_into_the_chosen_member() -> None:
     errors = validate("message", message)
     assert errors
     assert {e.path for e in errors} == {"$.content[0].citations[0]"}
-    assert all(e.message.endswith("is a required property") for e in errors)
+    assert all(e.message.endswith('is a required property') for e in errors)
 
 
 def test_message_delta_without_usage_is_rejected() -> None:
     event = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}}
-    assert paths_and_messages(validate("stream-event", event)) == [("$", "'usage' is a required property")]
+    assert paths_and_messages(validate("stream-event", event)) == [("$", '"usage" is a required property')]
 
 
 def test_message_start_without_usage_is_rejected() -> None:
     event = with_change(EXAMPLE_STREAM[0], lambda e: e["message"].pop("usage"))
     assert paths_and_messages(validate("stream-event", event)) == [
-        ("$.message", "'usage' is a required property")
+        ("$.message", '"usage" is a required property')
     ]
 
 
@@ -317,14 +317,14 @@ def test_partial_json_given_as_an_object_is_rejected() -> None:
         "delta": {"type": "input_json_delta", "partial_json": {}},
     }
     assert paths_and_messages(validate("stream-event", event)) == [
-        ("$.delta.partial_json", "{} is not of type 'string'")
+        ("$.delta.partial_json", '{} is not of type "string"')
     ]
 
 
 def test_an_index_given_as_a_string_is_rejected() -> None:
     for event in ({"type": "content_block_stop", "index": "0"}, {**EXAMPLE_STREAM[3], "index": "0"}):
         assert paths_and_messages(validate("stream-event", event)) == [
-            ("$.index", "'0' is not of type 'integer'")
+            ("$.index", '"0" is not of type "integer"')
         ]
 
 
@@ -336,23 +336,23 @@ def test_a_negative_index_is_rejected() -> None:
 
 def test_a_stream_event_without_type_is_rejected() -> None:
     assert paths_and_messages(validate("stream-event", {"index": 0})) == [
-        ("$", "'type' is a required property")
+        ("$", '"type" is a required property')
     ]
 
 
 def test_an_openai_shaped_error_without_the_top_level_type_is_rejected() -> None:
     errors = validate("error", {"error": {"message": "x", "type": "y"}})
-    assert paths_and_messages(errors) == [("$", "'type' is a required property")]
+    assert paths_and_messages(errors) == [("$", '"type" is a required property')]
 
 
 def test_an_error_without_error_message_is_rejected() -> None:
     errors = validate("error", {"type": "error", "error": {"type": "api_error"}})
-    assert paths_and_messages(errors) == [("$.error", "'message' is a required property")]
+    assert paths_and_messages(errors) == [("$.error", '"message" is a required property')]
 
 
 def test_a_mid_stream_error_event_without_error_message_is_rejected() -> None:
     errors = validate("stream-event", {"type": "error", "error": {"type": "overloaded_error"}})
-    assert paths_and_messages(errors) == [("$.error", "'message' is a required property")]
+    assert paths_and_messages(errors) == [("$.error", '"message" is a required property')]
 
 
 def test_at_most_ten_errors_are_reported_deepest_first() -> None:
@@ -365,7 +365,7 @@ def test_at_most_ten_errors_are_reported_deepest_first() -> None:
 
 def test_a_schema_error_prints_as_path_and_message() -> None:
     assert (
-        str(SchemaError("$.index", "'0' is not of type 'integer'")) == "$.index: '0' is not of type 'integer'"
+        str(SchemaError("$.index", '"0" is not of type "integer"')) == '$.index: "0" is not of type "integer"'
     )
 
 

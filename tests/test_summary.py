@@ -62,7 +62,7 @@ def test_every_fail_and_error_is_one_line_before_the_profiles_and_the_counts():
     assert lines[2].split()[:4] == ["FAIL", "message/id", "(compat:", "warn)"]  # a strict fail that clients survive
     assert lines[3].split() == ["ERROR", "streaming/x", "timed", "out", "after", "2", "s"]
     assert lines[4].split()[:2] == ["WARN", "message/usage"]
-    assert "  SKIPPED     2 checks: expensive: needs --expensive" in lines
+    assert "  NOT TESTED  thinking (2 expensive checks) were not tested: add --expensive" in lines
     assert "  UNSUPPORTED tools/x: unsupported: declared" in lines
     profiles = lines.index("  claude-code              not-ready: auth/x-api-key")
     (counts,) = [i for i, line in enumerate(lines) if "of 8 checks" in line]
@@ -98,3 +98,52 @@ def test_a_stopped_run_says_how_many_checks_were_not_judged():
     stopped["stopped"] = {"reason": "not sent: the run stopped sending to it after 3 failures", "exit_code": None}
     assert summary_lines(stopped)[-1] == ("  STOPPED     1 checks were not judged: not sent: the run stopped sending to "
                                           "it after 3 failures")
+
+
+def test_identical_findings_of_one_parametrised_check_are_one_line():
+    same = [result(f"errors/envelope[{case}]", "fail", expected="$: valid against error.schema.json",
+                   got='"type" is a required property') for case in ("a", "b", "c")]
+    other = result("errors/envelope[d]", "fail", expected="$: valid against error.schema.json", got="HTTP 500")
+    lines = summary_lines(report([*same, other, result("message/id", "fail", got="null")]))
+    fails = [line.split() for line in lines if line.startswith("  FAIL")]
+    assert fails[0][:3] == ["FAIL", "errors/envelope[3", "cases]"]
+    assert " ".join(fails[0]).endswith('got "type" is a required property')
+    assert fails[1][:2] == ["FAIL", "errors/envelope[d]"] and fails[2][:2] == ["FAIL", "message/id"]
+    assert len(fails) == 3
+
+
+def test_what_was_not_tested_is_named_from_the_skipped_checks_features_and_areas():
+    why = "expensive: this check generates longer output; enable it with --expensive"
+    lines = summary_lines(report([result("acceptance/image-base64", "skipped", reason=why),
+                                  result("thinking/signature", "skipped", reason=why),
+                                  result("streaming/long-text", "skipped", reason=why),
+                                  result("auth/x-api-key", "pass")]))
+    assert ("  NOT TESTED  images, thinking and streaming (3 expensive checks) were not tested: add --expensive"
+            in lines)
+    assert not any(line.startswith("  SKIPPED") for line in lines)
+    assert not any("NOT TESTED" in line for line in summary_lines(report([result("auth/x-api-key", "pass")])))
+
+
+def test_a_not_covered_profile_says_which_required_checks_did_not_run_and_why():
+    why = "expensive: this check generates longer output; enable it with --expensive"
+    sample = report([result("thinking/signature", "skipped", reason=why),
+                     result("acceptance/claude-code-request", "skipped", reason=why),
+                     result("auth/x-api-key", "pass")])
+    sample["profiles"] = {"claude-code": {"status": "not-covered", "failing": [], "limiting": [], "not_run": [
+        "acceptance/claude-code-request", "thinking/signature", "models/list"]}}
+    line = next(line for line in summary_lines(sample) if "claude-code" in line)
+    assert line.split(None, 1)[1] == ("not-covered: 2 required checks need --expensive (acceptance/claude-code-request,"
+                                      " thinking/signature); 1 required check was not selected (-k) (models/list)")
+
+
+def test_a_profiles_causes_come_by_impact_fails_first_then_errors_then_unsupported():
+    sample = report([result("a/unsupported", "unsupported", reason="unsupported: x"),
+                     result("b/error", "error", reason="timed out"),
+                     result("c/fail", "fail"), result("d/fail", "fail"),
+                     result("e/blocked", "skipped", reason="needs d", blocked_by="d/fail"),
+                     result("f/limit", "fail")])
+    sample["profiles"] = {"p": {"status": "not-ready", "failing": ["a/unsupported", "b/error", "c/fail", "d/fail"],
+                                "limiting": ["f/limit"], "not_run": []}}
+    line = next(line for line in summary_lines(sample) if line.startswith("  p "))
+    # d/fail blocks another check, so it comes before c/fail; optional (limiting) causes after the required ones
+    assert line.split(None, 2)[2] == "d/fail, c/fail, b/error, a/unsupported …"

@@ -295,10 +295,10 @@ def multiple_stop_sequences(ctx: Context):
     if body is None:
         return findings
     if good is None:
-        expected = f"stop_reason stop_sequence, stop_sequence {seq!r}"
+        expected = f"stop_reason stop_sequence, stop_sequence {short(seq)}"
         got = f"{short(body.get('stop_reason'))}, {short(body.get('stop_sequence'))}"
         if seq in message_text(body):  # the model said it and the target did not stop: stop_sequences lost
-            return [fail("ACC-STOP-SEQUENCES", expected, f"{got} with {seq!r} in the text", "$.stop_sequence")]
+            return [fail("ACC-STOP-SEQUENCES", expected, f"{got} with {short(seq)} in the text", "$.stop_sequence")]
         return [controlled_miss(ctx, "ACC-STOP-SEQUENCES", expected, got, "$.stop_sequence", before + [seq] + after,
                                 "with two stop_sequences", reply=body)]
     return []

@@ -108,7 +108,7 @@ def request_id_in_body(ctx: Context):
                               short(value) if "request_id" in body else "missing", f"{probe}: $.request_id",
                               compat=Verdict.PASS))
         elif ex.request_id and value != ex.request_id:
-            out.append(strict("ERR-REQUEST-ID-BODY", f"request_id equal to the request-id header {ex.request_id!r}",
+            out.append(strict("ERR-REQUEST-ID-BODY", f"request_id equal to the request-id header {short(ex.request_id)}",
                               short(value), f"{probe}: $.request_id", compat=Verdict.PASS))
     return out
 

@@ -194,9 +194,9 @@ def stop_sequence(ctx: Context):
     final = ok.json if ok is not None else body
     out = []
     if final.get("stop_reason") != "stop_sequence":
-        expected = f"stop_reason stop_sequence (stop_sequences=[{seq!r}])"
+        expected = f"stop_reason stop_sequence (stop_sequences=[{short(seq)}])"
         if seq in message_text(final):  # the model said it and the target did not stop: stop_sequences ignored
-            return [fail("MSG-STOP-SEQUENCE", expected, f"{short(final.get('stop_reason'))} with {seq!r} in the text",
+            return [fail("MSG-STOP-SEQUENCE", expected, f"{short(final.get('stop_reason'))} with {short(seq)} in the text",
                          "$.stop_reason")]
         # The reply neither stopped as reported nor said the sequence: a control without stop_sequences tells
         # whether the model says these words (then the layer cut the reply and mislabelled it, or lost the request).
@@ -205,7 +205,7 @@ def stop_sequence(ctx: Context):
                                    "with stop_sequences", reply=final))
         return out
     if final.get("stop_sequence") != seq:
-        out.append(fail("MSG-STOP-SEQUENCE", f"stop_sequence {seq!r}", short(final.get("stop_sequence")),
+        out.append(fail("MSG-STOP-SEQUENCE", f"stop_sequence {short(seq)}", short(final.get("stop_sequence")),
                         "$.stop_sequence"))
     if seq in message_text(final):
         out.append(fail("MSG-STOP-SEQUENCE", "the text ends before the stop sequence",

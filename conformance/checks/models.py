@@ -58,7 +58,7 @@ def list_shape(ctx: Context):
     for key, index in (("first_id", 0), ("last_id", -1)):
         expected = data[index].get("id") if isinstance(data[index], dict) else None
         if body.get(key) != expected:
-            out.append(fail("MODELS-PAGE", f"{key} {expected!r} (the id of the page's {key[:-3]} item)",
+            out.append(fail("MODELS-PAGE", f"{key} {short(expected)} (the id of the page's {key[:-3]} item)",
                             short(body.get(key)), f"$.{key}"))
     for i, item in enumerate(data[:20]):
         out += item_findings(item, f"$.data[{i}]", "MODELS-PAGE")
@@ -82,7 +82,7 @@ def get_listed(ctx: Context):
         return [fail("MODELS-GET", f"HTTP 200 for the listed model {model_id}", f"HTTP {ex.status}")]
     out = item_findings(ex.json, "$", "MODELS-GET")
     if isinstance(ex.json, dict) and ex.json.get("id") != model_id:
-        out.append(fail("MODELS-GET", f"id {model_id!r}", short(ex.json.get("id")), "$.id"))
+        out.append(fail("MODELS-GET", f"id {short(model_id)}", short(ex.json.get("id")), "$.id"))
     return out
 
 
@@ -116,7 +116,7 @@ def pagination(ctx: Context):
         got = following[0].get("id") if isinstance(following, list) and following and isinstance(following[0], dict) \
             else following
         if got != expected:
-            return [fail("MODELS-PAGINATION", f"after_id continues with {expected!r}", short(got), "$.data[0].id")]
+            return [fail("MODELS-PAGINATION", f"after_id continues with {short(expected)}", short(got), "$.data[0].id")]
     return []
 
 

@@ -77,7 +77,7 @@ def parity_stop_reason(ctx: Context):
         reasons = streamed.stream[1].stop_reasons
         b = reasons[-1] if reasons else None
         if a != b:
-            out.append(fail("PARITY-STOP-REASON", f"streamed stop_reason equal to non-streamed {a!r}", short(b),
+            out.append(fail("PARITY-STOP-REASON", f"streamed stop_reason equal to non-streamed {short(a)}", short(b),
                             f"{name} probe"))
     return out
 

@@ -276,7 +276,7 @@ def stream_stop_sequence(ctx: Context):
     deltas = [data for _, data in ex.stream[1].events if (data or {}).get("type") == "message_delta"]
     got = (deltas[-1].get("delta") or {}).get("stop_sequence") if deltas else None
     if got != seq:
-        return [fail("STREAM-STOP-SEQUENCE", f"message_delta stop_sequence {seq!r}", short(got),
+        return [fail("STREAM-STOP-SEQUENCE", f"message_delta stop_sequence {short(seq)}", short(got),
                      "message_delta $.delta.stop_sequence")]
     return []
 
