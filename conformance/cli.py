@@ -337,7 +337,11 @@ def write_views(reports: dict[str, dict], markdown: str | None, html: str | None
     built = matrix.build(reports)
     if markdown:
         Path(markdown).write_text(matrix.render_markdown(built), encoding="utf-8")
-    if html:
+    if html and len(reports) == 1:  # one run: a report page, not a matrix of one column
+        from conformance.report_html import render_report_html
+
+        Path(html).write_text(render_report_html(next(iter(reports.values()))), encoding="utf-8")
+    elif html:
         Path(html).write_text(matrix.render_html(built), encoding="utf-8")
 
 

@@ -50,7 +50,7 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _csp_hash(source: str) -> str:
+def csp_hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
@@ -138,7 +138,7 @@ def render_html(matrix: Matrix) -> str:
                         f"{_html_rows(folded, anchors, counter)}</table></details>")
     body.append('<p class="meta">Cells show the strict verdict, and the compat verdict where it differs. Click a '
                 "verdict to read the report's message.</p>")
-    csp = (f"default-src 'none'; style-src {_csp_hash(_CSS)}; script-src {_csp_hash(_JS)}; img-src 'none'; "
+    csp = (f"default-src 'none'; style-src {csp_hash(_CSS)}; script-src {csp_hash(_JS)}; img-src 'none'; "
            "connect-src 'none'; font-src 'none'; form-action 'none'; base-uri 'none'")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
