@@ -36,7 +36,8 @@ class TokenLedger:
                 return
             from filelock import FileLock  # imported on use, as in transport.Slots
 
-            with FileLock(f"{self.path}.lock"), open(self.path, "r+", encoding="ascii") as handle:
+            lock = FileLock(f"{self.path}.lock")
+            with lock.acquire(poll_interval=0.001), open(self.path, "r+", encoding="ascii") as handle:
                 spent = self._check(int(handle.read().strip() or 0), tokens, what)
                 handle.seek(0)
                 handle.truncate()

@@ -16,6 +16,7 @@ from typing import Any
 BUSY = (429, 503, 529)  # the target asks to come back later: waited for, retried, never judged
 MAX_ONE_WAIT = 60.0  # the longest single wait a busy answer may ask for; a longer retry-after is not waited for
 FLOOR = 0.02  # seconds between requests after the first slow-down of an unpaced run (50 requests a second)
+POLL = 0.001  # seconds between tries of a held state lock (filelock polls; fcntl's flock would block)
 MAX_INTERVAL = 2.0  # the slowest the adaptive pacing gets on its own: one request every 2 s
 HALF_LIFE = 10.0  # seconds without a busy answer in which the adaptive slow-down halves
 STATE_FILE = "pacing.json"  # in the folder shared by the run's processes (the concurrency cap's folder)
@@ -94,7 +95,7 @@ class Pacer:
             from filelock import FileLock  # imported on use, as in transport.Slots
 
             path = self.folder / STATE_FILE
-            with FileLock(f"{path}.lock"):
+            with FileLock(f"{path}.lock").acquire(poll_interval=POLL):  # held for microseconds: poll often
                 raw = path.read_bytes() if path.exists() else b""
                 state = {**_fresh_state(), **(json.loads(raw) if raw else {})}
                 yield state
