@@ -1,8 +1,7 @@
-"""The output-token budget of a run: one ledger, shared by every check and every xdist worker (a locked file)."""
+"""The output-token budget of a run: one ledger, shared by every check and every xdist worker (a file under a filelock)."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 from pathlib import Path
@@ -35,16 +34,15 @@ class TokenLedger:
             if self.path is None:
                 self._spent = self._check(self._spent, tokens, what)
                 return
-            with open(self.path, "r+", encoding="ascii") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                try:
-                    spent = self._check(int(handle.read().strip() or 0), tokens, what)
-                    handle.seek(0)
-                    handle.truncate()
-                    handle.write(str(spent))
-                    handle.flush()  # written before the lock is let go, or another process reads the old total
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+            from filelock import FileLock  # imported on use, as in transport.Slots
+
+            lock = FileLock(f"{self.path}.lock")
+            with lock.acquire(poll_interval=0.001), open(self.path, "r+", encoding="ascii") as handle:
+                spent = self._check(int(handle.read().strip() or 0), tokens, what)
+                handle.seek(0)
+                handle.truncate()
+                handle.write(str(spent))
+                handle.flush()  # written before the lock is let go, or another process reads the old total
 
     def _check(self, spent: int, tokens: int, what: str) -> int:
         if self.limit is not None and spent + tokens > self.limit:

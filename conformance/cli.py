@@ -322,7 +322,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                          level=args.level, transcripts_dir=args.save_transcripts, budget_tokens=args.budget_tokens,
                          deviations=deviations, limits=limits)
     shown = args.verbose or args.pytest_output
-    code = run_pytest(run, args.keyword, args.junit, args.verbose, pytest_output=shown)
+    code = run_pytest(run, args.keyword, None, args.verbose, pytest_output=shown)  # JUnit: from the report
     if code == pytest.ExitCode.USAGE_ERROR:
         return EXIT_USAGE
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
@@ -335,6 +335,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     print_summary(run.report, args.level, details=not shown)
     label = "reference" if run.report["target"]["embedded"] else run.report["target"]["base_url"]
     write_views({label: run.report}, args.markdown, args.html)
+    if args.junit:
+        from conformance.junit import write_junit
+
+        write_junit(run.report, args.junit)
     return EXIT_FAILED if failing(run.report, args.level) else EXIT_OK
 
 
@@ -347,7 +351,11 @@ def write_views(reports: dict[str, dict], markdown: str | None, html: str | None
     built = matrix.build(reports)
     if markdown:
         Path(markdown).write_text(matrix.render_markdown(built), encoding="utf-8")
-    if html:
+    if html and len(reports) == 1:  # one run: a report page, not a matrix of one column
+        from conformance.report_html import render_report_html
+
+        Path(html).write_text(render_report_html(next(iter(reports.values()))), encoding="utf-8")
+    elif html:
         Path(html).write_text(matrix.render_html(built), encoding="utf-8")
 
 
@@ -369,16 +377,21 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def stop_early(args: argparse.Namespace, target, code: int, sentence: str) -> int:
-    """Nothing can be judged: one sentence on stderr, and the report (with no results) still written."""
+    """Nothing can be judged: one sentence on stderr, and the report (with no results) and JUnit still written."""
     from conformance.report import build_report, write_report
 
     sentence = target.redact(sentence)
     print(f"error: {sentence}", file=sys.stderr)
-    if args.report:
+    if args.report or args.junit:
         report = build_report(target, {"keyword": args.keyword, "expensive": args.expensive, "level": args.level,
                                        "budget_tokens": args.budget_tokens}, [], (0, 0))
         report["stopped"] = {"reason": sentence, "exit_code": code}
-        write_report(report, args.report)
+        if args.report:
+            write_report(report, args.report)
+        if args.junit:  # an empty suite: a CI test tab shows the run, not a stale file
+            from conformance.junit import write_junit
+
+            write_junit(report, args.junit)
     return code
 
 

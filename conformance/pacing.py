@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import random
@@ -17,6 +16,7 @@ from typing import Any
 BUSY = (429, 503, 529)  # the target asks to come back later: waited for, retried, never judged
 MAX_ONE_WAIT = 60.0  # the longest single wait a busy answer may ask for; a longer retry-after is not waited for
 FLOOR = 0.02  # seconds between requests after the first slow-down of an unpaced run (50 requests a second)
+POLL = 0.001  # seconds between tries of a held state lock (filelock polls; fcntl's flock would block)
 MAX_INTERVAL = 2.0  # the slowest the adaptive pacing gets on its own: one request every 2 s
 HALF_LIFE = 10.0  # seconds without a busy answer in which the adaptive slow-down halves
 STATE_FILE = "pacing.json"  # in the folder shared by the run's processes (the concurrency cap's folder)
@@ -69,10 +69,10 @@ class Pacer:
     down counts against `budget` seconds for the whole run; once it is spent, busy answers are not waited for (the
     check is an error) and the slow-down ends, so a target that always answers 429 costs `budget` seconds at most.
 
-    With a folder, the state is a file shared by every process of the run (pytest-xdist workers), under an flock,
+    With a folder, the state is a file shared by every process of the run (pytest-xdist workers), under a filelock,
     like the concurrency cap's lock files; without one, it is shared by the threads of this process. Times are
-    time.monotonic(), which is one system-wide clock on Linux and macOS (CLOCK_MONOTONIC, mach time), the platforms
-    where fcntl locks exist, so the workers' times compare."""
+    time.monotonic(), which is one system-wide clock on Linux, macOS and Windows (CLOCK_MONOTONIC, mach time,
+    QueryPerformanceCounter), so the workers' times compare."""
 
     def __init__(self, rate: float = 0.0, folder: str | os.PathLike | None = None, budget: float = 180.0,
                  retries: int = 6, base: float = 1.0) -> None:
@@ -92,17 +92,14 @@ class Pacer:
             if self.folder is None:
                 yield self._memory
                 return
-            fd = os.open(self.folder / STATE_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                raw = os.pread(fd, 1 << 16, 0)
+            from filelock import FileLock  # imported on use, as in transport.Slots
+
+            path = self.folder / STATE_FILE
+            with FileLock(f"{path}.lock").acquire(poll_interval=POLL):  # held for microseconds: poll often
+                raw = path.read_bytes() if path.exists() else b""
                 state = {**_fresh_state(), **(json.loads(raw) if raw else {})}
                 yield state
-                data = json.dumps(state).encode()
-                os.pwrite(fd, data, 0)
-                os.ftruncate(fd, len(data))
-            finally:
-                os.close(fd)  # closing releases the flock
+                path.write_bytes(json.dumps(state).encode())
 
     def _spacing(self, state: dict[str, float], now: float) -> float:
         """Seconds between two requests now: the rate's interval, or the adaptive slow-down's if that is longer."""

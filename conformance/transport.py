@@ -3,7 +3,6 @@ and retries (conformance.pacing), and one more try after a dropped kept-alive co
 
 from __future__ import annotations
 
-import fcntl
 import importlib
 import os
 import threading
@@ -109,18 +108,18 @@ class Slots:
             if not self._semaphore.acquire(timeout=wait):
                 raise NoSlot(f"no free connection slot within {wait:.0f} s (--max-concurrency {self.size})")
             return _Held(self._semaphore.release)
+        from filelock import FileLock, Timeout  # imported on use: the plugin loads this module into every pytest run
+
         while True:
             for index in range(self.size):
+                lock = FileLock(self.folder / f"slot-{index}")
                 try:
-                    handle = open(self.folder / f"slot-{index}", "a+b")  # noqa: SIM115 - held until release
+                    lock.acquire(timeout=0)
+                except Timeout:
+                    continue
                 except OSError as exc:
                     raise NoSlot(f"the concurrency cap's lock file cannot be opened: {exc}") from None
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    handle.close()
-                    continue
-                return _Held(lambda h=handle: (fcntl.flock(h, fcntl.LOCK_UN), h.close()))
+                return _Held(lock.release)
             if time.monotonic() > deadline:
                 raise NoSlot(f"no free connection slot within {wait:.0f} s (--max-concurrency {self.size})")
             time.sleep(0.02)

@@ -3,7 +3,6 @@ reader that leaves a pipe early harms nothing. Loopback only; nothing here start
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -216,6 +215,7 @@ def test_serve_on_a_port_in_use_says_so_with_a_hint():
 def read_then_leave(args: list[str], lines: int, cwd: Path | None = None) -> tuple[int, list[bytes], str]:
     """The CLI with stdout on a pipe of one page (so what does not fit must wait for the reader): read `lines` lines,
     then close the pipe as `| head -N` does. (exit code, lines read, stderr)."""
+    fcntl = pytest.importorskip("fcntl")  # F_SETPIPE_SZ is Linux's
     read_end, write_end = os.pipe()
     fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
     proc = subprocess.Popen([*CLI, *args], stdout=write_end, stderr=subprocess.PIPE, cwd=cwd, env=environment())

@@ -60,3 +60,27 @@ def test_a_run_never_requests_more_than_its_budget_and_skips_the_rest_with_the_r
     skipped = [r for r in report["results"] if r["verdict"] == "skipped"]
     assert skipped and all(r["reason"].startswith(("budget: ", "expensive: ")) for r in skipped)
     assert any(r["reason"].startswith("budget: ") for r in skipped)
+
+
+def test_no_module_of_the_package_imports_fcntl_so_it_installs_on_windows():
+    import ast
+    from pathlib import Path
+
+    import conformance
+    import reference_server
+
+    offenders = []
+    for package in (conformance, reference_server):
+        for source in Path(package.__file__).parent.rglob("*.py"):
+            for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                if any(n.split(".")[0] == "fcntl" for n in names):
+                    offenders.append(f"{source.name}:{node.lineno}")
+    assert offenders == []
+
+
+def test_the_ledger_file_lock_is_a_filelock_next_to_the_ledger(tmp_path):
+    path = tmp_path / "ledger"
+    TokenLedger(100, path).reserve(10)
+    assert (tmp_path / "ledger.lock").exists() and TokenLedger(None, path).spent == 10

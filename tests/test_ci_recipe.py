@@ -185,8 +185,10 @@ def test_every_job_writes_the_markdown_matrix_to_the_step_summary(tmp_path, job,
                           env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary), "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr
     text = summary.read_text()
-    assert text.startswith("earlier step\n## Conformance matrix")  # appended, never overwritten
-    assert "| auth/x-api-key | **FAIL** |" in text and "&lt;b&gt;" not in text  # messages stay out of the summary
+    title = "## Conformance matrix" if with_baseline else "## Conformance report"
+    assert text.startswith(f"earlier step\n{title}")  # appended, never overwritten
+    assert "| auth/x-api-key | **FAIL** |" in text and "<b>" not in text
+    assert "- **FAIL** `auth/x-api-key`" + (" on [1]" if with_baseline else "") + ": fail &lt;b&gt;" in text
     assert ("baseline)" in text) == with_baseline and "| this run |" in text
     page = (tmp_path / f"{report}-matrix.html").read_text()
     assert "fail &lt;b&gt;" in page and "<b>" not in page
@@ -256,3 +258,22 @@ MACHINE_PATH = re.compile("(" + "|".join(f"/{d}/" for d in ("work", "tmp", "home
 def test_the_recipe_names_no_machine_path():
     for path in (WORKFLOW, DOC):
         assert not MACHINE_PATH.search(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("job", ["free-tier", "expensive-tier"])
+def test_the_harness_is_installed_from_what_the_user_names_a_git_url_or_a_path_never_a_bare_index_name(tmp_path, job):
+    assert "||" not in workflow()["env"]["CONFORMANCE_PACKAGE"]  # no default: the harness is not on PyPI
+    script = step(job, "Install the harness")["run"]
+    assert 'python -m pip install "$CONFORMANCE_PACKAGE"' in script
+    unset = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30,
+                           env={"PATH": os.environ["PATH"], "CONFORMANCE_PACKAGE": ""})
+    assert unset.returncode == 1 and "git+https://" in unset.stdout and "path" in unset.stdout
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "python").write_text('#!/bin/sh\necho "$@"\n')
+    (fake_bin / "python").chmod(0o755)
+    given = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30,
+                           env={"PATH": f"{fake_bin}:{os.environ['PATH']}", "CONFORMANCE_PACKAGE": str(ROOT)})
+    assert given.returncode == 0 and given.stdout.split() == ["-m", "pip", "install", str(ROOT)]
+    doc = DOC.read_text(encoding="utf-8")
+    assert "git+https://github.com/OWNER/anthropic-conformance@" in doc and "./tools/anthropic-conformance" in doc

@@ -199,7 +199,7 @@ def test_the_terminal_table_prints_no_control_characters_from_a_report():
 def test_the_markdown_has_a_profiles_table_a_totals_table_and_per_area_tables_of_rows_that_differ_or_fail():
     text = matrix.render_markdown(matrix.build(three_reports()))
     headings = re.findall(r"^#+ .*$", text, re.M)
-    assert headings == ["## Conformance matrix", "### Client readiness", "### Totals",
+    assert headings == ["## Conformance matrix", "### Failures (3)", "### Client readiness", "### Totals",
                         "### Checks where targets differ or fail", "#### auth", "#### message", "#### streaming",
                         "#### thinking"]
     tables = re.findall(r"((?:^\|.*\|\n)+)", text, re.M)
@@ -218,6 +218,20 @@ def test_the_markdown_has_a_profiles_table_a_totals_table_and_per_area_tables_of
     assert "**tools**: all targets agree on its 2 rows, folded (2 pass)." in text
     assert "4 of 8 rows folded" in text
     assert not any(0x2600 <= ord(ch) <= 0x27BF or ord(ch) >= 0x1F000 for ch in text)  # no emoji
+
+
+def test_the_markdown_lists_each_failure_with_its_check_id_expected_and_got_in_one_line():
+    reports = three_reports()
+    bad = reports[BAD]["results"][0]
+    bad["findings"] = [{"verdict": "fail", "compat_verdict": "fail", "rule": "R", "expected": "401 authentication_error",
+                        "got": "200 | accepted", "where": "$"}]
+    text = matrix.render_markdown(matrix.build(reports))
+    lines = text.split("### Failures (3)")[1].split("###")[0].strip().splitlines()
+    assert lines[0] == "- **FAIL** `auth/x-api-key` on [1]: expected 401 authentication\\_error; got 200 \\| accepted"
+    assert any(line.startswith("- **ERROR** `streaming/message-stop-last` on [1]: ") for line in lines)
+    single = matrix.render_markdown(matrix.build({BAD: reports[BAD]}))
+    assert single.startswith("## Conformance report\n") and "worst first" not in single
+    assert "- **FAIL** `auth/x-api-key`: expected 401" in single
 
 
 def test_the_markdown_escapes_report_strings():
