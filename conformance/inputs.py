@@ -107,6 +107,20 @@ def check_outputs(files: dict[str, str | None], folders: dict[str, str | None] |
 
 # -- run's options ---------------------------------------------------------------------------------------------------
 
+def check_keyword(keyword: str | None) -> None:
+    """InputError unless `-k`'s expression is one pytest can read (checked before anything starts)."""
+    if not keyword:
+        return
+    from _pytest.mark.expression import Expression
+
+    try:
+        Expression.compile(keyword)
+    except Exception as exc:  # pytest raises SyntaxError (9.x) or its own ParseError (8.x), with the column
+        why = getattr(exc, "msg", None) or getattr(exc, "message", None) or str(exc)
+        raise InputError(f"-k {keyword!r} is not a selection pytest can read: {why}; "
+                         "e.g. -k 'streaming and not tool'") from None
+
+
 def run_inputs(args: Namespace, base_url: str | None, key: str) -> tuple:
     """What `run` is given, checked before anything is started or sent: (without, limits, headers, deviations), or
     InputError with one sentence (a run's results are never lost to an output path that cannot be written)."""
@@ -121,6 +135,7 @@ def run_inputs(args: Namespace, base_url: str | None, key: str) -> tuple:
         limits = limits_from(lambda dest: getattr(args, dest, None))
     except (pytest.UsageError, ValueError) as exc:
         raise InputError(str(exc)) from None
+    check_keyword(getattr(args, "keyword", None))
     if base_url:
         check_base_url(base_url, "--base-url" if args.base_url else "$ANTHROPIC_BASE_URL")
         if not key:

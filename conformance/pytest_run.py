@@ -464,8 +464,10 @@ def load_deviations(path: str) -> dict[str, dict]:
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise pytest.UsageError(f"cannot read the deviations file {path}: {exc}") from None
+    except OSError as exc:
+        raise pytest.UsageError(f"cannot read the deviations file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise pytest.UsageError(f"the deviations file {path} is not TOML: {exc}") from None
     out = {}
     for check_id, entry in data.get("deviations", {}).items():
         if not isinstance(entry, dict) or not entry.get("reason"):

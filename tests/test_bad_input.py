@@ -111,8 +111,10 @@ def test_the_readme_targets_file_is_valid_under_the_schema():
     (["--base-url", "http://127.0.0.1:9", "--timeout", "0"], "error: --timeout must be a number > 0"),
     (["--max-concurrency", "0"], "error: --max-concurrency must be a whole number >= 1"),
     (["--timeout", "abc"], "argument --timeout: invalid float value: 'abc'; see `anthropic-conformance run --help`."),
+    (["-k", "((("], "error: -k '(((' is not a selection pytest can read"),
+    (["--deviations", "."], "error: cannot read the deviations file .: Is a directory"),
 ], ids=["url-unparseable", "url-without-scheme", "url-not-http", "url-port-out-of-range", "timeout-0",
-        "concurrency-0", "timeout-not-a-number"])
+        "concurrency-0", "timeout-not-a-number", "keyword-unreadable", "deviations-a-folder"])
 def test_a_bad_run_option_is_a_usage_error_in_one_sentence(args, says):
     assert_one_sentence(cli("run", "--api-key", "k", *args), 2, says)
 
