@@ -9,8 +9,9 @@ import html
 import re
 import subprocess
 
+from test_matrix import CHROMIUM_FLAGS, HOSTILE, chromium, png_pixels_vary
+
 from conformance.report_html import _CSS, _JS, render_report_html, root_causes
-from tests.test_matrix import CHROMIUM_FLAGS, HOSTILE, chromium, png_pixels_vary
 
 
 def rec(check_id: str, verdict: str, got: str = "", **extra) -> dict:
