@@ -194,7 +194,7 @@ def tool_input(ctx: Context):
     match = [b for b in blocks if b.get("name") == spec.name]
     if not match:
         out.append(fail("STREAM-TOOL-INPUT", f"a tool_use block for {spec.name}",
-                        f"blocks: {[b.get('type') for b in content if isinstance(b, dict)]}"))
+                        f"blocks: {short([b.get('type') for b in content if isinstance(b, dict)])}"))
     elif match[0].get("input") != spec.arguments:
         got = match[0].get("input")
         out.append(Finding(Verdict.FAIL, "STREAM-TOOL-INPUT", f"input {spec.arguments}", short(got),
