@@ -39,14 +39,10 @@ def readiness(results: list[dict], all_ids: list[str]) -> dict[str, dict]:
     verdicts = {r["id"]: "pass" if r["verdict"] == "unsupported"
                 and r.get("reason", "").startswith(f"unsupported: {MODEL_GATED_REASON} (")
                 else r.get("compat_verdict") or r["verdict"] for r in results}
-    blocked = {r["id"]: r["blocked_by"] for r in results if r.get("blocked_by") and r["verdict"] == "skipped"}
+    roots = root_causes(results)
 
     def cause(item: str) -> str:
-        seen = {item}
-        while item in blocked and blocked[item] in verdicts and blocked[item] not in seen:
-            item = blocked[item]
-            seen.add(item)
-        return item
+        return roots.get(item, item)
 
     out = {}
     for name, spec in profiles().items():
@@ -66,6 +62,20 @@ def readiness(results: list[dict], all_ids: list[str]) -> dict[str, dict]:
         out[name] = {"status": status, "description": spec["description"], "failing": failing,
                      "limiting": limiting, "not_run": not_run}
     return out
+
+
+def root_causes(results: list[dict]) -> dict[str, str]:
+    """Each check skipped because another did not give it what it needs (`blocked_by`) -> the check at the end of
+    that chain: the root cause, which reports it (a cause that was itself blocked is followed; loops end)."""
+    blocked = {r["id"]: r["blocked_by"] for r in results if r.get("blocked_by") and r.get("verdict") == "skipped"}
+    roots = {}
+    for item in blocked:
+        seen, root = {item}, item
+        while root in blocked and blocked[root] not in seen:
+            root = blocked[root]
+            seen.add(root)
+        roots[item] = root
+    return roots
 
 
 def _unique(items) -> list[str]:

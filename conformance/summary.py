@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+from conformance.profiles import root_causes
+
 VERDICTS = ("pass", "fail", "warn", "unsupported", "skipped", "error")
 EXPECTED_WIDTH = 70  # characters of a finding's expected side on a summary line
 GOT_WIDTH = 90  # and of its got side
@@ -115,19 +119,11 @@ def not_tested_line(report: dict) -> str | None:
 def not_run_lines(report: dict) -> list[str]:
     """Skipped and unsupported checks, one line per distinct reason; those whose precondition is missing, one line
     per check that reports the cause (following chains to the root: one cause, one line)."""
-    blocked = {r["id"]: r["blocked_by"] for r in report["results"] if r.get("blocked_by")}
-
-    def root(item: str) -> str:
-        seen = {item}
-        while blocked.get(item) and blocked[item] not in seen:
-            item = blocked[item]
-            seen.add(item)
-        return item
-
+    roots = root_causes(report["results"])
     groups: dict[tuple[str, str], list[str]] = {}
     for result in report["results"]:
         if result.get("blocked_by"):
-            cause = root(result["id"])
+            cause = roots.get(result["id"], result["blocked_by"])
             groups.setdefault(("skipped", f"not judged: what they need is missing, and {cause} reports it"),
                               []).append(result["id"])
         elif result["verdict"] == "skipped" and result["reason"].startswith(EXPENSIVE):
@@ -157,14 +153,7 @@ def _ids(items: list[str], limit: int = 4) -> str:
 def _by_impact(causes: list[str], report: dict) -> list[str]:
     """Fails before errors before unsupported; among equals, the cause that blocks the most other checks first."""
     results = {r["id"]: r for r in report["results"]}
-    blocks: dict[str, int] = {}
-    for result in report["results"]:
-        seen, item = set(), result["id"]
-        while results.get(item, {}).get("blocked_by") and item not in seen:
-            seen.add(item)
-            item = results[item]["blocked_by"]
-        if item != result["id"]:
-            blocks[item] = blocks.get(item, 0) + 1
+    blocks = Counter(root_causes(report["results"]).values())
 
     def verdict(item: str) -> str:
         result = results.get(item, {})

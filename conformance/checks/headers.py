@@ -108,11 +108,16 @@ def valid_retry_after(value: str | None) -> bool:
         return False
 
 
+def text_probe_answers(ctx: Context) -> list[tuple[int | None, dict[str, str]]]:
+    """(status, headers) of every answer to the text probe: the busy ones it was sent again after, then the last."""
+    ex = ctx.use(ctx.session.exchange("text", lambda: ctx.request(ctx.probes.text_body("text"))), busy_ok=True)
+    return [*ex.attempts, (ex.status, ex.headers)]
+
+
 @check("headers/retry-after", rule="HDR-RETRY-AFTER", tier="cheap")
 def retry_after(ctx: Context):
     """429 and 529 answers to the text probe (and its retries) carry a valid retry-after."""
-    ex = ctx.use(ctx.session.exchange("text", lambda: ctx.request(ctx.probes.text_body("text"))), busy_ok=True)
-    answers = [*ex.attempts, (ex.status, ex.headers)]
+    answers = text_probe_answers(ctx)
     busy = [(status, headers) for status, headers in answers if status in (429, 529)]
     if not busy:
         raise Skip("the target did not answer 429 or 529 in this run, so there is nothing to judge")
@@ -127,8 +132,7 @@ def retry_after(ctx: Context):
 @check("headers/ratelimit-headers", rule="HDR-RATELIMIT", tier="cheap")
 def ratelimit_headers(ctx: Context):
     """429 answers to the text probe (and its retries) say which limit was hit in anthropic-ratelimit-* headers."""
-    ex = ctx.use(ctx.session.exchange("text", lambda: ctx.request(ctx.probes.text_body("text"))), busy_ok=True)
-    answers = [*ex.attempts, (ex.status, ex.headers)]
+    answers = text_probe_answers(ctx)
     if not any(status == 429 for status, _ in answers):
         raise Skip("the target did not answer 429 in this run, so there is nothing to judge")
     # a layer with limits of its own may have no such headers to give: a warning (Claude Code then shows no usage

@@ -97,9 +97,9 @@ def input_matches_schema(ctx: Context):
             for err in jsonschema.Draft202012Validator(schema).iter_errors(value)]
 
 
-def second_turn(ctx: Context, key: str, result_content, is_error: bool = False,
-                attempt: int = 1) -> tuple[Exchange, str]:
-    """Send the tool result back: the assistant turn replayed verbatim when the target gave one."""
+def second_turn(ctx: Context, key: str, result_content, is_error: bool = False) -> tuple[dict, str]:
+    """The request that sends the tool result back (the assistant turn replayed verbatim when the target gave one),
+    and how that assistant turn was made."""
     spec = ctx.probes.tool(PROBE)
     first = forced(ctx)
     body = first.json if first.ok and isinstance(first.json, dict) else None
@@ -121,22 +121,22 @@ def second_turn(ctx: Context, key: str, result_content, is_error: bool = False,
                      {"role": "assistant", "content": assistant},
                      {"role": "user", "content": [result]}],
     }
-    name = key if attempt == 1 else f"{key}#retry{attempt}"  # a model's miss is retried like any content miss
-    return ctx.exchange(name, lambda: ctx.request(request_body)), how
+    return request_body, how
 
 
 def round_trip_findings(ctx: Context, key: str, rule: str, content_of, is_error: bool) -> list[Finding]:
     words = ctx.probes.tool_result_words(key)
-    ex, how = second_turn(ctx, key, content_of(" ".join(words)), is_error)
-    body, findings = require_message(ex, rule)
+    request_body, how = second_turn(ctx, key, content_of(" ".join(words)), is_error)
+
+    def answered(ex: Exchange) -> bool:
+        return ex.ok and contains_words(message_text(ex.json if isinstance(ex.json, dict) else None), words)
+
+    first, good = ctx.content_exchange(key, lambda: ctx.request(request_body), answered)  # a model's miss is retried
+    body, findings = require_message(first, rule)
     if body is None:
         return [Finding(f.verdict, f.rule, f.expected, f.got, f"second turn ({how})") for f in findings]
-    if contains_words(message_text(body), words):
+    if good is not None:
         return []
-    for attempt in range(2, 1 + (1 if ctx.target.deterministic else ctx.session.content_attempts)):
-        again, _ = second_turn(ctx, key, content_of(" ".join(words)), is_error, attempt)
-        if again.ok and contains_words(message_text(again.json if isinstance(again.json, dict) else None), words):
-            return []
     return [controlled_miss(ctx, rule, f"a final answer containing the tool result {' '.join(words)!r}",
                             short(message_text(body)) + f" (stop_reason {body.get('stop_reason')})",
                             f"second turn ({how})", words, "in a tool_result", reply=body)]
