@@ -52,35 +52,14 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from conformance import __version__
     from conformance.inputs import at_least, port
+    from conformance.settings import COMPARE, RUN, add_arguments
 
     parser = Parser(prog="anthropic-conformance", description="Conformance harness for Anthropic Messages API endpoints.")
     parser.add_argument("--version", action="version", version=f"anthropic-conformance {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the conformance suites against a target", epilog=exit_codes(EXIT_CODES))
-    run.add_argument("--base-url", default=None,
-                     help="the SDK's base_url (default $ANTHROPIC_BASE_URL; none: the embedded reference server)")
-    run.add_argument("--api-key", default=None, help="API key (default $ANTHROPIC_API_KEY); never printed")
-    run.add_argument("--model", default=None, help="model name (default: the first model the target lists)")
-    run.add_argument("--header", action="append", default=[], metavar="NAME:VALUE", help="extra request header")
-    run.add_argument("--anthropic-version", default="2023-06-01", help="anthropic-version for general probes")
-    run.add_argument("--expensive", action="store_true", help="also run the expensive checks")
-    run.add_argument("--budget-tokens", type=at_least(0), default=None, metavar="N",
-                     help="cap the output tokens requested (sum of max_tokens); checks beyond it are skipped")
-    run.add_argument("--level", choices=("strict", "compat"), default="strict",
-                     help="which verdicts set the exit code: strict (like the real API, default) or compat (clients work)")
-    run.add_argument("--without", default=None, metavar="FEATURES",
-                     help="optional features the target does not offer, comma-separated (e.g. thinking,images)")
-    run.add_argument("--report", default=None, metavar="PATH", help="write the JSON report")
-    run.add_argument("--junit", default=None, metavar="PATH", help="write JUnit XML")
-    run.add_argument("--markdown", default=None, metavar="PATH", help="write the results as Markdown (a step summary)")
-    run.add_argument("--html", default=None, metavar="PATH", help="write the results as a self-contained HTML page")
-    run.add_argument("--deviations", default=None, metavar="FILE",
-                     help="known deviations (TOML): listed checks are expected to fail; one that passes fails the run")
-    run.add_argument("--save-transcripts", default=None, metavar="DIR",
-                     help="save every exchange, normalised (ids, text and token counts masked), one JSON file each")
-    run.add_argument("-k", dest="keyword", default=None, metavar="EXPR", help="select checks (pytest -k syntax)")
-    add_limit_options(run)
+    add_arguments(run, RUN)  # conformance.settings: one row per setting
     run.add_argument("-v", "--verbose", action="store_true",
                      help="list every check as it runs, with pytest's own report")
     run.add_argument("--pytest-output", action="store_true",
@@ -113,12 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--html", default=None, metavar="PATH", help="write the matrix as a self-contained page")
     compare.add_argument("-n", "--workers", type=at_least(0), default=None,
                          help="pytest-xdist workers (default: one per target, at most the CPU count; 0: none)")
-    compare.add_argument("-k", dest="keyword", default=None, metavar="EXPR", help="select checks (pytest -k syntax)")
-    compare.add_argument("--expensive", action="store_true", help="also run the expensive checks")
-    compare.add_argument("--budget-tokens", type=at_least(0), default=None, metavar="N",
-                         help="output tokens for the whole run")
-    compare.add_argument("--level", choices=("strict", "compat"), default="strict",
-                         help="which verdicts set the exit code: strict (like the real API, default) or compat")
+    add_arguments(compare, COMPARE)
     compare.add_argument("--no-gate", action="store_true",
                          help="exit 0 whatever the verdicts (only the matrix is wanted)")
     compare.add_argument("--pytest-output", action="store_true", help="also print pytest's own report")
@@ -137,15 +111,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("checks", help="list every check id with its tier, area and rule")
     return parser
-
-
-def add_limit_options(parser: argparse.ArgumentParser) -> None:
-    """Timeouts, the size cap, the breaker and the concurrency cap (conformance.transport.Limits)."""
-    from conformance.transport import limit_options
-
-    group = parser.add_argument_group("limits (a broken or hostile target never hangs or floods the run)")
-    for flag, dest, kind, text in limit_options():
-        group.add_argument(flag, dest=dest, type=kind, default=None, metavar="S" if kind is float else "N", help=text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,27 +242,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from conformance.discovery import Unreachable, first_model, key_rejected, listed_models, model_unknown, probe_models
     from conformance.inputs import InputError, run_inputs
-    from conformance.pytest_run import ConformanceRun
-    from conformance.target import Secret, Target, display_url
+    from conformance.run import Run
+    from conformance.settings import Settings
+    from conformance.target import display_url
 
-    base_url = args.base_url or os.environ.get("ANTHROPIC_BASE_URL")
-    key = args.api_key or os.environ.get("ANTHROPIC_API_KEY", "")
-    target = None
+    settings = Settings.from_args(args)
     try:
-        without, limits, headers, deviations = run_inputs(args, base_url, key)
+        run_inputs(settings, args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if base_url:
-        target = Target(base_url=base_url, api_key=Secret(key), model=args.model or "", headers=headers,
-                        anthropic_version=args.anthropic_version, limits=limits, without=without)
+    target = settings.target()
+    if target is not None:
         try:
             models_status, models_body = probe_models(target)
         except Unreachable as exc:
-            return stop_early(args, target, EXIT_UNREACHABLE,
-                              f"the target {target.redact(display_url(base_url))} cannot be reached: {exc}")
-        if models_status in (401, 403) and (refusal := key_rejected(target, args.model or "probe-model")):
-            return stop_early(args, target, EXIT_KEY_REJECTED,
+            return stop_early(settings, target, EXIT_UNREACHABLE,
+                              f"the target {target.redact(display_url(target.base_url))} cannot be reached: {exc}")
+        if models_status in (401, 403) and (refusal := key_rejected(target, settings.model or "probe-model")):
+            return stop_early(settings, target, EXIT_KEY_REJECTED,
                               f"the target rejected the API key on every request ({refusal}), with x-api-key and with "
                               "Authorization: Bearer; check --api-key (against `anthropic-conformance serve`, pass the "
                               "key its start-up banner printed). No check was run.")
@@ -308,21 +271,17 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"error: no model to test: GET /v1/models {why}. Pass --model"
                       + (" and check the API key." if models_status in (401, 403) else "."), file=sys.stderr)
                 return EXIT_USAGE
-        generating = args.budget_tokens is None or args.budget_tokens > 0  # --budget-tokens 0: not even 1 token
+        generating = settings.budget_tokens is None or settings.budget_tokens > 0  # 0: not even 1 token
         if generating and (said := model_unknown(target)):
             listed = listed_models(models_body)
-            return stop_early(args, target, EXIT_MODEL_UNKNOWN,
+            return stop_early(settings, target, EXIT_MODEL_UNKNOWN,
                               f"the target does not know the model {json.dumps(target.model)} (POST /v1/messages answered "
                               f"{said}); pass one it serves with --model"
                               + (f" (GET /v1/models lists {', '.join(listed)})" if listed else "")
                               + ". No check was run.")
-    selection = {"keyword": args.keyword, "expensive": args.expensive, "level": args.level,
-                 "budget_tokens": args.budget_tokens}
-    run = ConformanceRun(target, expensive=args.expensive, report_path=args.report, selection=selection,
-                         level=args.level, transcripts_dir=args.save_transcripts, budget_tokens=args.budget_tokens,
-                         deviations=deviations, limits=limits)
+    run = Run(settings, targets={"": target})
     shown = args.verbose or args.pytest_output
-    code = run_pytest(run, args.keyword, None, args.verbose, pytest_output=shown)  # JUnit: from the report
+    code = run_pytest(run, settings.keyword, None, args.verbose, pytest_output=shown)  # JUnit: from the report
     if code == pytest.ExitCode.USAGE_ERROR:
         return EXIT_USAGE
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
@@ -332,14 +291,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         return pytest_broke(code, shown)
     from conformance.summary import print_summary
 
-    print_summary(run.report, args.level, details=not shown)
+    print_summary(run.report, settings.level, details=not shown)
     label = "reference" if run.report["target"]["embedded"] else run.report["target"]["base_url"]
-    write_views({label: run.report}, args.markdown, args.html)
-    if args.junit:
+    write_views({label: run.report}, settings.markdown, settings.html)
+    if settings.junit:
         from conformance.junit import write_junit
 
-        write_junit(run.report, args.junit)
-    return EXIT_FAILED if failing(run.report, args.level) else EXIT_OK
+        write_junit(run.report, settings.junit)
+    return EXIT_FAILED if run.failing(run.report) else EXIT_OK
 
 
 def write_views(reports: dict[str, dict], markdown: str | None, html: str | None) -> None:
@@ -376,39 +335,32 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def stop_early(args: argparse.Namespace, target, code: int, sentence: str) -> int:
+def stop_early(settings, target, code: int, sentence: str) -> int:
     """Nothing can be judged: one sentence on stderr, and the report (with no results) and JUnit still written."""
     from conformance.report import build_report, write_report
 
     sentence = target.redact(sentence)
     print(f"error: {sentence}", file=sys.stderr)
-    if args.report or args.junit:
-        report = build_report(target, {"keyword": args.keyword, "expensive": args.expensive, "level": args.level,
-                                       "budget_tokens": args.budget_tokens}, [], (0, 0))
-        report["stopped"] = {"reason": sentence, "exit_code": code}
-        if args.report:
-            write_report(report, args.report)
-        if args.junit:  # an empty suite: a CI test tab shows the run, not a stale file
+    if settings.report or settings.junit:
+        report = build_report(target, settings.selection, [], budget_limit=settings.budget_tokens,
+                              stopped={"reason": sentence, "exit_code": code})
+        if settings.report:
+            write_report(report, settings.report)
+        if settings.junit:  # an empty suite: a CI test tab shows the run, not a stale file
             from conformance.junit import write_junit
 
-            write_junit(report, args.junit)
+            write_junit(report, settings.junit)
     return code
 
 
 def pytest_broke(code: int, shown: bool) -> int:
     """pytest ended without judging the checks (interrupted, or broken inside): one sentence, exit 1."""
-    how = "was interrupted" if code == 2 else f"stopped with its exit code {int(code)}"
+    import pytest
+
+    how = "was interrupted" if code == pytest.ExitCode.INTERRUPTED else f"stopped with its exit code {int(code)}"
     print(f"error: pytest {how} before the checks were judged"
           + ("." if shown else "; run again with --pytest-output to see pytest's own report."), file=sys.stderr)
     return EXIT_FAILED
-
-
-def failing(report: dict, level: str) -> int:
-    """Failures and errors at the level, less known deviations that still fail, plus those that now pass."""
-    summary = report["compat_summary" if level == "compat" else "summary"]
-    strict = report["summary"]
-    return (summary["fail"] + summary["error"] - strict.get("expected_failures", 0)
-            + strict.get("unexpectedly_passing", 0))
 
 
 def run_pytest(run, keyword: str | None, junit: str | None = None, verbose: bool = False,
@@ -432,12 +384,12 @@ def run_pytest(run, keyword: str | None, junit: str | None = None, verbose: bool
         pytest_args += ["-k", keyword]
     if junit:
         pytest_args += ["--junitxml", junit]
+    from conformance.pytest_run import ConformanceRun
+
     progress = None if pytest_output else Progress(list(run.targets), keyword)
     run.prepare()
-    try:
-        from conformance import pytest_fixtures  # also when the entry point is not installed (a checkout)
-
-        return pytest.main(pytest_args, plugins=[run, pytest_fixtures, *([progress] if progress else [])])
+    try:  # the run's plugin registers its fixtures (also when the entry point is not installed: a checkout)
+        return pytest.main(pytest_args, plugins=[ConformanceRun(run), *([progress] if progress else [])])
     finally:
         if progress is not None:
             progress.close()
@@ -451,26 +403,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from conformance import matrix
     from conformance.inputs import InputError, check_outputs
-    from conformance.pytest_run import ConformanceRun, load_deviations
+    from conformance.run import Run
+    from conformance.settings import Settings, SettingsError, load_deviations
     from conformance.targets import TargetsError, load_targets
 
     try:
         specs = load_targets(args.targets)
         deviations = {s.name: load_deviations(s.deviations) for s in specs if s.deviations}
         check_outputs({"--markdown": args.markdown, "--html": args.html}, {"--reports": args.reports})
-    except (TargetsError, pytest.UsageError, InputError) as exc:  # a bad targets file, deviations file or output
+        settings = Settings.from_args(args, environ={})  # the targets come from the file, not the environment
+    except (TargetsError, SettingsError, InputError) as exc:  # a bad targets file, deviations file or output
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     workers = args.workers if args.workers is not None else default_workers(specs)
     extra = []
     if workers > 1 and importlib.util.find_spec("xdist") is not None:
         extra = ["-n", str(workers), "--dist", "loadgroup"]
-    selection = {"keyword": args.keyword, "expensive": args.expensive, "level": args.level,
-                 "budget_tokens": args.budget_tokens}
-    run = ConformanceRun(targets={s.name: s.target for s in specs}, deviations=deviations, expensive=args.expensive,
-                         selection=selection, level=args.level, budget_tokens=args.budget_tokens,
-                         reports_dir=args.reports)
-    code = run_pytest(run, args.keyword, extra=extra, pytest_output=args.pytest_output)
+    run = Run(settings, targets={s.name: s.target for s in specs}, deviations=deviations, reports_dir=args.reports)
+    code = run_pytest(run, settings.keyword, extra=extra, pytest_output=args.pytest_output)
     if code == pytest.ExitCode.USAGE_ERROR:
         return EXIT_USAGE
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
@@ -482,10 +432,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(matrix.render_terminal(matrix.build(run.reports)))
     write_views(run.reports, args.markdown, args.html)
     print(f"\nreports in {args.reports}/: " + ", ".join(f"{name}.json" for name in run.reports))
-    failed = [name for name, report in run.reports.items() if failing(report, args.level)]
+    failed = [name for name, report in run.reports.items() if run.failing(report)]
     if not failed:
         return EXIT_OK
-    print(f"{len(failed)} of {len(run.reports)} targets failed at the {args.level} level: {', '.join(failed)}"
+    print(f"{len(failed)} of {len(run.reports)} targets failed at the {settings.level} level: {', '.join(failed)}"
           + (" (--no-gate: exit 0 anyway)" if args.no_gate else ""))
     return EXIT_OK if args.no_gate else EXIT_FAILED
 

@@ -121,64 +121,66 @@ def check_keyword(keyword: str | None) -> None:
                          "e.g. -k 'streaming and not tool'") from None
 
 
-def run_inputs(args: Namespace, base_url: str | None, key: str) -> tuple:
-    """What `run` is given, checked before anything is started or sent: (without, limits, headers, deviations), or
-    InputError with one sentence (a run's results are never lost to an output path that cannot be written)."""
-    import pytest
-
-    from conformance.limits import limits_from
-    from conformance.pytest_run import load_deviations, parse_features, parse_headers
+def run_inputs(settings, args: Namespace) -> None:
+    """What `run` is given, checked before anything is started or sent; InputError with one sentence (a run's
+    results are never lost to an output path that cannot be written)."""
+    from conformance.settings import SettingsError
 
     try:
-        without, headers = parse_features(args.without), parse_headers(args.header)
-        deviations = {"": load_deviations(args.deviations)} if args.deviations else {}
-        limits = limits_from(lambda dest: getattr(args, dest, None))
-    except (pytest.UsageError, ValueError) as exc:
+        settings.check()
+    except SettingsError as exc:
         raise InputError(str(exc)) from None
-    check_keyword(getattr(args, "keyword", None))
-    if base_url:
-        check_base_url(base_url, "--base-url" if args.base_url else "$ANTHROPIC_BASE_URL")
-        if not key:
+    check_keyword(settings.keyword)
+    if settings.base_url:
+        check_base_url(settings.base_url, "--base-url" if getattr(args, "base_url", None) else "$ANTHROPIC_BASE_URL")
+        if not settings.api_key:
             raise InputError("a real target needs an API key: pass --api-key or set ANTHROPIC_API_KEY.")
-    check_outputs({"--report": args.report, "--junit": args.junit, "--markdown": args.markdown, "--html": args.html},
-                  {"--save-transcripts": args.save_transcripts})
-    return without, limits, headers, deviations
+    check_outputs({"--report": settings.report, "--junit": settings.junit, "--markdown": settings.markdown,
+                   "--html": settings.html}, {"--save-transcripts": settings.save_transcripts})
 
 
 # -- the targets file -------------------------------------------------------------------------------------------------
 
 def targets_schema() -> dict[str, Any]:
-    """The JSON Schema of a targets file, built from the tables it must agree with (the limit options and their
-    ranges, the optional features); schemas/targets.schema.json is this, written out (`python -m conformance.inputs`)."""
+    """The JSON Schema of a targets file, built from the tables it must agree with (the settings offered in a targets
+    file, the limits' ranges, the optional features); schemas/targets.schema.json is this, written out (`python -m conformance.inputs`)."""
     from conformance.engine import FEATURES
-    from conformance.limits import LEAST, LIMIT_OPTIONS, Limits, whole
+    from conformance.limits import LEAST, Limits, whole
+    from conformance.settings import TARGETS, options
 
-    limits: dict[str, Any] = {}
     defaults = Limits()
-    for field, name, text in LIMIT_OPTIONS:
-        least, allowed = LEAST[field]
-        limits[name.replace("-", "_")] = {
-            "type": "integer" if whole(field) else "number", "minimum" if allowed else "exclusiveMinimum": least,
-            "description": f"{text} (default {getattr(defaults, field)}; --{name} of run)"}
+    described = {  # each row offered in a targets file, as the file writes it
+        "base_url": {"type": "string", "description": "the SDK's base_url: an http:// or https:// URL"},
+        "model": {"type": "string", "description": "the model (default: the first one the target lists)"},
+        "without": {"type": "array", "items": {"enum": list(FEATURES)},
+                    "description": "optional features the target does not offer"},
+        "deviations": {"type": "string", "description": "a known-deviations file (TOML), relative to the targets file"},
+        "anthropic_version": {"type": "string", "description": "anthropic-version of the general probes"},
+    }
+    properties: dict[str, Any] = {
+        "api_key_env": {"type": "string", "minLength": 1,
+                        "description": "the environment variable that holds the key (a key never goes in the file)"},
+        "headers": {"type": "object", "additionalProperties": {"type": "string"},
+                    "description": "extra request headers, name = value"},
+    }
+    for option in options(TARGETS):
+        if option.limit:
+            least, allowed = LEAST[option.limit]
+            text = option.help.rsplit(" (default", 1)[0]
+            properties[option.name] = {
+                "type": "integer" if whole(option.limit) else "number", "minimum" if allowed else "exclusiveMinimum":
+                least, "description": f"{text} (default {getattr(defaults, option.limit)}; {option.cli_flag} of run)"}
+        else:
+            properties[option.name] = described[option.name]
+    order = ["base_url", "api_key_env", "model", "headers", "without", "deviations", "anthropic_version"]
+    properties = {name: properties[name] for name in sorted(properties, key=lambda n: (
+        order.index(n) if n in order else len(order)))}
     target = {
         "type": "object",
         "description": "One target. Without base_url it is the embedded reference server.",
         "additionalProperties": False,
         "dependentRequired": {"base_url": ["api_key_env"]},
-        "properties": {
-            "base_url": {"type": "string", "description": "the SDK's base_url: an http:// or https:// URL"},
-            "api_key_env": {"type": "string", "minLength": 1,
-                            "description": "the environment variable that holds the key (a key never goes in the file)"},
-            "model": {"type": "string", "description": "the model (default: the first one the target lists)"},
-            "headers": {"type": "object", "additionalProperties": {"type": "string"},
-                        "description": "extra request headers, name = value"},
-            "without": {"type": "array", "items": {"enum": list(FEATURES)},
-                        "description": "optional features the target does not offer"},
-            "deviations": {"type": "string",
-                           "description": "a known-deviations file (TOML), relative to the targets file"},
-            "anthropic_version": {"type": "string", "description": "anthropic-version of the general probes"},
-            **limits,
-        },
+        "properties": properties,
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

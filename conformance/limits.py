@@ -1,9 +1,7 @@
-"""The limits of every request to a target, and the one table that makes their options for run, the plugin and a
-targets file."""
+"""The limits of every request to a target: their ranges and the options that set them (rows of conformance.settings)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,8 +69,8 @@ class LimitError(ValueError):
         super().__init__(f"{self.option} {requirement(name)}")
 
 
-# Each limit's option: (Limits field, name, what it bounds). The name is `--NAME` for `run`, `--conformance-NAME` for
-# the pytest plugin, and NAME with underscores in a targets file.
+# Each limit's option: (Limits field, name, what it bounds); conformance.settings makes a row of each (`--NAME` for
+# `run`, `--conformance-NAME` for the pytest plugin, NAME with underscores in a targets file).
 LIMIT_OPTIONS = (
     ("request_timeout", "timeout", "total seconds per request, headers and whole body"),
     ("connect_timeout", "connect-timeout", "seconds to connect"),
@@ -94,22 +92,3 @@ def requests_per_second(text: str) -> float:
 
 
 KINDS = {"max_rps": requests_per_second}
-
-
-def limit_options(prefix: str = "") -> Iterator[tuple[str, str, type, str]]:
-    """(flag, dest, type, help with the default) of each limit, for argparse or pytest's parser."""
-    defaults = Limits()
-    for field, name, text in LIMIT_OPTIONS:
-        default = getattr(defaults, field)
-        shown = f"{default:g}" if isinstance(default, float) else str(default)
-        kind = KINDS.get(field, type(default))
-        yield f"--{prefix}{name}", (prefix + name).replace("-", "_"), kind, f"{text} (default {shown})"
-
-
-def limits_from(value: Callable[[str], Any], prefix: str = "") -> Limits:
-    """Limits from the options (`value(dest)`, None where not given); ValueError with a sentence naming the option
-    (`--{prefix}{name}`) for a bad one."""
-    try:
-        return Limits.given(**{field: value((prefix + name).replace("-", "_")) for field, name, _ in LIMIT_OPTIONS})
-    except LimitError as exc:
-        raise ValueError(f"--{prefix}{exc.option} {requirement(exc.name)}") from None

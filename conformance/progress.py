@@ -31,7 +31,7 @@ class Progress:
     controller, under xdist) and shows a line per area; an area's final line when its last check is in."""
 
     def __init__(self, targets: list[str], keyword: str | None = None, live: bool | None = None, stream=None):
-        from conformance.pytest_run import selected_items
+        from conformance.selection import selected_items
 
         self.stream = stream or sys.stdout
         self.live = fancy(self.stream) if live is None else live

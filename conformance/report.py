@@ -54,12 +54,48 @@ def result_dict(result: CheckResult, message: str, duration: float = 0.0) -> dic
     }
 
 
-def build_report(target: Target, selection: dict, results: list[dict], exchanges_tokens: tuple[int, int]) -> dict:
+def record_of(result: CheckResult, message: str, duration: float = 0.0, *, target: str = "",
+              deviation: dict | None = None, worker: str = "") -> dict:
+    """A judged item's record as a run carries it to the report: the result, the target's name, the deviation
+    status; under xdist each worker's copy of a shared exchange is counted as its own (its name gets the worker's)."""
+    record = result_dict(result, message, duration)
+    record["target"] = target
+    if deviation:
+        record["deviation"] = deviation
+    if worker:
+        for exchange in record["exchanges"]:
+            exchange["name"] = f"{worker}:{exchange['name']}"
+    return record
+
+
+def outside_record(item_id: str, reason: str) -> dict:
+    """The record of an item that failed outside its check: an error, never a verdict on the target."""
+    from conformance.engine import all_checks, split_item_id
+
+    check = all_checks().get(split_item_id(item_id)[0])
+    result = CheckResult(item_id, Verdict.ERROR, check.rule if check else "HARNESS", check.tier if check else "free",
+                         reason=reason)
+    return result_dict(result, f"ERROR {item_id}: {reason}")
+
+
+def build_report(target: Target, selection: dict, results: list[dict], *, name: str = "",
+                 budget_limit: int | None = None, budget_reserved: int | None = None, waited: dict | None = None,
+                 stopped: dict | None = None) -> dict:
+    """The report of one target: every record, the summaries, profiles, tokens, budget, waits, and why the run
+    stopped early if it did. The one place the report's shape is written."""
     from conformance.engine import all_checks
+    from conformance.pacing import Pacer
     from conformance.profiles import readiness
 
+    exchanges: dict[str, dict] = {}  # each exchange once, however many checks (and workers) read it
+    for record in results:
+        for ex in record.get("exchanges", []):
+            exchanges.setdefault(ex["name"], ex)
+    requested = sum(ex["tokens_requested"] for ex in exchanges.values())
     summary = _summary(r["verdict"] for r in results)
-    compat_summary = _summary(r["compat_verdict"] for r in results)
+    statuses = [r.get("deviation", {}).get("status") for r in results]
+    summary["expected_failures"] = statuses.count("expected-failure")
+    summary["unexpectedly_passing"] = statuses.count("unexpectedly-passing")
     all_ids = [item for check in all_checks().values() for item in check.item_ids()]
     report = {
         "schema_version": SCHEMA_VERSION,
@@ -67,20 +103,33 @@ def build_report(target: Target, selection: dict, results: list[dict], exchanges
         "tool": {"name": "anthropic-conformance", "version": __version__, "sdk_version": sdk_version(),
                  "python": platform.python_version()},
         "target": {"base_url": target.redact(display_url(target.base_url)), "model": target.model,
-                   "anthropic_version": target.anthropic_version, "embedded": target.embedded},
+                   "anthropic_version": target.anthropic_version, "embedded": target.embedded,
+                   **({"name": name} if name else {})},
         "selection": selection,
         "results": sorted(results, key=lambda r: r["id"]),
         "summary": summary,
-        "compat_summary": compat_summary,
+        "compat_summary": _summary(r["compat_verdict"] for r in results),
         "profiles": readiness(results, all_ids),
-        "tokens": {"requested": exchanges_tokens[0], "used": exchanges_tokens[1]},
+        "tokens": {"requested": requested, "used": sum(ex["tokens_used"] for ex in exchanges.values())},
         "limits": target.limits.as_dict(),
+        "budget": {"limit": budget_limit, "reserved": requested if budget_reserved is None else budget_reserved},
+        "waited": waited if waited is not None else Pacer().waited(),
     }
     down = next((r["reason"] for r in report["results"] if STOPPED_SENDING in r["reason"]), None)
-    if down:  # the breaker's sentence, without the exchange of whichever check happened to come first
+    if stopped:
+        report["stopped"] = stopped
+    elif down:  # the breaker's sentence, without the exchange of whichever check happened to come first
         report["stopped"] = {"reason": down[down.find("not sent:"):] if "not sent:" in down else down,
                              "exit_code": None}
     return json.loads(target.redact(json.dumps(report)))
+
+
+def failing(report: dict, level: str) -> int:
+    """Failures and errors at the level, less known deviations that still fail, plus those that now pass."""
+    summary = report["compat_summary" if level == "compat" else "summary"]
+    strict = report["summary"]
+    return (summary["fail"] + summary["error"] - strict.get("expected_failures", 0)
+            + strict.get("unexpectedly_passing", 0))
 
 
 def _summary(verdicts) -> dict[str, int]:

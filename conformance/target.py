@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from conformance.transport import Limits
+from conformance.limits import Limits
+from conformance.settings import DEFAULT_ANTHROPIC_VERSION
 
 REDACTED = "<redacted>"
 
@@ -57,7 +58,7 @@ class Target:
     api_key: Secret = field(repr=False)
     model: str = ""
     headers: tuple[tuple[str, str], ...] = ()
-    anthropic_version: str = "2023-06-01"
+    anthropic_version: str = DEFAULT_ANTHROPIC_VERSION
     embedded: bool = False  # the harness's own reference server: deterministic, everything may run
     limits: Limits = Limits()  # timeouts, size cap, breaker and concurrency cap of every request to it
     without: frozenset[str] = frozenset()  # optional features the target declares it does not offer
@@ -74,6 +75,17 @@ class Target:
     @property
     def deterministic(self) -> bool:
         return self.embedded
+
+    def handover(self) -> dict:
+        """The target as JSON-able data for a pytest-xdist worker, over its private channel (the key revealed)."""
+        return {"base_url": self.base_url, "api_key": self.api_key.reveal(), "model": self.model,
+                "headers": [list(pair) for pair in self.headers], "anthropic_version": self.anthropic_version,
+                "embedded": self.embedded, "limits": self.limits.as_dict(), "without": sorted(self.without)}
+
+    @classmethod
+    def from_handover(cls, data: dict) -> Target:
+        return cls(**{**data, "api_key": Secret(data["api_key"]), "headers": tuple(tuple(p) for p in data["headers"]),
+                      "without": frozenset(data["without"]), "limits": Limits(**data["limits"])})
 
     def redact(self, text: str) -> str:
         from urllib.parse import urlsplit

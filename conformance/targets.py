@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conformance.inputs import InputError, check_base_url, check_targets
-from conformance.target import Secret, Target
-from conformance.transport import limits_from
+from conformance.settings import TARGETS, Settings, options
+from conformance.target import Target
 
 
 class TargetsError(Exception):
@@ -58,10 +58,8 @@ def load_targets(path: str | os.PathLike, environ: dict[str, str] | None = None)
             check_base_url(entry["base_url"], f"[targets.{name}] base_url")
         except InputError as exc:
             raise TargetsError(f"{path}: {exc}") from None
-        limits = limits_from(entry.get)  # valid: the schema holds each limit to its range (conformance.limits.LEAST)
-        target = Target(base_url=entry["base_url"], api_key=Secret(environ[variable]), model=entry.get("model", ""),
-                        headers=tuple(entry.get("headers", {}).items()),
-                        anthropic_version=entry.get("anthropic_version", "2023-06-01"), limits=limits,
-                        without=frozenset(entry.get("without", [])))
+        # the run's settings table makes the target, as for `run` (the schema held each value to its range)
+        values = {option.name: entry.get(option.name) for option in options(TARGETS) if option.name != "deviations"}
+        target = Settings({**values, "header": entry.get("headers"), "api_key": environ[variable]}).target()
         specs.append(TargetSpec(name, target, deviations))
     return specs

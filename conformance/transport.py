@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 # the limits and their options live in conformance.limits; imported from here by many, so they stay importable here
-from conformance.limits import LIMIT_OPTIONS, Limits, MiB, limit_options, limits_from  # noqa: F401
+from conformance.limits import Limits, MiB  # noqa: F401
 from conformance.pacing import BUSY, Pacer, RateLimited
 
 PIECE = 64 * 1024  # decoded bytes handed on at a time: a gzip bomb never inflates more than this at once

@@ -108,9 +108,6 @@ def render(result: CheckResult, statement: str, reproduce: str, level: str = "st
     return "\n".join(lines)
 
 
-DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
-
-
 def reproduce_command(target, item_id: str, *, expensive: bool = False, level: str = "strict") -> str:
     """The `run` command that judges one check again against the same target with the run's settings: base URL
     (redacted), model, extra header names (their values never: `<value>`), anthropic-version when not the default,
@@ -118,6 +115,7 @@ def reproduce_command(target, item_id: str, *, expensive: bool = False, level: s
     $ANTHROPIC_API_KEY)."""
     import shlex
 
+    from conformance.settings import DEFAULT_ANTHROPIC_VERSION
     from conformance.target import display_url
 
     parts = ["anthropic-conformance", "run"]

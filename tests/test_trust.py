@@ -136,13 +136,22 @@ from pathlib import Path
 import pytest
 
 from conformance.pytest_run import ConformanceRun
+from conformance.run import Run
+from conformance.settings import Settings
 
-run = ConformanceRun(None, report_path=sys.argv[1], selection={"keyword": "auth"})
+
+class BreakSetup:
+    def pytest_runtest_setup(self, item):
+        raise RuntimeError("the setup broke before the check")
+
+
+run = Run(Settings({"report": sys.argv[1], "keyword": "auth"}))
 suites = Path(str(resources.files("conformance.suites")))
 run.prepare()
 try:
     code = pytest.main([str(suites), "-c", str(suites / "conformance.ini"), "--rootdir", str(suites), "-q",
-                        "-p", "no:cacheprovider", "-p", "no:anthropic_conformance", "-k", "auth"], plugins=[run])
+                        "-p", "no:cacheprovider", "-p", "no:anthropic_conformance", "-k", "auth"],
+                       plugins=[ConformanceRun(run), BreakSetup()])
 finally:
     run.stop_server()
 print("exit", int(code))
@@ -150,8 +159,8 @@ print("exit", int(code))
 
 
 def test_items_that_fail_outside_their_check_are_errors_in_the_report(tmp_path):
-    """Without the suites' fixtures (the entry point not installed), every item errors at setup: each is an
-    `error` in the report, none is missing, and the run fails."""
+    """Every item errors at setup (before its check runs): each is an `error` in the report, none is missing, and
+    the run fails."""
     import json
     import subprocess
     import sys
@@ -167,7 +176,7 @@ def test_items_that_fail_outside_their_check_are_errors_in_the_report(tmp_path):
     auth = sorted(i for c in all_checks().values() for i in c.item_ids() if "auth" in i)  # as -k auth selects
     assert sorted(r["id"] for r in report["results"]) == auth
     assert {r["verdict"] for r in report["results"]} == {"error"}
-    assert all("fixture 'conformance_check' not found" in r["reason"] and "in setup" in r["reason"]
+    assert all("the setup broke before the check" in r["reason"] and "in setup" in r["reason"]
                for r in report["results"]), report["results"][0]["reason"]
     assert report["summary"]["error"] == len(auth) and report["summary"]["pass"] == 0
 
@@ -176,10 +185,12 @@ def test_a_suite_that_cannot_be_collected_leaves_its_checks_as_errors(make_targe
     from types import SimpleNamespace
 
     from conformance.pytest_run import ConformanceRun
+    from conformance.run import Run
+    from conformance.settings import Settings
 
-    run = ConformanceRun(make_target(), selection={"keyword": "streaming and not tool"})
-    run.pytest_collectreport(SimpleNamespace(failed=True, nodeid="test_streaming.py",
-                                             longreprtext="E   ImportError: cannot import name 'x'"))
+    run = Run(Settings({"keyword": "streaming and not tool"}), targets={"": make_target()})
+    ConformanceRun(run).pytest_collectreport(SimpleNamespace(failed=True, nodeid="test_streaming.py",
+                                                             longreprtext="E   ImportError: cannot import name 'x'"))
     report = run.build("", make_target())
     ids = {r["id"] for r in report["results"]}
     assert "streaming/framing" in ids and not {"streaming/tool-input", "streaming/parallel-tools"} & ids
