@@ -28,8 +28,9 @@ class ReportDiff:
 
 
 def verdicts(report: dict, level: str) -> dict[str, str]:
-    key = "compat_verdict" if level == "compat" else "verdict"
-    return {r["id"]: r.get(key) or r["verdict"] for r in report.get("results", [])}
+    from conformance.report import results_by_id, verdict_at
+
+    return {item: verdict_at(record, level) for item, record in results_by_id(report).items()}
 
 
 def compare(old: dict, new: dict, level: str = "strict") -> ReportDiff:

@@ -8,6 +8,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance.report import results_by_id, verdict_at
+
 VERDICTS = ("pass", "fail", "warn", "unsupported", "skipped", "error")
 NOT_RUN = "not run"
 FAILING = ("fail", "error")
@@ -151,7 +153,7 @@ def build(reports: dict[str, dict]) -> Matrix:
     infos = sorted((_target_info(name, report) for name, report in reports.items()),
                    key=lambda t: (-t.totals.failing(), -t.totals.failing("compat"), -t.totals.get("warn"),
                                   -t.totals.get("warn", "compat")))
-    by_target = {name: _results_by_id(report) for name, report in reports.items()}
+    by_target = {name: results_by_id(report) for name, report in reports.items()}
     ids = sorted({check_id for results in by_target.values() for check_id in results})
     rows: dict[str, list[Row]] = {}
     for check_id in ids:
@@ -221,19 +223,15 @@ def _count(verdicts) -> dict[str, int]:
     return {**{v: counts.get(v, 0) for v in VERDICTS}, "total": sum(counts.values())}
 
 
-def _results_by_id(report: dict) -> dict[str, dict]:
-    return {str(r["id"]): r for r in report.get("results") or [] if isinstance(r, dict) and r.get("id")}
-
-
 def _cell(result: dict | None) -> Cell:
     if result is None:
         return Cell(NOT_RUN, NOT_RUN)
-    verdict = str(result.get("verdict", "error"))
+    verdict = verdict_at(result, "strict")
     deviation = result.get("deviation")
     known = str(deviation.get("reason") or "known deviation") if isinstance(deviation, dict) else ""
     from conformance.junit import one_line
 
-    return Cell(verdict, str(result.get("compat_verdict", verdict)), str(result.get("message", "")),
+    return Cell(verdict, verdict_at(result, "compat"), str(result.get("message", "")),
                 str(result.get("reason", "")), known, one_line(result))
 
 

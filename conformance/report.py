@@ -124,6 +124,18 @@ def build_report(target: Target, selection: dict, results: list[dict], *, name: 
     return json.loads(target.redact(json.dumps(report)))
 
 
+# -- reading a report: the helpers every view (matrix, diff, summary) uses ------------------------------------------
+
+def results_by_id(report: dict) -> dict[str, dict]:
+    """Check item id -> its record."""
+    return {str(r["id"]): r for r in report.get("results") or [] if isinstance(r, dict) and r.get("id")}
+
+
+def verdict_at(record: dict, level: str) -> str:
+    """A record's verdict at a level: strict (the real API) or compat (the clients)."""
+    return str((record.get("compat_verdict") if level == "compat" else None) or record.get("verdict", "error"))
+
+
 def failing(report: dict, level: str) -> int:
     """Failures and errors at the level, less known deviations that still fail, plus those that now pass."""
     summary = report["compat_summary" if level == "compat" else "summary"]
