@@ -171,7 +171,7 @@ def targets_schema() -> dict[str, Any]:
                 "type": "integer" if whole(option.limit) else "number", "minimum" if allowed else "exclusiveMinimum":
                 least, "description": f"{text} (default {getattr(defaults, option.limit)}; {option.cli_flag} of run)"}
         else:
-            properties[option.name] = described[option.name]
+            properties[option.name] = described.get(option.name, {"type": "string", "description": option.help})
     order = ["base_url", "api_key_env", "model", "headers", "without", "deviations", "anthropic_version"]
     properties = {name: properties[name] for name in sorted(properties, key=lambda n: (
         order.index(n) if n in order else len(order)))}

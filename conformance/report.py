@@ -104,7 +104,7 @@ def build_report(target: Target, selection: dict, results: list[dict], *, name: 
                  "python": platform.python_version()},
         "target": {"base_url": target.redact(display_url(target.base_url)), "model": target.model,
                    "anthropic_version": target.anthropic_version, "embedded": target.embedded,
-                   **({"name": name} if name else {})},
+                   "model_row": _model_row(target), **({"name": name} if name else {})},
         "selection": selection,
         "results": sorted(results, key=lambda r: r["id"]),
         "summary": summary,
@@ -134,6 +134,13 @@ def results_by_id(report: dict) -> dict[str, dict]:
 def verdict_at(record: dict, level: str) -> str:
     """A record's verdict at a level: strict (the real API) or compat (the clients)."""
     return str((record.get("compat_verdict") if level == "compat" else None) or record.get("verdict", "error"))
+
+
+def _model_row(target: Target) -> dict:
+    """Which row of fixtures/models.json judged the model, and how it was chosen."""
+    row = target.model_row
+    how = "--model-profile" if target.model_profile else "no row matches the id" if row.fallback else "the id"
+    return {"name": row.name, "chosen_by": how}
 
 
 def failing(report: dict, level: str) -> int:

@@ -95,6 +95,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("api_key", "API key (default $ANTHROPIC_CONFORMANCE_API_KEY, then $ANTHROPIC_API_KEY); never printed",
            env=("ANTHROPIC_CONFORMANCE_API_KEY", "ANTHROPIC_API_KEY")),
     Option("model", "model name (default: the first model the target lists)", places=frozenset({RUN, PLUGIN, TARGETS})),
+    Option("model_profile", "the row of fixtures/models.json that says what the model accepts (default: the row its "
+           "id matches; an unknown model gets the row `default`, whose unknown facts fail nothing)", metavar="NAME",
+           places=frozenset({RUN, PLUGIN, TARGETS})),
     Option("header", "extra request header (repeatable)", action="append", metavar="NAME:VALUE"),
     Option("anthropic_version", f"anthropic-version for general probes (default {DEFAULT_ANTHROPIC_VERSION})",
            default=DEFAULT_ANTHROPIC_VERSION, places=frozenset({RUN, PLUGIN, TARGETS})),
@@ -267,11 +270,17 @@ class Settings:
             return None
         return Target(base_url=self.base_url, api_key=Secret(self.api_key or ""), model=self.model or "",
                       headers=self.headers, anthropic_version=self.anthropic_version, limits=self.limits,
-                      without=self.features_without)
+                      without=self.features_without, model_profile=self.model_profile or "")
 
     def check(self) -> None:
         """Every value that can be judged before anything starts; SettingsError with one sentence."""
         self.limits, self.features_without, self.headers  # noqa: B018  (each raises SettingsError when bad)
+        if self.model_profile:
+            from conformance.model_table import row_names
+
+            if self.model_profile not in row_names():
+                raise SettingsError(f"{self.model_profile!r} is not a row of fixtures/models.json; rows: "
+                                    f"{', '.join(row_names())}", "model_profile")
         if self.deviations:
             load_deviations(self.deviations)
 

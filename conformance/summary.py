@@ -208,7 +208,12 @@ def summary_lines(report: dict, level: str = "strict") -> list[str]:
 
     target = report["target"]
     kind = "embedded reference server" if target["embedded"] else target["base_url"]
-    lines = [f"anthropic-conformance {report['tool']['version']} against {kind} (model {target['model']})"]
+    row = target.get("model_row") or {}
+    judged = {"the id": f"; row {row.get('name')} of fixtures/models.json",
+              "--model-profile": f"; row {row.get('name')} of fixtures/models.json, from --model-profile",
+              "no row matches the id": f"; no row of fixtures/models.json matches it: the conservative row "
+                                       f"{row.get('name')}"}.get(row.get("chosen_by"), "")
+    lines = [f"anthropic-conformance {report['tool']['version']} against {kind} (model {target['model']}{judged})"]
     lines += problem_lines(report) + not_run_lines(report)
     lines += [profile_line(name, profile, report) for name, profile in report["profiles"].items()]
     lines.append(counts_line(report, level))

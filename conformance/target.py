@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from conformance.limits import Limits
 from conformance.settings import DEFAULT_ANTHROPIC_VERSION
@@ -62,6 +62,7 @@ class Target:
     embedded: bool = False  # the harness's own reference server: deterministic, everything may run
     limits: Limits = Limits()  # timeouts, size cap, breaker and concurrency cap of every request to it
     without: frozenset[str] = frozenset()  # optional features the target declares it does not offer
+    model_profile: str = ""  # the row of fixtures/models.json to judge the model by ("": the row its id matches)
     retries: int = 6  # extra attempts of one request the target answers 429, 503 or 529 (conformance.pacing)
     retry_base: float = 1.0  # seconds of the first back-off when no retry-after is given, doubling each time
 
@@ -76,11 +77,18 @@ class Target:
     def deterministic(self) -> bool:
         return self.embedded
 
+    @property
+    def model_row(self):
+        """The row of fixtures/models.json that says what the model accepts (conformance.model_table)."""
+        from conformance.model_table import row_for
+
+        return row_for(self.model, self.model_profile or None)
+
     def handover(self) -> dict:
         """The target as JSON-able data for a pytest-xdist worker, over its private channel (the key revealed)."""
-        return {"base_url": self.base_url, "api_key": self.api_key.reveal(), "model": self.model,
-                "headers": [list(pair) for pair in self.headers], "anthropic_version": self.anthropic_version,
-                "embedded": self.embedded, "limits": self.limits.as_dict(), "without": sorted(self.without)}
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {**data, "api_key": self.api_key.reveal(), "headers": [list(pair) for pair in self.headers],
+                "limits": self.limits.as_dict(), "without": sorted(self.without)}
 
     @classmethod
     def from_handover(cls, data: dict) -> Target:

@@ -126,6 +126,8 @@ def reproduce_command(target, item_id: str, *, expensive: bool = False, level: s
         parts += [arg for name, _ in target.headers for arg in ("--header", shlex.quote(f"{name}:<value>"))]
         if target.anthropic_version != DEFAULT_ANTHROPIC_VERSION:
             parts += ["--anthropic-version", shlex.quote(target.anthropic_version)]
+        if target.model_profile:
+            parts += ["--model-profile", shlex.quote(target.model_profile)]
     if target.without:
         parts += ["--without", ",".join(sorted(target.without))]
     if expensive:
