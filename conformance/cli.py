@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--html", default=None, metavar="PATH", help="write a self-contained HTML page")
 
     sub.add_parser("checks", help="list every check id with its tier, area and rule")
+    from conformance.gateway.command import add_parser as add_gateway_parser
+
+    add_gateway_parser(sub)
     return parser
 
 
@@ -171,6 +174,10 @@ def command(args: argparse.Namespace) -> int:
         return cmd_compare(args)
     if args.command == "report":
         return cmd_report(args)
+    if args.command == "gateway":
+        from conformance.gateway.command import run as cmd_gateway
+
+        return cmd_gateway(args)
     return cmd_run(args)
 
 

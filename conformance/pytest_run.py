@@ -226,6 +226,7 @@ class ConformanceRun:
             slots = self.slots_folder(name) if self.slots_root else None
             self._sessions[name] = Session(self.targets[name], expensive=self.expensive, seed=self.seed,
                                            ledger=ledger, slots_dir=slots)
+            self._sessions[name].upstream = getattr(self, "upstream", None)  # gateway mode (conformance.gateway)
         return self._sessions[name]
 
     @property
