@@ -10,7 +10,7 @@ from conformance.engine import Context, Skip, check, fail, strict, warn
 from conformance.gateway.link import CONTROL, NotForwarded, Sent, control, pass_through_only, probe, reached
 from conformance.gateway.records import Record
 from conformance.probes import CLAUDE_CODE_BETAS, CLAUDE_CODE_HEADERS
-from conformance.verdicts import Evidence, Finding, Verdict
+from conformance.verdicts import Evidence, Finding
 
 ATTRIBUTION = "x-anthropic-billing-header: cc_version=2.1.197.a1b; cc_entrypoint=cli;"  # Claude Code's first block
 ERROR_DIRECTIVES = {"429": "rate-limit", "529": "overloaded", "500": "server-error"}
