@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--html", default=None, metavar="PATH", help="write a self-contained HTML page")
 
     sub.add_parser("checks", help="list every check id with its tier, area and rule")
+    from conformance.gateway.command import add_parser as add_gateway_parser
+
+    add_gateway_parser(sub)
     return parser
 
 
@@ -136,6 +139,10 @@ def command(args: argparse.Namespace) -> int:
         return cmd_compare(args)
     if args.command == "report":
         return cmd_report(args)
+    if args.command == "gateway":
+        from conformance.gateway.command import run as cmd_gateway
+
+        return cmd_gateway(args)
     return cmd_run(args)
 
 
@@ -404,14 +411,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from conformance import matrix
     from conformance.inputs import InputError, check_outputs
     from conformance.run import Run
-    from conformance.settings import Settings, SettingsError, load_deviations
+    from conformance.settings import COMPARE, Settings, SettingsError, load_deviations
     from conformance.targets import TargetsError, load_targets
 
     try:
         specs = load_targets(args.targets)
         deviations = {s.name: load_deviations(s.deviations) for s in specs if s.deviations}
         check_outputs({"--markdown": args.markdown, "--html": args.html}, {"--reports": args.reports})
-        settings = Settings.from_args(args, environ={})  # the targets come from the file, not the environment
+        settings = Settings.from_args(args, COMPARE)  # the targets come from the file
     except (TargetsError, SettingsError, InputError) as exc:  # a bad targets file, deviations file or output
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

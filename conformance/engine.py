@@ -103,6 +103,7 @@ class Session:
     idle_gap_limit: float = 15.0  # seconds of stream silence after which proxies may cut the connection
     ledger: TokenLedger = field(default_factory=TokenLedger)  # output tokens: counted, and capped by a budget
     slots_dir: str | None = None  # lock files of the concurrency cap, shared by every process of the run
+    upstream: object | None = None  # gateway mode: the recording upstream's Recorder (conformance.gateway)
     _exchanges: dict[str, Exchange] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from argparse import ArgumentTypeError, Namespace
+from argparse import Namespace
 from pathlib import Path
 from typing import Any
+
+from conformance.settings import at_least, port  # noqa: F401  (the argparse types, where the CLI finds them)
 
 SCHEMA_FILE = "targets.schema.json"
 SCHEMA_ID = "https://anthropic-conformance.invalid/schemas/" + SCHEMA_FILE
@@ -41,28 +43,6 @@ def check_base_url(url: str, option: str = "--base-url") -> None:
         raise InputError(f"{option} {display_url(url)}: the scheme {parts.scheme}:// is not http:// or https://")
     if not parts.hostname:
         raise InputError(f"{option} {display_url(url)} has no host")
-
-
-def port(text: str) -> int:
-    """The type of serve's --port: 0 to 65535."""
-    if not text.isdigit() or int(text) > 65535:
-        raise ArgumentTypeError(f"a port is a number from 0 to 65535 (0: a free one), not {text}")
-    return int(text)
-
-
-def at_least(least: int):
-    """An argparse type: a whole number >= least (--budget-tokens, --workers, -n)."""
-
-    def whole_number(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = least - 1
-        if value < least:
-            raise ArgumentTypeError(f"a whole number >= {least} is needed, not {text}")
-        return value
-
-    return whole_number
 
 
 # -- output paths -----------------------------------------------------------------------------------------------------

@@ -62,6 +62,9 @@ class ConformanceRun:
             config.addinivalue_line("markers", f"{tier}: {text}")
         if not config.pluginmanager.is_registered(pytest_fixtures):
             config.pluginmanager.register(pytest_fixtures, "anthropic-conformance-fixtures")
+        if self.run.settings.upstream_port is not None and getattr(config.option, "numprocesses", None):
+            raise pytest.UsageError("gateway mode (--conformance-upstream-port) runs in one process: the recording "
+                                    "upstream's records live there; drop -n")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:

@@ -53,6 +53,8 @@ class Run:
         self.deviations = deviations
         self.reports_dir = reports_dir
         self.seed = seed
+        self.upstream = None  # gateway mode: the recording upstream's Recorder, read by the gateway/* checks
+        self._upstream_server = None  # the recording upstream this run started itself (--conformance-upstream-port)
         self.ledger_path: str | None = None  # the shared ledger file, made by the controller, read by workers
         self.slots_root: str | None = None  # lock files of each target's concurrency cap, shared with the workers
         self.worker = ""
@@ -110,7 +112,17 @@ class Run:
             self._server = EmbeddedServer().launch()
 
     def start(self) -> None:
-        """Every target ready to judge: the embedded server up, a model chosen (RunError when a target lists none)."""
+        """Every target ready to judge: the embedded server up, a model chosen (RunError when a target lists none),
+        and in gateway mode the recording upstream listening."""
+        if self.settings.upstream_port is not None and self.upstream is None:
+            from conformance.gateway.upstream import Upstream
+
+            try:
+                self._upstream_server = Upstream(port=self.settings.upstream_port).start()
+            except OSError as exc:
+                raise RunError(f"cannot listen on 127.0.0.1:{self.settings.upstream_port} for the recording upstream: "
+                               f"{exc.strerror or exc}") from None
+            self.upstream = self._upstream_server.recorder
         for name, target in list(self.targets.items()):
             if target is None:
                 if self._server is None:
@@ -133,7 +145,7 @@ class Run:
             ledger = TokenLedger(self.budget_tokens, self.shared_ledger_path() if self.budget_tokens else None)
             slots = self.slots_folder(name) if self.slots_root else None
             self._sessions[name] = Session(self.targets[name], expensive=self.expensive, seed=self.seed,
-                                           ledger=ledger, slots_dir=slots)
+                                           ledger=ledger, slots_dir=slots, upstream=self.upstream)
         return self._sessions[name]
 
     def slots_folder(self, name: str) -> str:
@@ -263,6 +275,8 @@ class Run:
     def stop_server(self) -> None:
         if self._server is not None:
             self._server.stop()
+        if self._upstream_server is not None:
+            self._upstream_server.stop()
 
     def redact(self, text: str) -> str:
         """Every credential of every target of the run (the embedded server's too) masked in text."""

@@ -15,7 +15,7 @@ from conformance.limits import LIMIT_OPTIONS, Limits, LimitError, requirement
 
 DEFAULT_ANTHROPIC_VERSION = "2023-06-01"  # the only place it is written for a run's probes
 PLUGIN_PREFIX = "conformance-"
-RUN, COMPARE, PLUGIN, TARGETS = "run", "compare", "plugin", "targets"  # where a row is offered
+RUN, COMPARE, PLUGIN, TARGETS, GATEWAY = "run", "compare", "plugin", "targets", "gateway"  # where a row is offered
 
 
 class SettingsError(ValueError):
@@ -46,7 +46,8 @@ class Option:
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
     env: tuple[str, ...] = ()  # read in order when the option is not given
-    places: frozenset[str] = frozenset({RUN, PLUGIN})
+    places: frozenset[str] = frozenset({RUN, PLUGIN, GATEWAY})
+    required: bool = False  # the flag must be given (where the row is offered, the plugin and targets file excepted)
     flag: str | None = None  # another flag for run and compare (e.g. -k)
     pytest_dest: str | None = None  # the plain pytest run reads pytest's own option instead (e.g. keyword for -k)
     limit: str | None = None  # the Limits field it sets
@@ -64,16 +65,30 @@ class Option:
         return self.pytest_dest or (PLUGIN_PREFIX + self.name).replace("-", "_")
 
 
-def _at_least_zero(text: str) -> int:
+def at_least(least: int):
+    """An argparse type: a whole number >= least (--budget-tokens, --workers, -n)."""
+
+    def whole_number(text: str) -> int:
+        from argparse import ArgumentTypeError
+
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise ArgumentTypeError(f"a whole number >= {least} is needed, not {text}")
+        return value
+
+    return whole_number
+
+
+def port(text: str) -> int:
+    """The type of a port option: 0 to 65535."""
     from argparse import ArgumentTypeError
 
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ArgumentTypeError(f"a whole number >= 0 is needed, not {text}")
-    return value
+    if not text.isdigit() or int(text) > 65535:
+        raise ArgumentTypeError(f"a port is a number from 0 to 65535 (0: a free one), not {text}")
+    return int(text)
 
 
 def _limit_rows() -> Iterator[Option]:
@@ -85,39 +100,49 @@ def _limit_rows() -> Iterator[Option]:
         shown = f"{default:g}" if isinstance(default, float) else str(default)
         kind = KINDS.get(field_name, type(default))
         yield Option(name.replace("-", "_"), f"{text} (default {shown})", kind=kind,
-                     metavar="S" if kind is float else "N", places=frozenset({RUN, PLUGIN, TARGETS}), limit=field_name)
+                     metavar="S" if kind is float else "N", places=frozenset({RUN, PLUGIN, TARGETS, GATEWAY}),
+                     limit=field_name)
 
 
-_EVERYWHERE = frozenset({RUN, COMPARE, PLUGIN})
+_EVERYWHERE = frozenset({RUN, COMPARE, PLUGIN, GATEWAY})
+_PER_TARGET = frozenset({RUN, PLUGIN, TARGETS, GATEWAY})
 OPTIONS: tuple[Option, ...] = (
     Option("base_url", "the SDK's base_url (default $ANTHROPIC_BASE_URL; none: the embedded reference server)",
            env=("ANTHROPIC_BASE_URL",), places=frozenset({RUN, PLUGIN, TARGETS})),
+    Option("gateway_url", "the gateway's base URL, as a client would use it (its /v1/messages is called)",
+           metavar="URL", places=frozenset({GATEWAY}), required=True),
+    Option("upstream_port", "gateway mode: the port of the recording upstream on 127.0.0.1 that the gateway sends to "
+           "(0: a free one, printed first); the gateway/* checks compare both sides", kind=port, metavar="PORT",
+           places=frozenset({GATEWAY, PLUGIN}), required=True),
+    Option("wait", "seconds to wait for the gateway to answer before the run (default 60)", default=60.0, kind=float,
+           metavar="S", places=frozenset({GATEWAY})),
     Option("api_key", "API key (default $ANTHROPIC_CONFORMANCE_API_KEY, then $ANTHROPIC_API_KEY); never printed",
            env=("ANTHROPIC_CONFORMANCE_API_KEY", "ANTHROPIC_API_KEY")),
-    Option("model", "model name (default: the first model the target lists)", places=frozenset({RUN, PLUGIN, TARGETS})),
+    Option("model", "model name (default: the first model the target lists)", places=_PER_TARGET),
     Option("model_profile", "the row of fixtures/models.json that says what the model accepts (default: the row its "
            "id matches; an unknown model gets the row `default`, whose unknown facts fail nothing)", metavar="NAME",
-           places=frozenset({RUN, PLUGIN, TARGETS})),
+           places=_PER_TARGET),
     Option("header", "extra request header (repeatable)", action="append", metavar="NAME:VALUE"),
     Option("anthropic_version", f"anthropic-version for general probes (default {DEFAULT_ANTHROPIC_VERSION})",
-           default=DEFAULT_ANTHROPIC_VERSION, places=frozenset({RUN, PLUGIN, TARGETS})),
+           default=DEFAULT_ANTHROPIC_VERSION, places=_PER_TARGET),
     Option("expensive", "also run the expensive checks", default=False, action="store_true", places=_EVERYWHERE),
     Option("budget_tokens", "cap the output tokens requested (sum of max_tokens); checks beyond it are skipped",
-           kind=_at_least_zero, metavar="N", places=_EVERYWHERE),
+           kind=at_least(0), metavar="N", places=_EVERYWHERE),
     Option("level", "which verdicts set the exit code: strict (like the real API, default) or compat (clients work)",
            default="strict", choices=("strict", "compat"), places=_EVERYWHERE),
     Option("without", "optional features the target does not offer, comma-separated (e.g. thinking,images)",
-           metavar="FEATURES", places=frozenset({RUN, PLUGIN, TARGETS})),
+           metavar="FEATURES", places=_PER_TARGET),
     Option("report", "write the JSON report", metavar="PATH"),
-    Option("junit", "write JUnit XML", metavar="PATH", places=frozenset({RUN})),
-    Option("markdown", "write the results as Markdown (a step summary)", metavar="PATH", places=frozenset({RUN})),
-    Option("html", "write the results as a self-contained HTML page", metavar="PATH", places=frozenset({RUN})),
+    Option("junit", "write JUnit XML", metavar="PATH", places=frozenset({RUN, GATEWAY})),
+    Option("markdown", "write the results as Markdown (a step summary)", metavar="PATH",
+           places=frozenset({RUN, GATEWAY})),
+    Option("html", "write the results as a self-contained HTML page", metavar="PATH", places=frozenset({RUN, GATEWAY})),
     Option("deviations", "known deviations (TOML): listed checks are expected to fail; one that passes fails the run",
-           metavar="FILE", places=frozenset({RUN, PLUGIN, TARGETS})),
+           metavar="FILE", places=_PER_TARGET),
     Option("save_transcripts", "save every exchange, normalised (ids, text and token counts masked), one JSON file "
            "each", metavar="DIR"),
     Option("keyword", "select checks (pytest -k syntax)", metavar="EXPR", flag="-k", pytest_dest="keyword",
-           places=frozenset({RUN, COMPARE})),
+           places=frozenset({RUN, COMPARE, GATEWAY})),
     *_limit_rows(),
 )
 BY_NAME = {option.name: option for option in OPTIONS}
@@ -140,6 +165,8 @@ def add_arguments(parser, place: str = RUN) -> None:
             target = limits
         flags = (option.cli_flag,)
         extra: dict[str, Any] = {"dest": option.name, "help": option.help}
+        if option.required and place != PLUGIN:
+            extra["required"] = True
         if option.action == "store_true":
             target.add_argument(*flags, action="store_true", **extra)
             continue
@@ -206,12 +233,15 @@ class Settings:
         return f"Settings({shown})"
 
     @classmethod
-    def from_values(cls, given: Callable[[str], Any], environ: Mapping[str, str] | None = None) -> Settings:
+    def from_values(cls, given: Callable[[str], Any], environ: Mapping[str, str] | None = None,
+                    place: str | None = None) -> Settings:
         """Settings from the options (`given(name)`, None or empty where not given), then each row's environment
-        variables, then its default."""
+        variables, then its default. With a place, only the rows offered there are read (and their variables)."""
         environ = os.environ if environ is None else environ
         values = {}
         for option in OPTIONS:
+            if place is not None and place not in option.places:
+                continue
             value = given(option.name)
             if value in (None, []) and option.env:
                 value = next((environ[v] for v in option.env if environ.get(v)), None)
@@ -219,15 +249,14 @@ class Settings:
         return cls(values)
 
     @classmethod
-    def from_args(cls, args, environ: Mapping[str, str] | None = None) -> Settings:
-        """From `run`'s or `compare`'s parsed flags (a flag the command does not have is not given)."""
-        return cls.from_values(lambda name: getattr(args, name, None), environ)
+    def from_args(cls, args, place: str = RUN, environ: Mapping[str, str] | None = None) -> Settings:
+        """From the parsed flags of `run`, `compare` or `gateway` (the place)."""
+        return cls.from_values(lambda name: getattr(args, name, None), environ, place)
 
     @classmethod
     def from_pytest(cls, opt, environ: Mapping[str, str] | None = None) -> Settings:
         """From plain pytest's `--conformance-*` options and its own -k."""
-        return cls.from_values(lambda name: getattr(opt, BY_NAME[name].plugin_dest, None)
-                               if PLUGIN in BY_NAME[name].places else None, environ)
+        return cls.from_values(lambda name: getattr(opt, BY_NAME[name].plugin_dest, None), environ, PLUGIN)
 
     def replace(self, **changes: Any) -> Settings:
         return Settings({**self.values, **changes})

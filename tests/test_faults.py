@@ -11,7 +11,8 @@ from conformance.verdicts import Verdict
 FAULT_MAP = load_json("fixtures", "fault_map.json")["checks"]
 CASES = [(item, entry["fault"], entry["verdict"], entry.get("compat", entry["verdict"]))
          for item, entries in FAULT_MAP.items() for entry in entries]
-ALL_ITEMS = sorted(item for check in all_checks().values() for item in check.item_ids())
+# The gateway area needs a recording upstream behind a gateway: tests/test_gateway.py proves it with faulty proxies.
+ALL_ITEMS = sorted(item for check in all_checks().values() if check.area != "gateway" for item in check.item_ids())
 VARIANTS = ["crlf", "cr", "sse-comments", "multiline-data", "no-space-after-colon", "small-chunks",
             "pings-everywhere", "extra-fields", "several-text-blocks", "bom"]
 # Valid framing that a real client still cannot read: the client-compatibility check is right to fail there.

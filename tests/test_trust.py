@@ -10,7 +10,8 @@ from conformance.engine import Session, all_checks, run_check
 from conformance.profiles import readiness
 from conformance.verdicts import Verdict
 
-ALL_ITEMS = sorted(item for check in all_checks().values() for item in check.item_ids())
+# The gateway area needs a recording upstream behind a gateway: tests/test_gateway.py proves it with faulty proxies.
+ALL_ITEMS = sorted(item for check in all_checks().values() if check.area != "gateway" for item in check.item_ids())
 OBSERVATIONAL = set(load_json("fixtures", "fault_map.json")["observational"])  # skipped when nothing happens
 
 

@@ -1,0 +1,294 @@
+"""Gateway mode: what a gateway forwards to its upstream unchanged, and what it passes back unchanged, judged by
+comparing the client's exchange with the recording upstream's record of the same probe (conformance.gateway)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conformance.engine import Context, Skip, check, fail, strict, warn
+from conformance.gateway.link import CONTROL, NotForwarded, Sent, control, pass_through_only, probe, reached
+from conformance.gateway.records import Record
+from conformance.probes import CLAUDE_CODE_BETAS, CLAUDE_CODE_HEADERS
+from conformance.verdicts import Evidence, Finding
+
+ATTRIBUTION = "x-anthropic-billing-header: cc_version=2.1.197.a1b; cc_entrypoint=cli;"  # Claude Code's first block
+ERROR_DIRECTIVES = {"429": "rate-limit", "529": "overloaded", "500": "server-error"}
+PAUSE_MS = 1500
+
+
+def short(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def upstream_record(ctx: Context, sent: Sent, what: str, rule: str) -> tuple[Record | None, list[Finding]]:
+    """The upstream's record of the probe, or the finding that the gateway never forwarded it."""
+    try:
+        return reached(ctx, sent, what), []
+    except NotForwarded as exc:
+        return None, [fail(rule, f"the request forwarded to the upstream ({what})", str(exc))]
+
+
+# -- the control ---------------------------------------------------------------------------------------------------
+@check(CONTROL, rule="GW-REACH", tier="cheap")
+def reaches_upstream(ctx: Context):
+    """A plain probe through the gateway reaches the recording upstream, carrying its nonce."""
+    sent = control(ctx)
+    if sent.first is not None:
+        return []
+    seen = ctx.session.upstream.all()
+    ex = sent.exchange
+    answer = f"HTTP {ex.status}" if ex.status is not None else f"no answer ({ex.error})"
+    return [fail("GW-REACH", "the probe (nonce in its user text) received by the recording upstream",
+                 f"the gateway answered {answer}; the upstream received {len(seen)} request(s), none with the probe's "
+                 "nonce: is the gateway configured with the upstream's base URL, and does it keep the user text?")]
+
+
+# -- forwarded unchanged ---------------------------------------------------------------------------------------------
+def _forwarded_field(ctx: Context, name: str, rule: str, field: str, value: Any, headers=(), **extra) -> list[Finding]:
+    pass_through_only(ctx)
+    sent = probe(ctx, name, headers=headers, **{field: value}, **extra)
+    record, findings = upstream_record(ctx, sent, f"a body with {field}", rule)
+    if record is None:
+        return findings
+    got = record.json if isinstance(record.json, dict) else {}
+    if field not in got:
+        return [fail(rule, f"{field} forwarded unchanged: {short(value)}", f"{field} missing from the upstream's body",
+                     f"upstream body (keys: {', '.join(sorted(got))})")]
+    if got[field] != value:
+        return [fail(rule, f"{field} forwarded unchanged: {short(value)}", f"{short(got[field])}", "upstream body")]
+    return []
+
+
+@check("gateway/anthropic-version-forwarded", rule="GW-FWD-VERSION", tier="cheap", params=("2023-06-01", "2026-10-21"))
+def version_forwarded(ctx: Context, version: str):
+    """The client's anthropic-version reaches the upstream unchanged."""
+    pass_through_only(ctx)
+    sent = probe(ctx, "version-" + version, version=version)
+    record, findings = upstream_record(ctx, sent, f"anthropic-version {version}", "GW-FWD-VERSION")
+    if record is None:
+        return findings
+    got = record.header("anthropic-version")
+    if got != version:
+        return [fail("GW-FWD-VERSION", f"anthropic-version: {version} at the upstream", got or "no anthropic-version",
+                     "upstream request headers")]
+    return []
+
+
+@check("gateway/anthropic-beta-forwarded", rule="GW-FWD-BETA", tier="cheap")
+def beta_forwarded(ctx: Context):
+    """Claude Code's anthropic-beta header reaches the upstream unchanged."""
+    pass_through_only(ctx)
+    sent = probe(ctx, "beta", headers=(("anthropic-beta", CLAUDE_CODE_BETAS),))
+    record, findings = upstream_record(ctx, sent, "anthropic-beta", "GW-FWD-BETA")
+    if record is None:
+        return findings
+    got = ",".join(value for key, value in record.headers if key == "anthropic-beta")
+    if got == CLAUDE_CODE_BETAS:
+        return []
+    wanted, have = CLAUDE_CODE_BETAS.split(","), [b.strip() for b in got.split(",") if b.strip()]
+    if not have:
+        return [fail("GW-FWD-BETA", f"anthropic-beta: {CLAUDE_CODE_BETAS}", "no anthropic-beta header",
+                     "upstream request headers")]
+    missing = [b for b in wanted if b not in have]
+    if missing:
+        return [fail("GW-FWD-BETA", f"anthropic-beta: {CLAUDE_CODE_BETAS}", f"{got} (missing: {', '.join(missing)})",
+                     "upstream request headers")]
+    return [warn("GW-FWD-BETA", f"anthropic-beta byte for byte: {CLAUDE_CODE_BETAS}", got, "upstream request headers")]
+
+
+@check("gateway/unknown-field-forwarded", rule="GW-FWD-UNKNOWN-FIELD", tier="cheap")
+def unknown_field_forwarded(ctx: Context):
+    """A body field the gateway does not know reaches the upstream unchanged (body fields are an open list)."""
+    field = "conformance_" + ctx.session.nonces.word("gateway-field")
+    return _forwarded_field(ctx, "unknown-field", "GW-FWD-UNKNOWN-FIELD", field, {"kept": [1, "two", None]})
+
+
+@check("gateway/context-management-forwarded", rule="GW-FWD-CONTEXT-MANAGEMENT", tier="cheap")
+def context_management_forwarded(ctx: Context):
+    """context_management reaches the upstream unchanged, together with its beta."""
+    beta = "context-management-2025-06-27"
+    value = {"edits": [{"type": "clear_tool_uses_20250919"}]}
+    findings = _forwarded_field(ctx, "context-management", "GW-FWD-CONTEXT-MANAGEMENT", "context_management", value,
+                                headers=(("anthropic-beta", beta),))
+    record = probe(ctx, "context-management").first
+    if not findings and record is not None and beta not in (record.header("anthropic-beta") or ""):
+        findings.append(fail("GW-FWD-CONTEXT-MANAGEMENT", f"anthropic-beta: {beta} with context_management",
+                             record.header("anthropic-beta") or "no anthropic-beta header", "upstream request headers"))
+    return findings
+
+
+@check("gateway/system-order-forwarded", rule="GW-FWD-SYSTEM-ORDER", tier="cheap")
+def system_order_forwarded(ctx: Context):
+    """system blocks reach the upstream unchanged and in order (Claude Code's attribution block stays first)."""
+    blocks = [{"type": "text", "text": ATTRIBUTION},
+              {"type": "text", "text": "You are a conformance probe.", "cache_control": {"type": "ephemeral"}},
+              {"type": "text", "text": "Answer briefly. " + ctx.session.nonces.word("gateway-system")}]
+    return _forwarded_field(ctx, "system-order", "GW-FWD-SYSTEM-ORDER", "system", blocks)
+
+
+@check("gateway/metadata-forwarded", rule="GW-FWD-METADATA", tier="cheap")
+def metadata_forwarded(ctx: Context):
+    """metadata reaches the upstream unchanged."""
+    value = {"user_id": "user_" + ctx.session.nonces.identifier("gateway-user")}
+    return _forwarded_field(ctx, "metadata", "GW-FWD-METADATA", "metadata", value)
+
+
+@check("gateway/tools-forwarded", rule="GW-FWD-TOOLS", tier="cheap")
+def tools_forwarded(ctx: Context):
+    """tools reach the upstream unchanged, cache_control and defer_loading included."""
+    spec = ctx.probes.tool("gateway-tools")
+    tools = [{**spec.tool, "cache_control": {"type": "ephemeral"}},
+             {"name": spec.name + "_later", "description": "Loaded on demand.", "input_schema": spec.schema,
+              "defer_loading": True}]
+    return _forwarded_field(ctx, "tools", "GW-FWD-TOOLS", "tools", tools)
+
+
+@check("gateway/thinking-forwarded", rule="GW-FWD-THINKING", tier="cheap")
+def thinking_forwarded(ctx: Context):
+    """thinking and output_config reach the upstream unchanged."""
+    findings = _forwarded_field(ctx, "thinking", "GW-FWD-THINKING", "thinking", {"type": "adaptive"},
+                                output_config={"effort": "low"}, max_tokens=256)
+    record = probe(ctx, "thinking").first
+    got = record.json if record is not None and isinstance(record.json, dict) else None
+    if not findings and got is not None and got.get("output_config") != {"effort": "low"}:
+        findings.append(fail("GW-FWD-THINKING", 'output_config forwarded unchanged: {"effort": "low"}',
+                             short(got.get("output_config", "missing")), "upstream body"))
+    return findings
+
+
+@check("gateway/claude-code-headers-forwarded", rule="GW-FWD-CLAUDE-CODE-HEADERS", tier="cheap")
+def claude_code_headers_forwarded(ctx: Context):
+    """Claude Code's own headers (x-claude-code-session-id, x-app) reach the upstream."""
+    pass_through_only(ctx)
+    session_id = "0b7c" + ctx.session.nonces.word("gateway-session")
+    sent_headers = (*[(k, v) for k, v in CLAUDE_CODE_HEADERS if k.startswith("x-")],
+                    ("x-claude-code-session-id", session_id))
+    watched = {k: v for k, v in sent_headers if k.startswith("x-claude-code-") or k == "x-app"}
+    sent = probe(ctx, "claude-code-headers", headers=sent_headers)
+    record, findings = upstream_record(ctx, sent, "Claude Code's headers", "GW-FWD-CLAUDE-CODE-HEADERS")
+    if record is None:
+        return findings
+    lost = {k: v for k, v in watched.items() if record.header(k) != v}
+    if lost:  # the protocol lets a gateway consume these; the upstream then cannot attribute a session
+        got = ", ".join(f"{k}: {record.header(k) or 'missing'}" for k in lost)
+        return [warn("GW-FWD-CLAUDE-CODE-HEADERS", ", ".join(f"{k}: {v}" for k, v in lost.items()), got,
+                     "upstream request headers")]
+    return []
+
+
+@check("gateway/model-forwarded", rule="GW-FWD-MODEL", tier="cheap")
+def model_forwarded(ctx: Context):
+    """The model id reaches the upstream as the client sent it, or as the gateway maps it (reported)."""
+    sent = control(ctx)
+    record, findings = upstream_record(ctx, sent, "the model id", "GW-FWD-MODEL")
+    if record is None:
+        return findings
+    got = (record.json or {}).get("model") if isinstance(record.json, dict) else None
+    if not isinstance(got, str) or not got:
+        return [fail("GW-FWD-MODEL", f"a model id at the upstream ({ctx.target.model} or its mapping)",
+                     short(got) if got is not None else "no model", "upstream body")]
+    how = "unchanged" if got == ctx.target.model else "mapped by the gateway's configuration"
+    ctx.evidence.append(Evidence(f"model sent by the client: {ctx.target.model}",
+                                 f"model received by the upstream: {got} ({how})"))
+    return []
+
+
+# -- passed back unchanged ------------------------------------------------------------------------------------------
+def _error_probe(ctx: Context, status: str) -> tuple[Sent, Record]:
+    pass_through_only(ctx)
+    sent = probe(ctx, "error-" + status, ERROR_DIRECTIVES[status])
+    record, findings = upstream_record(ctx, sent, f"a probe the upstream answers {status}", "GW-BACK-ERROR-STATUS")
+    if record is None:
+        raise Skip(f"not judged: {findings[0].got}")
+    return sent, sent.last
+
+
+def _error_of(body: Any) -> dict[str, Any]:
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+@check("gateway/error-status", rule="GW-BACK-ERROR-STATUS", tier="cheap", params=tuple(ERROR_DIRECTIVES))
+def error_status(ctx: Context, status: str):
+    """The upstream's error status reaches the client unchanged (429, 529, 500)."""
+    sent, record = _error_probe(ctx, status)
+    if sent.exchange.status != record.status:
+        return [fail("GW-BACK-ERROR-STATUS", f"HTTP {record.status}, as the upstream answered",
+                     f"HTTP {sent.exchange.status}", "response status")]
+    return []
+
+
+@check("gateway/error-type", rule="GW-BACK-ERROR-TYPE", tier="cheap", params=tuple(ERROR_DIRECTIVES))
+def error_type(ctx: Context, status: str):
+    """The upstream's error.type reaches the client unchanged, in the Anthropic envelope."""
+    sent, record = _error_probe(ctx, status)
+    wanted, got = _error_of(record.response_json).get("type"), _error_of(sent.exchange.json).get("type")
+    if got != wanted:
+        return [fail("GW-BACK-ERROR-TYPE", f"error.type {wanted}, as the upstream answered",
+                     f"{got!r} in {short(sent.exchange.body.decode('utf-8', 'replace'))}", "response body")]
+    return []
+
+
+@check("gateway/error-message", rule="GW-BACK-ERROR-MESSAGE", tier="cheap", params=tuple(ERROR_DIRECTIVES))
+def error_message(ctx: Context, status: str):
+    """The upstream's error.message wording reaches the client unchanged (Claude Code's recovery matches on it)."""
+    sent, record = _error_probe(ctx, status)
+    wanted, got = _error_of(record.response_json).get("message"), _error_of(sent.exchange.json).get("message")
+    if got != wanted:
+        return [fail("GW-BACK-ERROR-MESSAGE", f"error.message {wanted!r}", repr(got) if got else "no error.message",
+                     "response body")]
+    return []
+
+
+@check("gateway/retry-after", rule="GW-BACK-RETRY-AFTER", tier="cheap", params=("429", "529"))
+def retry_after(ctx: Context, status: str):
+    """The upstream's retry-after reaches the client unchanged on a 429 and a 529."""
+    sent, record = _error_probe(ctx, status)
+    wanted, got = record.response_header("retry-after"), sent.exchange.headers.get("retry-after")
+    if got != wanted:
+        return [fail("GW-BACK-RETRY-AFTER", f"retry-after: {wanted}", f"retry-after: {got}" if got else "no retry-after",
+                     f"HTTP {sent.exchange.status} response headers")]
+    return []
+
+
+def _answer(ctx: Context, which: str) -> tuple[Sent, Record]:
+    if which == "error":
+        return _error_probe(ctx, "429")
+    pass_through_only(ctx)
+    sent = control(ctx)
+    record, findings = upstream_record(ctx, sent, "a plain probe", "GW-BACK-RATELIMIT")
+    if record is None:
+        raise Skip(f"not judged: {findings[0].got}")
+    return sent, sent.last
+
+
+@check("gateway/ratelimit-headers", rule="GW-BACK-RATELIMIT", tier="cheap", params=("error", "success"))
+def ratelimit_headers(ctx: Context, which: str):
+    """Every anthropic-ratelimit-* header the upstream sent reaches the client unchanged."""
+    sent, record = _answer(ctx, which)
+    wanted = {k: v for k, v in record.response_headers if k.startswith("anthropic-ratelimit-")}
+    if not wanted:
+        raise Skip("not judged: the upstream sent no anthropic-ratelimit-* header")
+    lost = {k: v for k, v in wanted.items() if sent.exchange.headers.get(k) != v}
+    if lost:
+        got = ", ".join(f"{k}: {sent.exchange.headers.get(k, 'missing')}" for k in sorted(lost))
+        return [fail("GW-BACK-RATELIMIT", ", ".join(f"{k}: {v}" for k, v in sorted(lost.items())), got,
+                     f"HTTP {sent.exchange.status} response headers")]
+    return []
+
+
+@check("gateway/request-id", rule="GW-BACK-REQUEST-ID", tier="cheap", params=("error", "success"))
+def request_id(ctx: Context, which: str):
+    """The upstream's request-id reaches the client (support and logs join the two ends on it)."""
+    sent, record = _answer(ctx, which)
+    wanted = record.response_header("request-id")
+    if not wanted:
+        raise Skip("not judged: the upstream sent no request-id")
+    got = sent.exchange.headers.get("request-id")
+    if got != wanted:
+        return [strict("GW-BACK-REQUEST-ID", f"request-id: {wanted}", f"request-id: {got}" if got else "no request-id",
+                       f"HTTP {sent.exchange.status} response headers")]
+    return []
+

@@ -1,0 +1,107 @@
+"""Test gateways: a transparent pass-through proxy (ASGI + httpx) in front of an upstream, and faulty variants of it,
+each with one fault a real gateway has; served on loopback from a thread."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import httpx
+
+FAULTS = ("strip-beta", "drop-unknown-fields", "rewrap-errors", "buffer-streams", "drop-ratelimit-headers",
+          "reorder-system", "swallow-pings")
+HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive", "accept-encoding"}
+
+
+class Proxy:
+    """ASGI: forwards every request to `upstream` (base URL) and streams the answer back, bytes as they come."""
+
+    def __init__(self, upstream: str, fault: str = "") -> None:
+        self.upstream = upstream.rstrip("/")
+        self.fault = fault
+        self.client: httpx.AsyncClient | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if self.client is None:
+            self.client = httpx.AsyncClient(timeout=30.0)
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = [(k.decode(), v.decode()) for k, v in scope["headers"] if k.decode().lower() not in HOP]
+        if self.fault == "strip-beta":
+            headers = [(k, v) for k, v in headers if k.lower() != "anthropic-beta"]
+        if self.fault in ("drop-unknown-fields", "reorder-system") and body:
+            data = json.loads(body)
+            if self.fault == "drop-unknown-fields":
+                data = {k: v for k, v in data.items() if not k.startswith("conformance_")}
+            elif isinstance(data.get("system"), list):
+                data["system"] = list(reversed(data["system"]))
+            body = json.dumps(data).encode()
+        url = self.upstream + scope["path"] + (("?" + scope["query_string"].decode()) if scope["query_string"] else "")
+        request = self.client.build_request(scope["method"], url, headers=headers, content=body)
+        response = await self.client.send(request, stream=True)
+        try:
+            out = [(k.encode(), v.encode()) for k, v in response.headers.items() if k.lower() not in HOP]
+            if self.fault == "drop-ratelimit-headers":
+                out = [(k, v) for k, v in out if not k.startswith(b"anthropic-ratelimit-")]
+            if self.fault == "rewrap-errors" and response.status_code >= 400:
+                await response.aread()
+                content = json.dumps({"error": {"message": "Upstream request failed", "type": "proxy_error",
+                                                "code": response.status_code}}).encode()
+                out = [(k, v) for k, v in out if k != b"content-type"] + [(b"content-type", b"application/json")]
+                await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+                await send({"type": "http.response.body", "body": content})
+                return
+            await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+            if self.fault == "buffer-streams":
+                await send({"type": "http.response.body", "body": await response.aread()})
+                return
+            pending = b""
+            async for chunk in response.aiter_raw():
+                if self.fault == "swallow-pings":
+                    pending += chunk
+                    events, _, pending = pending.rpartition(b"\n\n")
+                    kept = [e for e in events.split(b"\n\n") if e and b"event: ping" not in e]
+                    chunk = b"".join(e + b"\n\n" for e in kept)
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": pending, "more_body": False})
+        finally:
+            await response.aclose()
+
+
+class Served:
+    """An ASGI app on a free loopback port, from a daemon thread: `with Served(app) as s: s.base_url`."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.base_url = ""
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Served:
+        import uvicorn
+
+        from reference_server.server import base_url, bind
+
+        sock = bind("127.0.0.1", 0)
+        self.base_url = base_url(sock)
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", ws="none")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)

@@ -1,0 +1,179 @@
+"""Gateway mode: a transparent proxy passes every gateway check; each faulty proxy is caught by the check that names
+its fault; the recorder correlates and stays bounded; the OpenAI upstream keeps OpenAI's shapes."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import httpx
+import pytest
+from gateway_proxies import FAULTS, Proxy, Served
+
+from conformance.engine import Session, all_checks, run_check
+from conformance.gateway.records import Record, Recorder, correlate, new_nonce, token
+from conformance.gateway.upstream import Upstream
+from conformance.target import Secret, Target
+from conformance.verdicts import Verdict
+
+ITEMS = sorted(i for c in all_checks().values() if c.area == "gateway" for i in c.item_ids())
+TRANSLATE = {i for i in ITEMS if i.startswith("gateway/translate-")}
+CAUGHT_BY = {
+    "strip-beta": {"gateway/anthropic-beta-forwarded", "gateway/context-management-forwarded"},
+    "drop-unknown-fields": {"gateway/unknown-field-forwarded"},
+    "rewrap-errors": {f"gateway/error-{what}[{status}]" for what in ("type", "message") for status in (429, 529, 500)},
+    "buffer-streams": {"gateway/not-buffered"},
+    "drop-ratelimit-headers": {"gateway/ratelimit-headers[error]", "gateway/ratelimit-headers[success]"},
+    "reorder-system": {"gateway/system-order-forwarded"},
+    "swallow-pings": {"gateway/pings"},
+}
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    with Upstream() as up:
+        yield up
+
+
+def run_through(upstream: Upstream, fault: str = "") -> dict:
+    with Served(Proxy(upstream.base_url, fault)) as gateway:
+        target = Target(base_url=gateway.base_url, api_key=Secret("sk-test-gateway-key"), model="reference-model",
+                        retries=0)
+        session = Session(target)
+        session.upstream = upstream.recorder
+        try:
+            return {item: run_check(session, item) for item in ITEMS}
+        finally:
+            session.close()
+
+
+def test_a_transparent_proxy_passes_every_gateway_check(upstream):
+    results = run_through(upstream)
+    for item, result in results.items():
+        expected = Verdict.SKIPPED if item in TRANSLATE else Verdict.PASS
+        assert result.verdict is expected, (item, result.reason, result.findings)
+    assert "mapped" not in results["gateway/model-forwarded"].evidence[-1].response
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_faulty_proxy_is_caught_by_the_check_that_names_its_fault(upstream, fault):
+    results = run_through(upstream, fault)
+    failing = {item for item, r in results.items() if r.verdict is not Verdict.PASS and item not in TRANSLATE}
+    assert failing == CAUGHT_BY[fault], {i: (results[i].reason, results[i].findings) for i in failing}
+    for item in failing:
+        rule = all_checks()[item.split("[")[0]].rule
+        assert results[item].verdict is Verdict.FAIL and any(f.rule == rule for f in results[item].findings)
+
+
+def test_without_an_upstream_every_gateway_check_is_skipped_with_the_reason():
+    session = Session(Target(base_url="http://127.0.0.1:9", api_key=Secret("sk-unused-key"), model="m"))
+    try:
+        for item in ITEMS:
+            result = run_check(session, item)
+            assert result.verdict is Verdict.SKIPPED and "gateway mode only" in result.reason, item
+    finally:
+        session.close()
+
+
+def test_a_probe_is_found_by_its_nonce_in_the_body_then_a_header_then_metadata():
+    nonce = new_nonce()
+    assert correlate(json.dumps({"messages": [{"content": "x " + token(nonce, "pause-20")}]}).encode(), []) == (
+        nonce, "pause-20", "body")
+    assert correlate(b"{}", [("x-trace", token(nonce))]) == (nonce, "", "header")
+    assert correlate(b"{\"metadata\": {\"user_id\": \"" + token(nonce).encode() + b"\"}}", [])[2] == "body"
+    assert correlate(b"{}", []) == ("", "", "")
+    assert new_nonce() != new_nonce()
+
+
+def test_the_recorder_keeps_a_bounded_number_of_records():
+    recorder = Recorder(max_records=3)
+    for index in range(5):
+        recorder.add(Record("POST", "/v1/messages", "", [], b"{}", 0.0, nonce=str(index)))
+    assert [r.nonce for r in recorder.all()] == ["2", "3", "4"] and recorder.dropped == 2
+    assert recorder.find("0", wait=0.01) == []
+
+
+def openai_post(upstream: Upstream, directive: str = "", **extra) -> httpx.Response:
+    body = {"model": "gpt-test", "messages": [{"role": "user", "content": "Reply with exactly: one two\n"
+                                               + token(new_nonce(), directive)}], **extra}
+    return httpx.post(upstream.base_url + "/v1/chat/completions", json=body, timeout=10)
+
+
+def test_the_openai_upstream_answers_in_openai_shapes(upstream):
+    done = openai_post(upstream).json()
+    assert done["object"] == "chat.completion" and done["choices"][0]["message"]["content"] == "one two"
+    assert done["choices"][0]["finish_reason"] == "stop" and done["usage"]["total_tokens"] > 0
+    stream = openai_post(upstream, stream=True, stream_options={"include_usage": True}).text
+    assert stream.endswith("data: [DONE]\n\n") and '"choices": [], "usage"' in stream
+    cut = openai_post(upstream, "stream-error", stream=True).text
+    assert "[DONE]" not in cut and '"type": "server_error"' in cut
+    limited = openai_post(upstream, "rate-limit")
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "7"
+    assert limited.json()["error"]["code"] == "rate_limit_exceeded"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gateway_command(capsys, *argv: str) -> tuple[int, str, str]:
+    from conformance.cli import main
+
+    code = main(["gateway", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_command_runs_the_gateway_area_through_a_transparent_proxy(capsys, tmp_path):
+    port = free_port()
+    with Served(Proxy(f"http://127.0.0.1:{port}")) as gateway:
+        code, out, err = gateway_command(capsys, "--gateway-url", gateway.base_url, "--upstream-port", str(port),
+                                         "-k", "gateway", "--report", str(tmp_path / "r.json"), "--wait", "5")
+    assert code == 0, out + err
+    assert out.splitlines()[0] == f"http://127.0.0.1:{port}"
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert {r["verdict"] for r in report["results"]} == {"pass", "skipped"}
+
+
+class Html:
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": b"<html><body>Welcome</body></html>"})
+
+
+def test_a_gateway_that_never_answers_ends_in_one_sentence_and_exit_3(capsys):
+    code, _, err = gateway_command(capsys, "--gateway-url", f"http://127.0.0.1:{free_port()}", "--upstream-port", "0",
+                                   "--wait", "1")
+    assert code == 3 and "did not answer within 1 s" in err and err.count("error:") == 1
+
+
+def test_a_gateway_that_answers_html_ends_in_one_sentence_and_exit_3(capsys):
+    with Served(Html()) as page:
+        code, _, err = gateway_command(capsys, "--gateway-url", page.base_url, "--upstream-port", "0", "--wait", "5")
+    assert code == 3 and "answers HTML" in err
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_gateway_url_that_is_the_upstream_itself_is_refused(capsys, host):
+    port = free_port()
+    code, out, err = gateway_command(capsys, "--gateway-url", f"http://{host}:{port}", "--upstream-port", str(port))
+    assert code == 2 and "is the upstream itself" in err
+
+
+@pytest.mark.parametrize("url", ["ftp://x", "127.0.0.1:4000", "http://:80"])
+def test_a_gateway_url_that_is_not_http_is_refused(capsys, url):
+    code, _, err = gateway_command(capsys, "--gateway-url", url, "--upstream-port", "0")
+    assert code == 2 and "not an http(s) URL" in err
+
+
+def test_an_upstream_port_in_use_is_refused(capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        code, _, err = gateway_command(capsys, "--gateway-url", "http://127.0.0.1:9", "--upstream-port", str(port))
+    assert code == 2 and "cannot listen on" in err
