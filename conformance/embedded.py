@@ -14,6 +14,7 @@ import httpx
 from conformance.target import Secret
 
 KEY_ENV = "ANTHROPIC_CONFORMANCE_SERVER_KEY"
+REFERENCE_MODEL = "reference-model"  # the model the reference server answers as its own
 
 
 class EmbeddedServer:
@@ -24,6 +25,14 @@ class EmbeddedServer:
         self.api_key = Secret("sk-ant-embedded-" + secrets.token_urlsafe(24))
         self.base_url = ""
         self._process: subprocess.Popen | None = None
+
+    def target(self, prefix: str = "", **fields):
+        """The Target of this server (under a path prefix, e.g. /faults/<name>): deterministic, everything may run."""
+        from conformance.target import Target
+
+        fields.setdefault("model", REFERENCE_MODEL)
+        fields.setdefault("embedded", True)
+        return Target(base_url=self.base_url + prefix, api_key=self.api_key, **fields)
 
     def start(self) -> EmbeddedServer:
         """Launch the process (unless `launch()` already did) and wait until it answers."""

@@ -129,8 +129,7 @@ class Run:
                     self._server = EmbeddedServer()
                 if not self._server.base_url:
                     self._server.start()
-                target = Target(base_url=self._server.base_url, api_key=self._server.api_key,
-                                model="reference-model", embedded=True, limits=self.settings.limits)
+                target = self._server.target(limits=self.settings.limits)
             if not target.model:
                 from conformance.discovery import first_model
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from conformance.data import load_json
 from conformance.embedded import EmbeddedServer
 from conformance.engine import Session, all_checks, run_check
-from conformance.target import Target
 from conformance.transport import Limits
 from conformance.verdicts import Verdict
 
@@ -72,8 +71,7 @@ def expected_by_fault() -> dict[str, set[str]]:
 def run_row(server: EmbeddedServer, name: str, kind: str, description: str, items: list[str]) -> Row:
     prefix = "" if kind == "clean" else f"/faults/{name}"
     # a fault that answers 429 costs a few quick retries and two seconds of back-off, not the default bounds
-    target = Target(base_url=server.base_url + prefix, api_key=server.api_key, model="reference-model", embedded=True,
-                    retries=2, retry_base=0.05, limits=Limits(max_backoff=2.0))
+    target = server.target(prefix, retries=2, retry_base=0.05, limits=Limits(max_backoff=2.0))
     session = Session(target, expensive=True, idle_gap_limit=1.0)
     row = Row(name, kind, description)
     try:

@@ -20,11 +20,9 @@ def make_target(reference_server):
     """Target(prefix) -> a deterministic target on the shared reference server, under an optional path prefix."""
 
     def make(prefix: str = "", **kwargs) -> Target:
-        kwargs.setdefault("model", "reference-model")
-        kwargs.setdefault("embedded", True)
         kwargs.setdefault("retry_base", 0.05)  # a fault that answers 429 costs a few quick retries and two seconds of
         kwargs.setdefault("retries", 2)  # back-off, not the bounds a real target gets
         kwargs.setdefault("limits", Limits(max_backoff=2.0))
-        return Target(base_url=reference_server.base_url + prefix, api_key=reference_server.api_key, **kwargs)
+        return reference_server.target(prefix, **kwargs)
 
     return make
