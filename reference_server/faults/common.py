@@ -76,11 +76,17 @@ def messages(body: dict[str, Any]) -> list[Any]:
     return messages if isinstance(messages, list) else []
 
 
-def blocks(body: dict[str, Any]) -> Iterator[tuple[str, Any, dict[str, Any]]]:
-    """(path, role, block) for every content block of every message, tool_result contents included."""
+def contents(body: dict[str, Any]) -> Iterator[tuple[int, Any, list[Any]]]:
+    """(number, message, content) for every message; content is [] unless the message has a list of blocks."""
     for number, message in enumerate(messages(body)):
         content = message.get("content") if isinstance(message, dict) else None
-        for index, block in enumerate(content if isinstance(content, list) else []):
+        yield number, message, content if isinstance(content, list) else []
+
+
+def blocks(body: dict[str, Any]) -> Iterator[tuple[str, Any, dict[str, Any]]]:
+    """(path, role, block) for every content block of every message, tool_result contents included."""
+    for number, message, content in contents(body):
+        for index, block in enumerate(content):
             if not isinstance(block, dict):
                 continue
             path = f"messages.{number}.content.{index}"

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import ApiError, invalid_request
 from ..hooks import Fault
 from ..ids import derived_hex
-from .common import messages, rejecting, settings, with_content
+from .common import contents, rejecting, settings, with_content
 
 # ----- the Message ------------------------------------------------------------------------------------------
 
@@ -22,8 +22,7 @@ def end_turn_for_tools(message: dict[str, Any]) -> dict[str, Any]:
 
 def map_tool_uses(change: Any) -> Any:
     def hook(message: dict[str, Any]) -> dict[str, Any]:
-        content = [change(dict(b)) if b.get("type") == "tool_use" else b for b in message["content"]]
-        return {**message, "content": content}
+        return with_content(message, [change(dict(b)) if b.get("type") == "tool_use" else b for b in message["content"]])
 
     return hook
 
@@ -48,9 +47,8 @@ def duplicate_tool_ids(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def reject_tool_result_blocks(body: dict[str, Any], endpoint: str) -> ApiError | None:
-    for number, message in enumerate(messages(body)):
-        content = message.get("content") if isinstance(message, dict) else None
-        for index, block in enumerate(content if isinstance(content, list) else []):
+    for number, _, content in contents(body):
+        for index, block in enumerate(content):
             if (
                 isinstance(block, dict)
                 and block.get("type") == "tool_result"
@@ -63,10 +61,8 @@ def reject_tool_result_blocks(body: dict[str, Any], endpoint: str) -> ApiError |
 
 
 def reject_multiple_tool_results(body: dict[str, Any], endpoint: str) -> ApiError | None:
-    for number, message in enumerate(messages(body)):
-        content = message.get("content") if isinstance(message, dict) else None
-        blocks = content if isinstance(content, list) else []
-        if sum(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks) > 1:
+    for number, _, content in contents(body):
+        if sum(isinstance(b, dict) and b.get("type") == "tool_result" for b in content) > 1:
             return invalid_request(
                 f"messages.{number}.content: only one tool_result block is allowed per message"
             )
