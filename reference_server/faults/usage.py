@@ -1,11 +1,14 @@
-"""Fault hooks that make usage impossible, and that misplace or leave out a stream's pings and errors."""
+"""Faults that make usage impossible, caught by the usage checks: counts no tokenizer could give.
+
+Hooks: `message` rewrites of usage (streamed and not) and an `events` rewrite of message_delta.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .event_faults import edit
-from .streaming import SseEvent, event
+from ..hooks import Fault
+from .common import edit
 
 
 def _usage(message: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -47,19 +50,35 @@ def _zero_output(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-delta_output_zero = edit("message_delta", _zero_output)  # every message_delta reports usage.output_tokens 0
-
-
-def ping_before_start(events: list[SseEvent]) -> list[SseEvent]:
-    """A ping first, then the stream (as mock-ai-api sends it)."""
-    return [event({"type": "ping"}), *events]
-
-
-def request_error_first(events: list[SseEvent]) -> list[SseEvent]:
-    """The 200 stream holds one error event, a request error the API answers with an HTTP 400 before any stream."""
-    error = {"type": "invalid_request_error", "message": "messages: the request was refused after the stream began"}
-    return [event({"type": "error", "error": error})]
-
-
-def no_pings(events: list[SseEvent]) -> list[SseEvent]:
-    return [item for item in events if not (isinstance(item.data, dict) and item.data.get("type") == "ping")]
+FAULTS = [
+    Fault(
+        "usage-output-one",
+        "usage.output_tokens is 1 whatever the reply (streamed and not).",
+        "fault",
+        message=output_one,
+    ),
+    Fault(
+        "usage-delta-output-zero",
+        "message_delta usage.output_tokens is 0 after the text was streamed.",
+        "fault",
+        events=edit("message_delta", _zero_output),
+    ),
+    Fault(
+        "usage-input-short-zero",
+        "usage.input_tokens undercounts by 2: 0 for a one-word prompt such as 'Hi' (streamed and not).",
+        "fault",
+        message=input_short_zero,
+    ),
+    Fault(
+        "usage-constant",
+        "usage is 10 input and 5 output tokens for every request (streamed and not).",
+        "fault",
+        message=constant,
+    ),
+    Fault(
+        "usage-output-is-total",
+        "usage.output_tokens carries input plus output tokens (streamed and not).",
+        "fault",
+        message=output_is_total,
+    ),
+]
