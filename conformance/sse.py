@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from conformance.vocabulary import BETA_STOP_REASONS, KNOWN_EVENTS, STOP_REASONS
+
 __all__ = [
     "DELTA_BLOCKS",
     "KNOWN_EVENTS",
@@ -27,6 +29,7 @@ __all__ = [
     "StreamValidator",
     "Violation",
     "describe",
+    "event_where",
     "validate_stream",
 ]
 
@@ -210,36 +213,27 @@ class Violation:
     state: str  # e.g. "BLOCK_OPEN(index=0, type=text)" or "MESSAGE_DELTA"
     path: str = ""  # JSON path inside the event data, e.g. "$.delta.type"
 
+    @property
+    def where(self) -> str:
+        """Where it broke, as every finding about it says: 'event #3 $.delta.type in state BLOCK_OPEN(index=0,
+        type=text)', or 'end of stream in state START' for what was missing when the stream ended."""
+        return event_where(self.event_index, self.path, self.state)
+
     def __str__(self) -> str:
-        where = "end of stream" if self.event_index is None else f"event #{self.event_index}"
-        path = f" {self.path}" if self.path else ""
-        return f"{self.rule} at {where}{path} in state {self.state}: expected {self.expected}; got {self.got}"
+        return f"{self.rule} at {self.where}: expected {self.expected}; got {self.got}"
 
 
-# the StopReason enum (anthropic.types.StopReason)
-STOP_REASONS = (
-    "end_turn",
-    "max_tokens",
-    "stop_sequence",
-    "tool_use",
-    "pause_turn",
-    "refusal",
-    "model_context_window_exceeded",
-)
-# the beta StopReason enum (anthropic.types.beta.BetaStopReason): what an answer to a beta request may also end with
-BETA_STOP_REASONS = (*STOP_REASONS, "compaction")
-KNOWN_EVENTS = frozenset(
-    {
-        "message_start",
-        "content_block_start",
-        "content_block_delta",
-        "content_block_stop",
-        "message_delta",
-        "message_stop",
-        "ping",
-        "error",
-    }
-)
+def event_where(event_index: int | None, path: str = "", state: str = "") -> str:
+    """An event's place in a stream, as findings name it: 'event #N' ('end of stream' when there is no event), then
+    the JSON path inside its data and the state machine's state, when known. Never 'event #None'."""
+    where = "end of stream" if event_index is None else f"event #{event_index}"
+    if path:
+        where += f" {path}"
+    if state:
+        where += f" in state {state}"
+    return where
+
+
 # delta type -> the block types it may appear in
 DELTA_BLOCKS: dict[str, tuple[str, ...]] = {
     "text_delta": ("text",),

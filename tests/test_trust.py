@@ -337,7 +337,7 @@ def test_an_answer_to_a_beta_request_may_end_with_a_beta_stop_reason():
 
     def validator(request):
         return Exchange(name="x", request=request, url="", status=200, headers={"content-type": "text/event-stream"},
-                        body=body).stream[1]
+                        body=body).stream
 
     assert not validator(WireRequest(path="/v1/messages?beta=true")).violations
     assert not validator(WireRequest(headers=(("anthropic-beta", "context-management-2025-06-27"),))).violations

@@ -252,7 +252,7 @@ def claude_code_request(ctx: Context):
                            version="2023-06-01", headers=claude_code_headers(ctx))
 
     def ok(ex):
-        return ex.ok and contains_words(ex.stream[1].text, words)
+        return ex.ok and contains_words(ex.stream.text, words)
 
     first, good = ctx.content_exchange("claude-code", build, ok)
     try:
@@ -266,8 +266,8 @@ def claude_code_request(ctx: Context):
     if not first.ok:
         body = first.body[:160].decode("utf-8", "replace")
         return [fail("ACC-CLAUDE-CODE", "HTTP 200 text/event-stream", f"HTTP {first.status}: {body}")]
-    validator = first.stream[1]
-    out = [fail("ACC-CLAUDE-CODE", v.expected, v.got, f"event #{v.event_index} [{v.rule}]")
+    validator = first.stream
+    out = [fail("ACC-CLAUDE-CODE", v.expected, v.got, f"{v.where} [{v.rule}]")
            for v in validator.violations[:10]]
     if good is None:
         out.append(controlled_miss(ctx, "ACC-CLAUDE-CODE", f"streamed text containing {' '.join(words)!r}",

@@ -10,8 +10,6 @@ from conformance.engine import Context, Unsupported, fail, strict
 from conformance.verdicts import MODEL_GATED_REASON, Finding, Verdict
 from conformance.wire import Exchange
 
-STOP_REASONS = ("end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
-                "model_context_window_exceeded")
 
 
 def short(value: Any, limit: int = 100) -> str:

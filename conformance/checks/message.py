@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from conformance import schemas
 from conformance.checks.common import (
-    STOP_REASONS,
     contains_words,
     controlled_miss,
     id_findings,
@@ -15,6 +14,7 @@ from conformance.checks.common import (
     text_probe,
 )
 from conformance.engine import Context, check, fail, strict, warn
+from conformance.vocabulary import STOP_REASONS
 
 PROBE = "text"
 

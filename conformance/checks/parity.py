@@ -74,7 +74,7 @@ def parity_stop_reason(ctx: Context):
             out += findings
             continue
         a = plain.json.get("stop_reason")
-        reasons = streamed.stream[1].stop_reasons
+        reasons = streamed.stream.stop_reasons
         b = reasons[-1] if reasons else None
         if a != b:
             out.append(fail("PARITY-STOP-REASON", f"streamed stop_reason equal to non-streamed {short(a)}", short(b),

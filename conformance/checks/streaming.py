@@ -7,12 +7,12 @@ import json
 from conformance import schemas
 from conformance.checks.common import contains_words, controlled_miss, expect_ok, media_type_findings, short
 from conformance.engine import Blocked, Context, Skip, check, fail, strict, warn
+from conformance.sse import event_where
 from conformance.verdicts import Finding, Verdict
+from conformance.vocabulary import KNOWN_EVENTS
 from conformance.wire import Exchange
 
 PROBE = "text-stream"
-DOCUMENTED_EVENTS = frozenset({"message_start", "content_block_start", "content_block_delta", "content_block_stop",
-                               "message_delta", "message_stop", "ping", "error"})
 TOOL_PROBE = "tool-stream"
 LONG_MAX_TOKENS = 256  # room for the 80 nonce words of the long stream (the expensive tier's budget counts it)
 # The check that reports a shared stream probe answered with no 200; every other check of that stream is skipped.
@@ -47,11 +47,11 @@ def streamed_message(ctx: Context, ex: Exchange, rule: str) -> tuple[dict | None
     """The message accumulated from the 200 stream `ex`. A stream without message_start accumulates none: when the
     text stream lacks one too, streaming/message-start-first reports it and this check is skipped; otherwise it is
     this check's own finding."""
-    message = ex.stream[1].message
+    message = ex.stream.message
     if message is not None:
         return message, []
     text = stream_exchange(ctx)
-    if text.ok and text.stream[1].message is None:
+    if text.ok and text.stream.message is None:
         raise Blocked("streaming/message-start-first", f"the {ex.name.split('#')[0]!r} stream has no message_start, "
                       "so no message accumulates; streaming/message-start-first reports it")
     return None, [fail(rule, "a message_start, from which the streamed message accumulates", "no message_start",
@@ -65,15 +65,11 @@ def violations(ctx: Context, rule: str, name: str = PROBE) -> list[Finding]:
     findings = stream_ok(ctx, ex, rule)
     if findings:
         return findings
-    decoder, validator = ex.stream
+    validator = ex.stream
     out = []
     for v, verdict in [*((v, fail) for v in validator.violations_for(rule)),
                        *((v, strict) for v in validator.deviations_for(rule))]:
-        where = f"event #{v.event_index}" if v.event_index is not None else "end of stream"
-        if v.path:
-            where += f" {v.path}"
-        where += f" in state {v.state}"
-        out.append(verdict(rule, v.expected, v.got, where))
+        out.append(verdict(rule, v.expected, v.got, v.where))
     return out
 
 
@@ -116,12 +112,12 @@ def event_schema(ctx: Context):
     if findings:
         return findings
     out = []
-    for event, data in ex.stream[1].events:
-        if data is None or data.get("type") not in DOCUMENTED_EVENTS:
+    for event, data in ex.stream.events:
+        if data is None or data.get("type") not in KNOWN_EVENTS:
             continue  # framing and unknown events are other checks' business
         for err in schemas.validate("stream-event", data):
             out.append(fail("STREAM-EVENT-SCHEMA", f"a valid {data.get('type')} event", err.message,
-                            f"event #{event.index} {err.path}"))
+                            event_where(event.index, err.path)))
     return out[:20]
 
 
@@ -132,13 +128,13 @@ def unknown_events(ctx: Context):
     findings = stream_ok(ctx, ex, "STREAM-UNKNOWN-EVENT")
     if findings:
         return findings
-    return [warn("STREAM-UNKNOWN-EVENT", v.expected, v.got, f"event #{v.event_index}")
-            for v in ex.stream[1].warnings]
+    return [warn("STREAM-UNKNOWN-EVENT", v.expected, v.got, v.where)
+            for v in ex.stream.warnings]
 
 
 def accumulated_text_finding(ctx: Context, name: str, words: list[str], rule: str) -> list[Finding]:
     def accept(ex: Exchange) -> bool:
-        return ex.ok and contains_words(ex.stream[1].text, words)
+        return ex.ok and contains_words(ex.stream.text, words)
 
     build = {PROBE: lambda: ctx.request(ctx.probes.text_body(PROBE, stream=True))}.get(name)
     if build is None:
@@ -150,10 +146,10 @@ def accumulated_text_finding(ctx: Context, name: str, words: list[str], rule: st
     if findings:
         return findings
     if accepted is None:
-        got = first.stream[1].text
+        got = first.stream.text
         return [controlled_miss(ctx, rule, f"accumulated text containing {' '.join(words)[:120]!r}",
                                 f"{short(got, 160)} ({len(got.split())} words)", "text_delta accumulation", words,
-                                "streamed", reply=first.stream[1].message, attempts=None if build else 1)]
+                                "streamed", reply=first.stream.message, attempts=None if build else 1)]
     return []
 
 
@@ -170,8 +166,8 @@ def long_text(ctx: Context):
     findings = stream_ok(ctx, ex, "STREAM-LONG")
     if findings:
         return findings
-    out = [fail("STREAM-LONG", v.expected, v.got, f"event #{v.event_index} in state {v.state} [{v.rule}]")
-           for v in ex.stream[1].violations]
+    out = [fail("STREAM-LONG", v.expected, v.got, f"{v.where} [{v.rule}]")
+           for v in ex.stream.violations]
     return out + accumulated_text_finding(ctx, "long-stream", ctx.probes.long_words(), "STREAM-LONG")
 
 
@@ -182,11 +178,11 @@ def tool_input(ctx: Context):
     findings = stream_ok(ctx, ex, "STREAM-TOOL-INPUT")
     if findings:
         return findings
-    validator = ex.stream[1]
+    validator = ex.stream
     message, findings = streamed_message(ctx, ex, "STREAM-TOOL-INPUT")
     if message is None:
         return findings
-    out = [fail("STREAM-TOOL-INPUT", v.expected, v.got, f"event #{v.event_index} {v.path} [{v.rule}]")
+    out = [fail("STREAM-TOOL-INPUT", v.expected, v.got, f"{v.where} [{v.rule}]")
            for v in validator.violations_for("STREAM-TOOL-JSON")]
     spec = ctx.probes.tool(TOOL_PROBE)
     content = message.get("content") if isinstance(message.get("content"), list) else []
@@ -221,7 +217,7 @@ def tool_input_miss(ctx: Context, got: dict) -> Finding:
     for attempt in range(2, tries + 1):  # the stream again, as often as the control must be right
         again = ctx.exchange(f"{TOOL_PROBE}#retry{attempt}",
                              lambda: ctx.request(ctx.probes.tool_body(TOOL_PROBE, stream=True)))
-        content = ((again.stream[1].message or {}).get("content") or []) if again.ok else []
+        content = ((again.stream.message or {}).get("content") or []) if again.ok else []
         calls = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_use" and b.get("name") == spec.name]
         if calls and calls[0].get("input") == spec.arguments:
             return warn("STREAM-TOOL-INPUT", f"input {spec.arguments}", f"{short(got)} (another attempt streamed the "
@@ -241,11 +237,11 @@ def error_event_shape(ctx: Context):
     """A mid-stream error is an `event: error` with the Anthropic envelope, and it ends the stream."""
     streams = [stream_exchange(ctx, name) for name in (PROBE, TOOL_PROBE)]
     seen = [ex for ex in streams if ex.ok and any(
-        (data or {}).get("type") == "error" or event.event == "error" for event, data in ex.stream[1].events)]
+        (data or {}).get("type") == "error" or event.event == "error" for event, data in ex.stream.events)]
     if not seen:
         raise Skip("no mid-stream error event was observed, so there is nothing to judge")
-    return [fail("STREAM-ERROR-EVENT", v.expected, v.got, f"{ex.name} event #{v.event_index} in state {v.state}")
-            for ex in seen for v in ex.stream[1].violations_for("STREAM-ERROR-EVENT")]
+    return [fail("STREAM-ERROR-EVENT", v.expected, v.got, f"{ex.name} {v.where}")
+            for ex in seen for v in ex.stream.violations_for("STREAM-ERROR-EVENT")]
 
 
 def _stopped_stream(ctx: Context, key: str, rule: str, expected_reason: str,
@@ -254,7 +250,7 @@ def _stopped_stream(ctx: Context, key: str, rule: str, expected_reason: str,
     findings = stream_ok(ctx, ex, rule)
     if findings:
         return ex, findings
-    reasons = ex.stream[1].stop_reasons
+    reasons = ex.stream.stop_reasons
     if not reasons or reasons[-1] != expected_reason:
         return ex, [fail(rule, f"final stop_reason {expected_reason}", short(reasons[-1] if reasons else None),
                          "message_delta $.delta.stop_reason")]
@@ -268,12 +264,12 @@ def stream_stop_sequence(ctx: Context):
     request = {"model": ctx.target.model, "max_tokens": 64, "stop_sequences": [seq],
                "messages": [{"role": "user", "content": "Reply with exactly: " + " ".join(before + [seq] + after)}]}
     ex, out = _stopped_stream(ctx, "stop-sequence-stream", "STREAM-STOP-SEQUENCE", "stop_sequence", request)
-    if out and ex.ok and ex.stream[1].stop_reasons[-1:] == ["end_turn"] and seq not in ex.stream[1].text:
+    if out and ex.ok and ex.stream.stop_reasons[-1:] == ["end_turn"] and seq not in ex.stream.text:
         # the model never produced the stop sequence: a content miss, not a wrong stop_reason
         return [Finding(ctx.content_verdict(), f.rule, f.expected, f.got, f.where) for f in out]
     if out:
         return out
-    deltas = [data for _, data in ex.stream[1].events if (data or {}).get("type") == "message_delta"]
+    deltas = [data for _, data in ex.stream.events if (data or {}).get("type") == "message_delta"]
     got = (deltas[-1].get("delta") or {}).get("stop_sequence") if deltas else None
     if got != seq:
         return [fail("STREAM-STOP-SEQUENCE", f"message_delta stop_sequence {short(seq)}", short(got),
@@ -287,7 +283,7 @@ def stream_max_tokens(ctx: Context):
     request = {"model": ctx.target.model, "max_tokens": 5, "messages": [
         {"role": "user", "content": "Reply with exactly: " + " ".join(ctx.probes.max_tokens_words())}]}
     ex, findings = _stopped_stream(ctx, "max-tokens-stream", "STREAM-MAX-TOKENS", "max_tokens", request)
-    used = ex.stream[1].output_tokens[-1] if findings and ex.ok and ex.stream[1].output_tokens else None
+    used = ex.stream.output_tokens[-1] if findings and ex.ok and ex.stream.output_tokens else None
     if isinstance(used, int) and used < request["max_tokens"]:  # the model ended before the limit: nothing to stop
         return [warn(f.rule, f.expected, f"{f.got} after {used} output tokens (under max_tokens 5: the reply ended "
                      "on its own)", f.where) for f in findings]
@@ -300,7 +296,7 @@ def start_usage(ctx: Context, rule: str) -> tuple[object, list[Finding]]:
     findings = stream_ok(ctx, ex, rule)
     if findings:
         return None, findings
-    start = next((data for _, data in ex.stream[1].events if (data or {}).get("type") == "message_start"), None)
+    start = next((data for _, data in ex.stream.events if (data or {}).get("type") == "message_start"), None)
     if start is None:
         raise Blocked("streaming/message-start-first", "no message_start to read usage from; "
                       "streaming/message-start-first reports it")
@@ -344,7 +340,7 @@ def parallel_tools(ctx: Context):
                "messages": [{"role": "user", "content": text}]}
 
     def ok(ex):
-        blocks = (ex.stream[1].message or {}).get("content", []) if ex.ok else []
+        blocks = (ex.stream.message or {}).get("content", []) if ex.ok else []
         return {b.get("name") for b in blocks if isinstance(b, dict) and b.get("type") == "tool_use"} >= {
             s.name for s in specs}
 
@@ -352,10 +348,10 @@ def parallel_tools(ctx: Context):
     findings = stream_ok(ctx, first, "STREAM-PARALLEL-TOOLS")
     if findings:
         return findings
-    validator = first.stream[1]
+    validator = first.stream
     if streamed_message(ctx, first, "STREAM-PARALLEL-TOOLS")[1]:
         return streamed_message(ctx, first, "STREAM-PARALLEL-TOOLS")[1]
-    out = [fail("STREAM-PARALLEL-TOOLS", v.expected, v.got, f"event #{v.event_index} in state {v.state} [{v.rule}]")
+    out = [fail("STREAM-PARALLEL-TOOLS", v.expected, v.got, f"{v.where} [{v.rule}]")
            for v in validator.violations_for("STREAM-BLOCK-ORDER", "STREAM-DELTA-TYPE", "STREAM-TOOL-JSON")]
     if good is None and not out:
         blocks = (validator.message or {}).get("content", [])
@@ -371,14 +367,14 @@ def has_ping(ctx: Context):
     if not any(ex.ok for ex in streams):
         return stream_ok(ctx, streams[0], "STREAM-PING")
     judged = [ex for ex in streams if ex.ok and any((data or {}).get("type") == "message_start"
-                                                    for _, data in ex.stream[1].events)]
+                                                    for _, data in ex.stream.events)]
     if not judged:  # an error event alone (the API's overload answer) has nothing to keep alive
         raise Blocked("streaming/message-start-first", "no stream began with message_start; "
                       "streaming/message-start-first reports why")
     if any((data or {}).get("type") == "ping" or event.event == "ping"
-           for ex in judged for event, data in ex.stream[1].events):
+           for ex in judged for event, data in ex.stream.events):
         return []
-    counts = ", ".join(f"{ex.name}: {len(ex.stream[1].events)} events" for ex in judged)
+    counts = ", ".join(f"{ex.name}: {len(ex.stream.events)} events" for ex in judged)
     return [warn("STREAM-PING", "at least one ping event (the real API sends one early in every stream)",
                  f"no ping in {len(judged)} stream{'s' if len(judged) != 1 else ''} ({counts})")]
 

@@ -111,9 +111,9 @@ def stream_parity(ctx: Context):
         out.append(fail("THINK-PARITY", f"streamed block types equal to non-streamed {plain}", short(live),
                         "content block types"))
     words = ctx.probes.text_words("thinking")
-    if contains_words(message_text(body), words) != contains_words(streamed.stream[1].text, words):
+    if contains_words(message_text(body), words) != contains_words(streamed.stream.text, words):
         out.append(Finding(ctx.content_verdict(), "THINK-PARITY", "the answer in both forms",
-                           f"non-stream {short(message_text(body))}; stream {short(streamed.stream[1].text)}"))
+                           f"non-stream {short(message_text(body))}; stream {short(streamed.stream.text)}"))
     return out
 
 

@@ -183,7 +183,7 @@ def stream_output_tokens(ctx: Context):
     findings = stream_ok(ctx, ex, "USAGE-STREAM-OUTPUT")
     if findings:
         return findings
-    validator = ex.stream[1]
+    validator = ex.stream
     if not validator.output_tokens and not any((data or {}).get("type") == "message_start"
                                                for _, data in validator.events):
         raise Blocked("streaming/message-start-first", "the stream never began (no message_start); "
