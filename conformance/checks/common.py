@@ -11,7 +11,6 @@ from conformance.verdicts import MODEL_GATED_REASON, Finding, Verdict
 from conformance.wire import Exchange
 
 
-
 def short(value: Any, limit: int = 100) -> str:
     """A value as JSON (null, "x", not Python's None, 'x'), cut to limit characters with '…'."""
     try:
