@@ -275,7 +275,7 @@ def test_no_control_blames_the_layer_for_a_reply_without_room_a_chosen_tool_call
     from conformance.checks.common import controlled_miss
 
     ctx = SimpleNamespace(target=SimpleNamespace(deterministic=False), session=SimpleNamespace(content_attempts=3))
-    args = (ctx, "R", "text containing 'a b c'", '""', "", ["a", "b", "c"], "somewhere")
+    args = (ctx, "text containing 'a b c'", '""', "", ["a", "b", "c"], "somewhere")
     assert "max_tokens" in controlled_miss(*args, reply={"stop_reason": "max_tokens"}).got
     assert "called a tool" in controlled_miss(*args, reply={"stop_reason": "tool_use"}, tool_call_ok=True).got
     assert "sent once" in controlled_miss(*args, attempts=1).got
