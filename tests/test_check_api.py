@@ -47,3 +47,22 @@ def test_exchange_stream_is_the_validator_with_its_events_and_message():
     assert stream is ex.stream  # parsed once
     assert stream.message["id"] == "msg_1" and len(stream.events) == 1
     assert [v.where for v in stream.violations_for("STREAM-STOP-LAST")] == ["end of stream in state MESSAGE"]
+
+
+def test_the_sse_modules_each_state_their_job_stay_small_and_cite_only_catalogued_rules():
+    import ast
+    import re
+    from pathlib import Path
+
+    from conformance import sse
+    from conformance.data import rules
+
+    modules = sorted(Path(sse.__file__).parent.glob("sse*.py"))
+    assert [m.name for m in modules] == ["sse.py", "sse_blocks.py", "sse_decoder.py", "sse_order.py", "sse_rules.py"]
+    used = set()
+    for module in modules:
+        text = module.read_text(encoding="utf-8")
+        assert ast.get_docstring(ast.parse(text)), module.name
+        assert text.count("\n") < 500, module.name
+        used |= set(re.findall(r'"((?:SSE|STREAM)-[A-Z-]+)"', text))
+    assert len(used) == 14 and used <= set(rules())
