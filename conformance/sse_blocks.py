@@ -76,22 +76,18 @@ class BlockRules:
         self.state = State.BLOCK
 
     def _overlapping_start(self, step: _Step) -> None:
-        assert self._open is not None
-        self._report(
-            "STREAM-BLOCK-ORDER",
-            step.index,
-            f"content_block_stop(index={self._open.index}) before the next content_block_start",
-            f"{step.name} while block {self._open.index} is open",
-        )
-        self._close_block(step.index)
-        self._dispatch(step)
+        self._stop_first(step, "the next content_block_start")
 
     def _block_left_open(self, step: _Step) -> None:
+        self._stop_first(step, step.kind)
+
+    def _stop_first(self, step: _Step, before: str) -> None:
+        """`step` came while a block is open: report the missing content_block_stop, close the block, go on."""
         assert self._open is not None
         self._report(
             "STREAM-BLOCK-ORDER",
             step.index,
-            f"content_block_stop(index={self._open.index}) before {step.kind}",
+            f"content_block_stop(index={self._open.index}) before {before}",
             f"{step.name} while block {self._open.index} is open",
         )
         self._close_block(step.index)
