@@ -66,3 +66,14 @@ def test_the_sse_modules_each_state_their_job_stay_small_and_cite_only_catalogue
         assert text.count("\n") < 500, module.name
         used |= set(re.findall(r'"((?:SSE|STREAM)-[A-Z-]+)"', text))
     assert len(used) == 14 and used <= set(rules())
+
+
+def test_the_packaged_schemas_agree_with_the_one_definition_of_stop_reasons_and_event_types():
+    from conformance.schemas import schema
+    from conformance.vocabulary import KNOWN_EVENTS, STOP_REASONS
+
+    message, events = schema("message"), schema("stream-event")
+    assert message["properties"]["stop_reason"]["anyOf"][0]["enum"] == list(STOP_REASONS)
+    for name in ("Delta", "Message"):
+        assert events["$defs"][name]["properties"]["stop_reason"]["anyOf"][0]["enum"] == list(STOP_REASONS)
+    assert {item["if"]["properties"]["type"]["const"] for item in events["allOf"]} == KNOWN_EVENTS
