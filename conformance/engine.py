@@ -237,15 +237,25 @@ class Context:
         return Verdict.FAIL if self.target.deterministic else Verdict.WARN
 
 
-def fail(rule: str, expected: str, got: str, where: str = "") -> Finding:
+# A finding's rule is the running check's own unless it names another: `fail(expected, got, where)` is a failure of
+# the check's rule, `fail(expected, got, where, rule="SSE-FRAMING")` one of another rule. run_check fills it in.
+
+
+def finding(verdict: Verdict, expected: str, got: str, where: str = "", *, rule: str = "",
+            compat: Verdict | None = None) -> Finding:
+    """A finding of `verdict`; of `rule`, or of the running check's own rule when `rule` is not given."""
+    return Finding(verdict, rule, expected, got, where, compat=compat)
+
+
+def fail(expected: str, got: str, where: str = "", *, rule: str = "") -> Finding:
     return Finding(Verdict.FAIL, rule, expected, got, where)
 
 
-def warn(rule: str, expected: str, got: str, where: str = "") -> Finding:
+def warn(expected: str, got: str, where: str = "", *, rule: str = "") -> Finding:
     return Finding(Verdict.WARN, rule, expected, got, where)
 
 
-def strict(rule: str, expected: str, got: str, where: str = "", compat: Verdict = Verdict.WARN) -> Finding:
+def strict(expected: str, got: str, where: str = "", *, rule: str = "", compat: Verdict = Verdict.WARN) -> Finding:
     """Unlike the real API (strict failure) but tolerated by the clients (a compat warning by default)."""
     return Finding(Verdict.FAIL, rule, expected, got, where, compat=compat)
 
@@ -290,8 +300,8 @@ def run_check(session: Session, item_id: str) -> CheckResult:
         rule=check_def.rule,
         tier=check_def.tier,
         compat_verdict=compat if compat is not None and compat is not verdict else None,
-        findings=tuple(replace(f, expected=redact(f.expected), got=redact(f.got), where=redact(f.where))
-                       for f in findings),
+        findings=tuple(replace(f, rule=f.rule or check_def.rule, expected=redact(f.expected), got=redact(f.got),
+                               where=redact(f.where)) for f in findings),
         evidence=tuple(Evidence(redact(e.request), redact(e.response)) for e in ctx.evidence) + tuple(
             Evidence(ex.describe_request(session.target), ex.describe_response(session.target)) for ex in ctx.used),
         reason=redact(reason),

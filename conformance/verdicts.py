@@ -36,7 +36,7 @@ class Finding:
     """
 
     verdict: Verdict
-    rule: str
+    rule: str  # "" while a check builds it: the running check's own rule (engine.run_check fills it in)
     expected: str
     got: str
     where: str = ""  # event index, state or JSON path

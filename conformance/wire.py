@@ -6,13 +6,16 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from conformance.pacing import BUSY, Pacer
 from conformance.target import Target, display_url
 from conformance.transport import Breaker, Slots, TransportLimit, client, describe
+
+if TYPE_CHECKING:
+    from conformance.sse import StreamValidator
 
 KEEP_ON_ERROR = 64 * 1024  # bytes of a failed response kept for the failure message
 CACHE_PARSED_UP_TO = 1024 * 1024  # bodies up to this size keep their parsed JSON / SSE; larger ones are parsed anew
@@ -74,7 +77,7 @@ class Exchange:
         if self.status != 200 or self.error or "event-stream" not in self.content_type or b"overloaded_error" not in \
                 self.body[:4096]:
             return False
-        first = next((data for _, data in self.stream[1].events if (data or {}).get("type") != "ping"), None)
+        first = next((data for _, data in self.stream.events if (data or {}).get("type") != "ping"), None)
         error = (first or {}).get("error") if (first or {}).get("type") == "error" else None
         return isinstance(error, dict) and error.get("type") == "overloaded_error"
 
@@ -102,11 +105,12 @@ class Exchange:
         return self._parsed("json", _parse_json)
 
     @property
-    def stream(self):
-        """The body decoded and validated as an SSE message stream: (decoder, validator)."""
+    def stream(self) -> StreamValidator:
+        """The body decoded and validated as an SSE message stream: the validator, which holds the decoded events,
+        the violations (each with its `where`), and what accumulated (message, text, stop reasons, usage)."""
         from conformance.sse import validate_stream
 
-        return self._parsed("stream", lambda body: validate_stream(body, self.beta))
+        return self._parsed("stream", lambda body: validate_stream(body, self.beta)[1])
 
     @property
     def beta(self) -> bool:
@@ -128,7 +132,7 @@ class Exchange:
     def usage_output_tokens(self) -> int:
         body = self.json if isinstance(self.json, dict) else None
         if body is None and self.content_type.startswith("text/event-stream"):
-            tokens = self.stream[1].output_tokens
+            tokens = self.stream.output_tokens
             return tokens[-1] if tokens else 0
         usage = (body or {}).get("usage")
         value = usage.get("output_tokens") if isinstance(usage, dict) else None
@@ -155,7 +159,7 @@ class Exchange:
         parts = [str(self.status), self.content_type or "(no content-type)"]
         parts.append(f"request-id: {self.request_id}" if self.request_id else "no request-id")
         if self.content_type.startswith("text/event-stream"):
-            parts.append(f"{len(self.stream[1].events)} events")
+            parts.append(f"{len(self.stream.events)} events")
         else:
             snippet = self.body[:160].decode("utf-8", "replace").replace("\n", " ")
             parts.append(f"body {snippet}{'...' if len(self.body) > 160 else ''}")

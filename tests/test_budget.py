@@ -53,7 +53,7 @@ def test_a_run_never_requests_more_than_its_budget_and_skips_the_rest_with_the_r
     result = pytester.runpytest_subprocess("--pyargs", "conformance.suites", "-p", "no:cacheprovider", *workers,
                                            "--conformance-budget-tokens", "300", "--conformance-report",
                                            str(report_path), "-k", "message or streaming or tools")
-    assert result.ret == 0
+    assert result.ret == pytest.ExitCode.OK
     report = json.loads(report_path.read_text())
     assert report["budget"]["limit"] == 300 and report["budget"]["reserved"] <= 300
     assert report["tokens"]["requested"] <= 300 and report["tokens"]["used"] <= report["tokens"]["requested"]

@@ -85,7 +85,7 @@ def test_a_failing_run_with_showlocals_and_junit_never_shows_the_key(pytester: p
         "--conformance-base-url", reference_server.base_url, "--conformance-api-key", canary,
         "--conformance-model", "reference-model", "--junitxml", str(junit), "-k", "auth or message",
     )
-    assert result.ret == 1
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert canary not in result.stdout.str() + result.stderr.str()
     assert canary not in junit.read_text()
 

@@ -75,31 +75,31 @@ def test_there_is_no_upper_bound_where_hidden_tokens_are_possible(content: list,
 
 def test_an_empty_reply_may_cost_a_few_tokens_or_none() -> None:
     assert output_bounds([], "end_turn") == (0, SLACK, 0)
-    assert output_findings("R", 0, [], "end_turn", "w") == []
-    assert output_findings("R", 3, [], "end_turn", "w") == []
+    assert output_findings(0, [], "end_turn", "w") == []
+    assert output_findings(3, [], "end_turn", "w") == []
 
 
 def test_one_output_token_for_a_140_word_reply_is_a_strict_failure_and_a_compat_warning() -> None:
-    [finding] = output_findings("USAGE-OUTPUT-BOUNDS", 1, text(PROSE), "end_turn", "here")
+    [finding] = output_findings(1, text(PROSE), "end_turn", "here", rule="USAGE-OUTPUT-BOUNDS")
     assert (finding.verdict, finding.compat_verdict) == (Verdict.FAIL, Verdict.WARN)
     assert finding.got == "1" and "at least 1 per 12 characters" in finding.expected
 
 
 def test_zero_output_tokens_for_any_text_is_caught() -> None:
-    [finding] = output_findings("R", 0, text("ok"), "end_turn", "here")
+    [finding] = output_findings(0, text("ok"), "end_turn", "here")
     assert "> 0 for a non-empty reply" in finding.expected
 
 
 def test_more_tokens_than_bytes_of_text_is_caught() -> None:
     reply = text("alpha beta gamma")
-    assert output_findings("R", len("alpha beta gamma") + SLACK, reply, "end_turn", "w") == []
-    [finding] = output_findings("R", len("alpha beta gamma") + SLACK + 1, reply, "end_turn", "w")
+    assert output_findings(len("alpha beta gamma") + SLACK, reply, "end_turn", "w") == []
+    [finding] = output_findings(len("alpha beta gamma") + SLACK + 1, reply, "end_turn", "w")
     assert finding.got == f"{len('alpha beta gamma') + SLACK + 1} for 16 bytes of text"
 
 
 def test_a_plausible_count_passes_for_prose_nonce_words_and_non_latin_text() -> None:
     for reply, tokens in ((PROSE, 190), ("bafoke12 lomisu34 tarepa56", 12), ("こんにちは、元気ですか", 9), ("Hi", 1)):
-        assert output_findings("R", tokens, text(reply), "end_turn", "w") == [], reply
+        assert output_findings(tokens, text(reply), "end_turn", "w") == [], reply
 
 
 def _documented() -> list[tuple[str, int, list, object]]:
@@ -122,4 +122,4 @@ def test_the_documented_answers_of_the_real_api_are_within_the_bounds() -> None:
     documented = _documented()
     assert len(documented) >= 8
     for name, tokens, content, stop_reason in documented:
-        assert output_findings("R", tokens, content, stop_reason, name) == [], name
+        assert output_findings(tokens, content, stop_reason, name) == [], name

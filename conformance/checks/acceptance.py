@@ -20,7 +20,7 @@ from conformance.checks.common import (
     tool_uses,
 )
 from conformance.data import load_json
-from conformance.engine import Context, Unsupported, check, fail
+from conformance.engine import Context, Unsupported, check, fail, finding
 from conformance.probes import CLAUDE_CODE_HEADERS, reply_with
 from conformance.verdicts import Finding
 from conformance.wire import Exchange, WireRequest
@@ -75,8 +75,8 @@ def declined(ex: Exchange) -> str | None:
     return None
 
 
-def accepted(ctx: Context, name: str, build: Callable[[], WireRequest], rule: str, words: list[str] | None,
-             feature: str = "") -> list[Finding]:
+def accepted(ctx: Context, name: str, build: Callable[[], WireRequest], words: list[str] | None,
+             feature: str = "", *, rule: str = "") -> list[Finding]:
     """The probe is answered 200 with a Message (and, if `words`, one containing them); a clean refusal of an
     optional `feature` is unsupported, of anything else a failure."""
 
@@ -87,22 +87,22 @@ def accepted(ctx: Context, name: str, build: Callable[[], WireRequest], rule: st
     first, good = ctx.content_exchange(name, build, ok)
     if feature and (refusal := declined(first)):
         raise Unsupported(f"{feature}: the target declined it cleanly ({short(refusal, 160)})")
-    body, findings = require_message(first, rule)
+    body, findings = require_message(first, rule=rule)
     if body is None:
         return findings
     if words and good is None:
         ascii_words = all(word.isascii() for word in words)
-        return [controlled_miss(ctx, rule, f"a reply containing {' '.join(words)!r}", short(message_text(body)),
+        return [controlled_miss(ctx, f"a reply containing {' '.join(words)!r}", short(message_text(body)),
                                 "$.content", words, f"in the {name!r} probe",
-                                None if ascii_words else ctx.probes.text_words(name + ".control"), reply=body)]
+                                None if ascii_words else ctx.probes.text_words(name + ".control"), reply=body, rule=rule)]
     return []
 
 
-def _block_then_directive(ctx: Context, key: str, block: dict, rule: str, feature: str) -> list[Finding]:
+def _block_then_directive(ctx: Context, key: str, block: dict, feature: str, *, rule: str = "") -> list[Finding]:
     """A user turn of one content block followed by a "reply with" directive is accepted and answered."""
     words = ctx.probes.text_words(key)
     messages = [{"role": "user", "content": [block, {"type": "text", "text": reply_with(words)}]}]
-    return accepted(ctx, key, _text_request(ctx, key, messages, max_tokens=MEDIA_MAX_TOKENS), rule, words, feature)
+    return accepted(ctx, key, _text_request(ctx, key, messages, max_tokens=MEDIA_MAX_TOKENS), words, feature, rule=rule)
 
 
 def _text_request(ctx: Context, key: str, messages: list[dict], **extra) -> Callable[[], WireRequest]:
@@ -114,7 +114,7 @@ def consecutive_user_turns(ctx: Context):
     """Two user turns in a row are accepted (the API merges them)."""
     words = ctx.probes.text_words("consecutive")
     messages = [{"role": "user", "content": "Hello."}, {"role": "user", "content": reply_with(words)}]
-    return accepted(ctx, "consecutive", _text_request(ctx, "consecutive", messages), "ACC-CONSECUTIVE-TURNS", words)
+    return accepted(ctx, "consecutive", _text_request(ctx, "consecutive", messages), words)
 
 
 @check("acceptance/assistant-prefill", rule="ACC-PREFILL", tier="cheap", feature="prefill")
@@ -122,7 +122,7 @@ def assistant_prefill(ctx: Context):
     """An assistant turn at the end (prefill) is accepted and continued."""
     words = ctx.probes.text_words("prefill")
     messages = [{"role": "user", "content": reply_with(words)}, {"role": "assistant", "content": words[0]}]
-    return accepted(ctx, "prefill", _text_request(ctx, "prefill", messages), "ACC-PREFILL", words[1:], "prefill")
+    return accepted(ctx, "prefill", _text_request(ctx, "prefill", messages), words[1:], "prefill")
 
 
 @check("acceptance/image-base64", rule="ACC-IMAGE", tier="expensive", feature="images")
@@ -130,7 +130,7 @@ def image_base64(ctx: Context):
     """A base64 PNG image block next to the text is accepted."""
     png = base64.b64encode(tiny_png()).decode()
     block = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}}
-    return _block_then_directive(ctx, "image", block, "ACC-IMAGE", "images")
+    return _block_then_directive(ctx, "image", block, "images")
 
 
 @check("acceptance/document-text", rule="ACC-DOCUMENT", tier="expensive", feature="documents")
@@ -138,7 +138,7 @@ def document_text(ctx: Context):
     """A plain-text document block is accepted."""
     block = {"type": "document", "source": {"type": "text", "media_type": "text/plain",
                                             "data": "A short note for the conformance probe."}}
-    return _block_then_directive(ctx, "document-text", block, "ACC-DOCUMENT", "documents")
+    return _block_then_directive(ctx, "document-text", block, "documents")
 
 
 @check("acceptance/document-pdf", rule="ACC-DOCUMENT", tier="expensive", feature="documents")
@@ -146,7 +146,7 @@ def document_pdf(ctx: Context):
     """A base64 PDF document block is accepted."""
     data = base64.b64encode(tiny_pdf("conformance probe")).decode()
     block = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": data}}
-    return _block_then_directive(ctx, "document-pdf", block, "ACC-DOCUMENT", "documents")
+    return _block_then_directive(ctx, "document-pdf", block, "documents")
 
 
 @check("acceptance/metadata-user-id", rule="ACC-METADATA", tier="cheap")
@@ -155,7 +155,7 @@ def metadata_user_id(ctx: Context):
     words = ctx.probes.text_words("metadata")
     user_id = json.dumps({"session": ctx.session.nonces.word("session")})
     return accepted(ctx, "metadata", _text_request(ctx, "metadata", [{"role": "user", "content": reply_with(words)}],
-                                                   metadata={"user_id": user_id}), "ACC-METADATA", words)
+                                                   metadata={"user_id": user_id}), words)
 
 
 @check("acceptance/cache-control-everywhere", rule="ACC-CACHE-CONTROL", tier="cheap")
@@ -176,7 +176,7 @@ def cache_control_everywhere(ctx: Context):
     ]
     build = _text_request(ctx, "cache", messages, tools=[{**spec.tool, "cache_control": ephemeral}],
                           system=[{"type": "text", "text": "You are a conformance probe.", "cache_control": ephemeral}])
-    return accepted(ctx, "cache-control", build, "ACC-CACHE-CONTROL", words)
+    return accepted(ctx, "cache-control", build, words)
 
 
 @check("acceptance/system-role-first", rule="ACC-SYSTEM-FIRST", tier="cheap")
@@ -188,8 +188,8 @@ def system_role_first(ctx: Context):
     first = ctx.exchange("system-first", _text_request(ctx, "system-first", messages))
     model_gated(first, "role: system messages")
     if first.status is not None and 400 <= first.status < 500:  # the real API: 400 "use the top-level 'system' ..."
-        return rejected(first, "ACC-SYSTEM-FIRST", 400, "invalid_request_error", "a role: system message first")
-    return accepted(ctx, "system-first", _text_request(ctx, "system-first", messages), "ACC-SYSTEM-FIRST", words)
+        return rejected(first, 400, "invalid_request_error", "a role: system message first")
+    return accepted(ctx, "system-first", _text_request(ctx, "system-first", messages), words)
 
 
 @check("acceptance/many-tools", rule="ACC-MANY-TOOLS", tier="cheap")
@@ -208,11 +208,11 @@ def many_tools(ctx: Context):
                                                                              else None))
 
     first, good = ctx.content_exchange("many-tools", build, ok)
-    body, findings = require_message(first, "ACC-MANY-TOOLS")
+    body, findings = require_message(first)
     if body is None:
         return findings
     if good is None:
-        return [Finding(ctx.content_verdict(), "ACC-MANY-TOOLS", f"a tool_use calling {target.name}",
+        return [finding(ctx.content_verdict(), f"a tool_use calling {target.name}",
                         short([b.get("name") for b in tool_uses(body)] or message_text(body)), "$.content")]
     return []
 
@@ -252,7 +252,7 @@ def claude_code_request(ctx: Context):
                            version="2023-06-01", headers=claude_code_headers(ctx))
 
     def ok(ex):
-        return ex.ok and contains_words(ex.stream[1].text, words)
+        return ex.ok and contains_words(ex.stream.text, words)
 
     first, good = ctx.content_exchange("claude-code", build, ok)
     try:
@@ -265,12 +265,12 @@ def claude_code_request(ctx: Context):
         raise Unsupported(f"the model declines Claude Code's thinking settings ({short(refusal, 160)})")
     if not first.ok:
         body = first.body[:160].decode("utf-8", "replace")
-        return [fail("ACC-CLAUDE-CODE", "HTTP 200 text/event-stream", f"HTTP {first.status}: {body}")]
-    validator = first.stream[1]
-    out = [fail("ACC-CLAUDE-CODE", v.expected, v.got, f"event #{v.event_index} [{v.rule}]")
+        return [fail("HTTP 200 text/event-stream", f"HTTP {first.status}: {body}")]
+    validator = first.stream
+    out = [fail(v.expected, v.got, f"{v.where} [{v.rule}]")
            for v in validator.violations[:10]]
     if good is None:
-        out.append(controlled_miss(ctx, "ACC-CLAUDE-CODE", f"streamed text containing {' '.join(words)!r}",
+        out.append(controlled_miss(ctx, f"streamed text containing {' '.join(words)!r}",
                                    short(validator.text), "accumulated text", words, "in Claude Code's request",
                                    reply=validator.message, tool_call_ok=True))
     return out
@@ -291,15 +291,15 @@ def multiple_stop_sequences(ctx: Context):
         return ex.ok and isinstance(ex.json, dict) and ex.json.get("stop_sequence") == seq
 
     first, good = ctx.content_exchange("multiple-stop-sequences", build, ok)
-    body, findings = require_message(first, "ACC-STOP-SEQUENCES")
+    body, findings = require_message(first)
     if body is None:
         return findings
     if good is None:
         expected = f"stop_reason stop_sequence, stop_sequence {short(seq)}"
         got = f"{short(body.get('stop_reason'))}, {short(body.get('stop_sequence'))}"
         if seq in message_text(body):  # the model said it and the target did not stop: stop_sequences lost
-            return [fail("ACC-STOP-SEQUENCES", expected, f"{got} with {short(seq)} in the text", "$.stop_sequence")]
-        return [controlled_miss(ctx, "ACC-STOP-SEQUENCES", expected, got, "$.stop_sequence", before + [seq] + after,
+            return [fail(expected, f"{got} with {short(seq)} in the text", "$.stop_sequence")]
+        return [controlled_miss(ctx, expected, got, "$.stop_sequence", before + [seq] + after,
                                 "with two stop_sequences", reply=body)]
     return []
 
@@ -309,4 +309,4 @@ def unicode_text(ctx: Context):
     """Non-ASCII text (accents, CJK, emoji) goes through unchanged."""
     words = ["café", "naïve", "雪花", "❄️", "🎉"] + ctx.probes.text_words("unicode")[:1]
     return accepted(ctx, "unicode", _text_request(ctx, "unicode", [{"role": "user", "content": reply_with(words)}]),
-                    "ACC-UNICODE", words)
+                    words)

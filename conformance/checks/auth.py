@@ -24,16 +24,16 @@ def negotiate_auth(session: Session) -> str:
     return "x-api-key"
 
 
-def _accepted(ctx: Context, style: str, rule: str, header: str) -> list[Finding]:
+def _accepted(ctx: Context, style: str, header: str, *, rule: str = "") -> list[Finding]:
     ex = ctx.use(auth_probe(ctx.session, style))
-    findings = expect_ok(ex, rule)
+    findings = expect_ok(ex, rule=rule)
     return [Finding(f.verdict, f.rule, f"HTTP 200 for a valid key sent only as {header}", f.got) for f in findings]
 
 
 @check("auth/x-api-key", rule="AUTH-X-API-KEY", tier="cheap")
 def x_api_key(ctx: Context):
     """A valid key in x-api-key alone is accepted."""
-    return _accepted(ctx, "x-api-key", "AUTH-X-API-KEY", "x-api-key")
+    return _accepted(ctx, "x-api-key", "x-api-key")
 
 
 @check("auth/both-headers", rule="AUTH-BOTH", tier="cheap")
@@ -41,7 +41,7 @@ def both_headers(ctx: Context):
     """With a valid x-api-key and another Authorization: Bearer value, the request is accepted (x-api-key wins)."""
     if not ctx.use(auth_probe(ctx.session, "x-api-key")).ok:
         raise Blocked("auth/x-api-key", "a valid key in x-api-key alone is not accepted; auth/x-api-key reports it")
-    findings = expect_ok(ctx.use(auth_probe(ctx.session, "x-api-key+other-bearer")), "AUTH-BOTH")
+    findings = expect_ok(ctx.use(auth_probe(ctx.session, "x-api-key+other-bearer")))
     return [Finding(f.verdict, f.rule, "HTTP 200 for a valid x-api-key sent with another Authorization: Bearer value "
                     "(as a gateway's own token)", f.got) for f in findings]
 
@@ -49,19 +49,19 @@ def both_headers(ctx: Context):
 @check("auth/bearer", rule="AUTH-BEARER", tier="cheap")
 def bearer(ctx: Context):
     """A valid key as Authorization: Bearer alone is accepted."""
-    return _accepted(ctx, "bearer", "AUTH-BEARER", "Authorization: Bearer")
+    return _accepted(ctx, "bearer", "Authorization: Bearer")
 
 
 @check("auth/missing-key", rule="AUTH-MISSING", tier="free")
 def missing_key(ctx: Context):
     """No credentials: 401 authentication_error."""
-    return judge(ctx, "auth-missing", "AUTH-MISSING", accepted=Verdict.FAIL)
+    return judge(ctx, "auth-missing", accepted=Verdict.FAIL)
 
 
 @check("auth/wrong-key", rule="AUTH-WRONG", tier="free")
 def wrong_key(ctx: Context):
     """A wrong key: 401 authentication_error."""
-    return judge(ctx, "auth-wrong", "AUTH-WRONG", accepted=Verdict.FAIL)
+    return judge(ctx, "auth-wrong", accepted=Verdict.FAIL)
 
 
 def _endpoint_auth(ctx: Context, endpoint: str, style: str) -> Exchange:
@@ -81,11 +81,11 @@ def _endpoint_auth(ctx: Context, endpoint: str, style: str) -> Exchange:
 
 
 def _endpoint_checks(endpoint: str, path: str, feature: str) -> None:
-    rule_prefix = "AUTH-ENDPOINT"
+    rule = "AUTH-ENDPOINT"  # of every check registered here: their findings' rule by default
 
     def accepted_with(style: str, header: str):
         def run(ctx: Context):
-            findings = expect_ok(_endpoint_auth(ctx, endpoint, style), rule_prefix)
+            findings = expect_ok(_endpoint_auth(ctx, endpoint, style))
             return [Finding(f.verdict, f.rule, f"HTTP 200 from {path} for a valid key sent only as {header}", f.got)
                     for f in findings]
 
@@ -93,15 +93,15 @@ def _endpoint_checks(endpoint: str, path: str, feature: str) -> None:
         return run
 
     def missing(ctx: Context):
-        return rejected(_endpoint_auth(ctx, endpoint, "none"), rule_prefix, 401, "authentication_error",
+        return rejected(_endpoint_auth(ctx, endpoint, "none"), 401, "authentication_error",
                         f"{path} without credentials", accepted=Verdict.FAIL)
 
     missing.__doc__ = f"{path} without credentials is 401 authentication_error."
-    check(f"auth/{endpoint}-x-api-key", rule=rule_prefix, tier="free", feature=feature)(accepted_with("x-api-key",
+    check(f"auth/{endpoint}-x-api-key", rule=rule, tier="free", feature=feature)(accepted_with("x-api-key",
                                                                                                      "x-api-key"))
-    check(f"auth/{endpoint}-bearer", rule=rule_prefix, tier="free", feature=feature)(
+    check(f"auth/{endpoint}-bearer", rule=rule, tier="free", feature=feature)(
         accepted_with("bearer", "Authorization: Bearer"))
-    check(f"auth/{endpoint}-missing-key", rule=rule_prefix, tier="free", feature=feature)(missing)
+    check(f"auth/{endpoint}-missing-key", rule=rule, tier="free", feature=feature)(missing)
 
 
 _endpoint_checks("count-tokens", "POST /v1/messages/count_tokens", "count-tokens")
@@ -114,4 +114,4 @@ def wrong_bearer(ctx: Context):
     body = ctx.probes.text_body("invalid", max_tokens=16)
     ex = ctx.exchange("auth-wrong-bearer", lambda: WireRequest(body=body, auth="wrong-bearer",
                                                                version=ctx.target.anthropic_version))
-    return rejected(ex, "AUTH-WRONG", 401, "authentication_error", "a wrong key sent as Bearer", accepted=Verdict.FAIL)
+    return rejected(ex, 401, "authentication_error", "a wrong key sent as Bearer", accepted=Verdict.FAIL)

@@ -119,8 +119,8 @@ def bad_request(ctx: Context, name: str) -> Exchange:
     return ctx.exchange(name, lambda: BAD_REQUESTS[name].build(ctx))
 
 
-def rejected(ex: Exchange, rule: str, status: int, error_type: str, what: str,
-             accepted: Verdict = Verdict.WARN) -> list[Finding]:
+def rejected(ex: Exchange, status: int, error_type: str, what: str,
+             accepted: Verdict = Verdict.WARN, *, rule: str = "") -> list[Finding]:
     """Judge a rejection. The right status and error.type pass. Another 4xx is a strict failure the clients
     survive (they fail the request either way). A 2xx (silently accepted) is a strict failure whose compat
     verdict is `accepted` (clients never send such requests; auth passes FAIL, since an open door is no
@@ -130,20 +130,20 @@ def rejected(ex: Exchange, rule: str, status: int, error_type: str, what: str,
         expected = f"HTTP {status} {error_type} for {what}"
         got = f"HTTP {ex.status}: {body}"
         if ex.status is not None and 400 <= ex.status < 500:
-            return [strict(rule, expected, got)]
+            return [strict(expected, got, rule=rule)]
         if ex.status is not None and 200 <= ex.status < 300:
-            return [strict(rule, expected, got, compat=accepted)]
-        return [fail(rule, expected, got)]
+            return [strict(expected, got, compat=accepted, rule=rule)]
+        return [fail(expected, got, rule=rule)]
     body = ex.json
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict) and error.get("type") != error_type:
-        return [strict(rule, f"error.type {error_type}", short(error.get("type")), "$.error.type")]
+        return [strict(f"error.type {error_type}", short(error.get("type")), "$.error.type", rule=rule)]
     return []
 
 
-def judge(ctx: Context, name: str, rule: str, accepted: Verdict = Verdict.WARN) -> list[Finding]:
+def judge(ctx: Context, name: str, accepted: Verdict = Verdict.WARN, *, rule: str = "") -> list[Finding]:
     probe = BAD_REQUESTS[name]
-    return rejected(bad_request(ctx, name), rule, probe.status, probe.error_type, probe.what, accepted)
+    return rejected(bad_request(ctx, name), probe.status, probe.error_type, probe.what, accepted, rule=rule)
 
 
 def judged_probes(ctx: Context) -> list[tuple[str, Exchange]]:

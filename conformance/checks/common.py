@@ -10,9 +10,6 @@ from conformance.engine import Context, Unsupported, fail, strict
 from conformance.verdicts import MODEL_GATED_REASON, Finding, Verdict
 from conformance.wire import Exchange
 
-STOP_REASONS = ("end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
-                "model_context_window_exceeded")
-
 
 def short(value: Any, limit: int = 100) -> str:
     """A value as JSON (null, "x", not Python's None, 'x'), cut to limit characters with '…'."""
@@ -23,12 +20,12 @@ def short(value: Any, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def expect_ok(ex: Exchange, rule: str) -> list[Finding]:
+def expect_ok(ex: Exchange, *, rule: str = "") -> list[Finding]:
     """A finding unless the exchange is a 2xx; names the status and the error the target gave."""
     if ex.ok:
         return []
     detail = error_detail(ex)
-    return [fail(rule, "HTTP 200", f"HTTP {ex.status} {detail}".rstrip())]
+    return [fail("HTTP 200", f"HTTP {ex.status} {detail}".rstrip(), rule=rule)]
 
 
 # An optional endpoint the target does not offer answers one of these, whatever its body says (DESIGN §9).
@@ -105,15 +102,15 @@ def _plain(text: str) -> str:
     return unicodedata.normalize("NFC", text).replace("\ufe0e", "").replace("\ufe0f", "")
 
 
-def require_message(ex: Exchange, rule: str) -> tuple[dict | None, list[Finding]]:
+def require_message(ex: Exchange, *, rule: str = "") -> tuple[dict | None, list[Finding]]:
     """The JSON message of a 200 exchange, or the findings that explain why there is none."""
-    findings = expect_ok(ex, rule)
+    findings = expect_ok(ex, rule=rule)
     if findings:
         return None, findings
     body = message_body(ex)
     if body is None:
-        return None, [fail(rule, "a JSON object body", f"{ex.content_type or 'no content-type'}: "
-                           f"{ex.body[:80].decode('utf-8', 'replace')!r} ({why_not_json(ex.body)})")]
+        return None, [fail("a JSON object body", f"{ex.content_type or 'no content-type'}: "
+                           f"{ex.body[:80].decode('utf-8', 'replace')!r} ({why_not_json(ex.body)})", rule=rule)]
     return body, []
 
 
@@ -132,9 +129,9 @@ def why_not_json(body: bytes) -> str:
     return f"a JSON {type(value).__name__}, not an object" if not isinstance(value, dict) else "a JSON object"
 
 
-def controlled_miss(ctx: Context, rule: str, expected: str, got: str, where: str, words: list[str], through: str,
+def controlled_miss(ctx: Context, expected: str, got: str, where: str, words: list[str], through: str,
                     control_words: list[str] | None = None, reply: object = None, attempts: int | None = None,
-                    tool_call_ok: bool = False) -> Finding:
+                    tool_call_ok: bool = False, *, rule: str = "") -> Finding:
     """A reply that missed `words`, asked for `through` a channel a layer can lose (the system prompt, a tool_result,
     the stream's deltas...), judged against a control (DESIGN §9): the same "reply with exactly" instruction as a
     plain user turn, which no layer can lose. The control followed while the probe was missed on every attempt:
@@ -188,21 +185,22 @@ def text_probe(ctx: Context, key: str, **kwargs):
     return ctx.exchange(key, lambda: ctx.request(ctx.probes.text_body(key, **kwargs)))
 
 
-def media_type_findings(ex: Exchange, rule: str, expected: str) -> list[Finding]:
+def media_type_findings(ex: Exchange, expected: str, *, rule: str = "") -> list[Finding]:
     """A finding unless the response's Content-Type media type is `expected`."""
     media = ex.content_type.split(";")[0].strip().lower()
     if media != expected:
-        return [fail(rule, f"Content-Type: {expected}", f"Content-Type: {ex.content_type or '(none)'}")]
+        return [fail(f"Content-Type: {expected}", f"Content-Type: {ex.content_type or '(none)'}", rule=rule)]
     return []
 
 
-def id_findings(value: object, rule: str, where: str, prefix: str, pattern: re.Pattern | None = None) -> list[Finding]:
+def id_findings(value: object, where: str, prefix: str, pattern: re.Pattern | None = None, *,
+                rule: str = "") -> list[Finding]:
     """Fail unless an id is a non-empty string (matching `pattern`); warn unless it has the real API's prefix."""
     if not isinstance(value, str) or not value or (pattern is not None and not pattern.match(value)):
         shape = f"an id matching {pattern.pattern}" if pattern is not None else "a non-empty string id"
-        return [fail(rule, shape, short(value), where)]
+        return [fail(shape, short(value), where, rule=rule)]
     if not value.startswith(prefix):
-        return [strict(rule, f"an id starting with {prefix} (as the real API sends)", short(value), where)]
+        return [strict(f"an id starting with {prefix} (as the real API sends)", short(value), where, rule=rule)]
     return []
 
 

@@ -22,7 +22,7 @@ def validation_check(check_id: str, probe: str, rule: str, tier: str = "free") -
     spec = BAD_REQUESTS[probe]
 
     def run(ctx: Context):
-        return judge(ctx, probe, rule)
+        return judge(ctx, probe)
 
     run.__doc__ = f"{spec.what[0].upper()}{spec.what[1:]} gets HTTP {spec.status} {spec.error_type}."
     check(check_id, rule=rule, tier=tier)(run)
@@ -52,8 +52,8 @@ def envelope(ctx: Context, probe: str):
                              f"(HTTP {ex.status}); {owner} reports it")
     body = ex.json
     if body is None:
-        return [fail("ERR-ENVELOPE", "a JSON error body", f"{ex.content_type}: {short(ex.body[:100])}")]
-    return [fail("ERR-ENVELOPE", "valid against error.schema.json", err.message, err.path)
+        return [fail("a JSON error body", f"{ex.content_type}: {short(ex.body[:100])}")]
+    return [fail("valid against error.schema.json", err.message, err.path)
             for err in schemas.validate("error", body)]
 
 
@@ -69,10 +69,10 @@ def type_matches_status(ctx: Context):
         expected = STATUS_TYPES.get(ex.status)
         got = error.get("type")
         if got not in schemas.error_types() and got != "request_too_large":
-            out.append(fail("ERR-TYPE-STATUS", f"a documented error.type ({expected or 'see docs: errors'})",
+            out.append(fail(f"a documented error.type ({expected or 'see docs: errors'})",
                             f"{short(got)} with HTTP {ex.status}", f"{probe}: $.error.type"))
         elif expected and got != expected:
-            out.append(fail("ERR-TYPE-STATUS", f"{expected} with HTTP {ex.status}", short(got),
+            out.append(fail(f"{expected} with HTTP {ex.status}", short(got),
                             f"{probe}: $.error.type"))
     return out
 
@@ -82,7 +82,7 @@ def request_id_on_errors(ctx: Context):
     """Error responses carry a request-id header."""
     missing = [probe for probe, ex in judged_probes(ctx) if not ex.request_id]
     if missing:
-        return [strict("ERR-REQUEST-ID", "a request-id header on every error response",
+        return [strict("a request-id header on every error response",
                      f"none on: {', '.join(missing)}")]
     return []
 
@@ -90,7 +90,7 @@ def request_id_on_errors(ctx: Context):
 @check("errors/no-5xx-for-bad-input", rule="ERR-NO-5XX", tier="free")
 def no_5xx(ctx: Context):
     """No bad request is answered with a 5xx (clients retry those, and the fault is the caller's)."""
-    return [fail("ERR-NO-5XX", f"a 4xx for {BAD_REQUESTS[probe].what}", f"HTTP {ex.status}", probe)
+    return [fail(f"a 4xx for {BAD_REQUESTS[probe].what}", f"HTTP {ex.status}", probe)
             for probe, ex in judged_probes(ctx) if ex.status is not None and ex.status >= 500]
 
 
@@ -104,11 +104,11 @@ def request_id_in_body(ctx: Context):
             continue  # no Anthropic error body: errors/envelope reports it
         value = body.get("request_id")
         if not isinstance(value, str) or not value:
-            out.append(strict("ERR-REQUEST-ID-BODY", "request_id: a string (the real API sends it)",
+            out.append(strict("request_id: a string (the real API sends it)",
                               short(value) if "request_id" in body else "missing", f"{probe}: $.request_id",
                               compat=Verdict.PASS))
         elif ex.request_id and value != ex.request_id:
-            out.append(strict("ERR-REQUEST-ID-BODY", f"request_id equal to the request-id header {short(ex.request_id)}",
+            out.append(strict(f"request_id equal to the request-id header {short(ex.request_id)}",
                               short(value), f"{probe}: $.request_id", compat=Verdict.PASS))
     return out
 
@@ -119,11 +119,11 @@ def not_found_path(ctx: Context):
     path = "/v1/no-such-endpoint-" + ctx.session.nonces.word("path")
     ex = ctx.exchange("not-found-path", lambda: ctx.request(None, method="GET", path=path))
     if ex.status != 404:
-        return [strict("ERR-NOT-FOUND", "HTTP 404 not_found_error", f"HTTP {ex.status}")]
+        return [strict("HTTP 404 not_found_error", f"HTTP {ex.status}")]
     errors = schemas.validate("error", ex.json) if ex.json is not None else None
     if errors is None or errors:
         got = f"{ex.content_type}: {short(ex.body[:100])}" if errors is None else f"{errors[0].path}: {errors[0].message}"
-        return [strict("ERR-NOT-FOUND", "the Anthropic error envelope", got)]
+        return [strict("the Anthropic error envelope", got)]
     if ex.json["error"].get("type") != "not_found_error":
-        return [strict("ERR-NOT-FOUND", "error.type not_found_error", short(ex.json["error"].get("type")))]
+        return [strict("error.type not_found_error", short(ex.json["error"].get("type")))]
     return []

@@ -44,60 +44,60 @@ def merged_text_blocks(shape: dict) -> tuple[list[str], list[str]]:
     return out, merge_text_runs(blocks)
 
 
-def shape_findings(ctx: Context, ex: Exchange, name: str, rule: str, *, sequence: bool) -> list[Finding]:
+def shape_findings(ctx: Context, ex: Exchange, name: str, *, sequence: bool, rule: str = "") -> list[Finding]:
     """Differences from the golden transcript: a different event sequence or block types fail; a field the real
     API sends but the target omits is a strict failure the clients survive; extra fields are fine."""
     actual = transcripts.shape(transcripts.normalise(ex, ctx.target))
     expected = golden_shape(name)
     out: list[Finding] = []
     if actual.get("status") != expected.get("status"):
-        findings = [fail(rule, f"HTTP {expected.get('status')} as in the golden {name}", f"HTTP {actual.get('status')}")]
+        findings = [fail(f"HTTP {expected.get('status')} as in the golden {name}", f"HTTP {actual.get('status')}",
+                         rule=rule)]
         # a shared probe answered with no 200 is reported once, by the check that owns the probe
         if expected.get("status") != 200 or ex.name not in {*OWNERS, "text"}:
             return findings
         if ex.name == "text":
             return ctx.needs(findings, "message/schema", "no 200 answer to the 'text' probe")
-        return stream_ok(ctx, ex, rule)
+        return stream_ok(ctx, ex, rule=rule)
     if sequence:
         (got_events, got_blocks), (want_events, want_blocks) = merged_text_blocks(actual), merged_text_blocks(expected)
         if got_events != want_events:
-            out.append(fail(rule, f"the event sequence of golden {name}: {' '.join(want_events)}",
-                            " ".join(got_events), "event sequence (pings left out, deltas collapsed)"))
+            out.append(fail(f"the event sequence of golden {name}: {' '.join(want_events)}",
+                            " ".join(got_events), "event sequence (pings left out, deltas collapsed)", rule=rule))
         if got_blocks != want_blocks:
-            out.append(fail(rule, f"content blocks {want_blocks} as in golden {name}", str(got_blocks), "block types"))
+            out.append(fail(f"content blocks {want_blocks} as in golden {name}", str(got_blocks), "block types", rule=rule))
     for where, paths in expected.get("paths", {}).items():
         if where == "headers" or where not in actual.get("paths", {}):
             continue  # a label the target's answer does not have at all is the sequence's business
         missing = sorted(set(paths) - set(actual["paths"][where]))
         if missing:
-            out.append(strict(rule, f"the fields golden {name} has in {where}", f"missing {', '.join(missing[:6])}"
-                              + (" ..." if len(missing) > 6 else ""), where, compat=Verdict.PASS))
+            out.append(strict(f"the fields golden {name} has in {where}", f"missing {', '.join(missing[:6])}"
+                              + (" ..." if len(missing) > 6 else ""), where, compat=Verdict.PASS, rule=rule))
     return out
 
 
 @check("golden/message-shape", rule="GOLDEN-SHAPE", tier="cheap")
 def message_shape(ctx: Context):
     """A non-streamed text answer has the shape of the documented basic message."""
-    return shape_findings(ctx, ctx.use(text_probe(ctx, "text")), "message-text-basic", "GOLDEN-SHAPE", sequence=True)
+    return shape_findings(ctx, ctx.use(text_probe(ctx, "text")), "message-text-basic", sequence=True)
 
 
 @check("golden/stream-shape", rule="GOLDEN-SHAPE", tier="cheap")
 def stream_shape(ctx: Context):
     """A streamed text answer has the event sequence and fields of the documented basic stream."""
-    return shape_findings(ctx, stream_exchange(ctx), "stream-text-basic", "GOLDEN-SHAPE", sequence=True)
+    return shape_findings(ctx, stream_exchange(ctx), "stream-text-basic", sequence=True)
 
 
 @check("golden/tool-stream-shape", rule="GOLDEN-SHAPE", tier="cheap")
 def tool_stream_shape(ctx: Context):
     """A streamed tool call has the fields of the documented tool-use stream (its text preamble is the model's)."""
-    return shape_findings(ctx, stream_exchange(ctx, TOOL_PROBE), "stream-tool-use", "GOLDEN-SHAPE", sequence=False)
+    return shape_findings(ctx, stream_exchange(ctx, TOOL_PROBE), "stream-tool-use", sequence=False)
 
 
 @check("golden/error-shape", rule="GOLDEN-SHAPE", tier="free")
 def error_shape(ctx: Context):
     """A 401 has the fields of the documented authentication error."""
-    return shape_findings(ctx, bad_request(ctx, "auth-missing"), "error-401-authentication", "GOLDEN-SHAPE",
-                          sequence=False)
+    return shape_findings(ctx, bad_request(ctx, "auth-missing"), "error-401-authentication", sequence=False)
 
 
 @check("golden/models-shape", rule="GOLDEN-SHAPE", tier="free", feature="models")
@@ -105,4 +105,4 @@ def models_shape(ctx: Context):
     """GET /v1/models has the fields of the documented models page."""
     from conformance.checks.models import get
 
-    return shape_findings(ctx, get(ctx, "models", "/v1/models"), "models-list", "GOLDEN-SHAPE", sequence=False)
+    return shape_findings(ctx, get(ctx, "models", "/v1/models"), "models-list", sequence=False)

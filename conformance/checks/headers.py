@@ -11,43 +11,43 @@ from conformance.verdicts import Finding, Verdict
 VERSIONS = ("2023-06-01", "2026-10-21")
 
 
-def _plain(ctx: Context, name: str, rule: str, **request) -> list[Finding]:
+def _plain(ctx: Context, name: str, *, rule: str = "", **request) -> list[Finding]:
     ex = ctx.exchange(name, lambda: ctx.request(ctx.probes.text_body(name, max_tokens=16), **request))
-    _, findings = require_message(ex, rule)
+    _, findings = require_message(ex, rule=rule)
     return findings
 
 
 @check("headers/beta-query-string", rule="HDR-BETA-QUERY", tier="cheap")
 def beta_query(ctx: Context):
     """POST /v1/messages?beta=true is served like /v1/messages."""
-    return _plain(ctx, "beta-query", "HDR-BETA-QUERY", path="/v1/messages?beta=true")
+    return _plain(ctx, "beta-query", path="/v1/messages?beta=true")
 
 
 @check("headers/anthropic-version", rule="HDR-VERSION", tier="cheap", params=VERSIONS)
 def anthropic_version(ctx: Context, version: str):
     """Each anthropic-version in use by real clients is served."""
-    return _plain(ctx, "version-" + version, "HDR-VERSION", version=version)
+    return _plain(ctx, "version-" + version, version=version)
 
 
 @check("headers/claude-code-betas", rule="HDR-BETA-HEADER", tier="cheap")
 def claude_code_betas(ctx: Context):
     """The anthropic-beta set Claude Code sends does not break a plain request."""
-    return _plain(ctx, "claude-code-betas", "HDR-BETA-HEADER", headers=(("anthropic-beta", CLAUDE_CODE_BETAS),))
+    return _plain(ctx, "claude-code-betas", headers=(("anthropic-beta", CLAUDE_CODE_BETAS),))
 
 
-def rejected_by_the_api(ex, rule: str, what: str) -> list[Finding]:
+def rejected_by_the_api(ex, what: str, *, rule: str = "") -> list[Finding]:
     """The real API rejects this with 400; accepting it is a strict failure the clients survive."""
     if ex.ok:
-        return [strict(rule, f"HTTP 400 invalid_request_error for {what}, as the real API answers",
-                       f"HTTP {ex.status}: accepted")]
-    return rejected(ex, rule, 400, "invalid_request_error", what)
+        return [strict(f"HTTP 400 invalid_request_error for {what}, as the real API answers",
+                       f"HTTP {ex.status}: accepted", rule=rule)]
+    return rejected(ex, 400, "invalid_request_error", what, rule=rule)
 
 
 @check("headers/missing-version", rule="HDR-VERSION-REQUIRED", tier="free")
 def missing_version(ctx: Context):
     """A request without anthropic-version is a 400 invalid_request_error, as on the real API."""
     ex = ctx.exchange("no-version", lambda: ctx.request(ctx.probes.text_body("no-version", max_tokens=16), version=None))
-    return rejected_by_the_api(ex, "HDR-VERSION-REQUIRED", "a request without anthropic-version")
+    return rejected_by_the_api(ex, "a request without anthropic-version")
 
 
 @check("headers/temperature-2026", rule="HDR-VERSION-2026-RULES", tier="free")
@@ -55,7 +55,7 @@ def temperature_2026(ctx: Context):
     """Under anthropic-version 2026-10-21, temperature is rejected with 400 (removed in that version)."""
     body = {**ctx.probes.text_body("temperature-2026", max_tokens=16), "temperature": 0.5}
     ex = ctx.exchange("temperature-2026", lambda: ctx.request(body, version="2026-10-21"))
-    return rejected_by_the_api(ex, "HDR-VERSION-2026-RULES", "temperature under 2026-10-21")
+    return rejected_by_the_api(ex, "temperature under 2026-10-21")
 
 
 @check("headers/temperature-2023", rule="HDR-VERSION-2023-RULES", tier="cheap")
@@ -64,7 +64,7 @@ def temperature_2023(ctx: Context):
     body = {**ctx.probes.text_body("temperature-2023", max_tokens=16), "temperature": 0.5}
     ex = ctx.exchange("temperature-2023", lambda: ctx.request(body, version="2023-06-01"))
     model_gated(ex, "temperature")
-    return require_message(ex, "HDR-VERSION-2023-RULES")[1]
+    return require_message(ex)[1]
 
 
 @check("headers/request-id-format", rule="HDR-REQUEST-ID-FORMAT", tier="cheap")
@@ -75,7 +75,7 @@ def request_id_format(ctx: Context):
     if not value:
         raise Blocked("message/request-id-header", "no request-id header; message/request-id-header reports it")
     if not value.startswith("req_"):
-        return [strict("HDR-REQUEST-ID-FORMAT", "a request-id starting with req_", short(value), "request-id header",
+        return [strict("a request-id starting with req_", short(value), "request-id header",
                        compat=Verdict.PASS)]
     return []
 
@@ -88,7 +88,7 @@ def unknown_beta(ctx: Context):
                                                            headers=(("anthropic-beta", bogus),)))
     if ex.ok:
         return []
-    return rejected(ex, "HDR-UNKNOWN-BETA", 400, "invalid_request_error", f"anthropic-beta: {bogus}")
+    return rejected(ex, 400, "invalid_request_error", f"anthropic-beta: {bogus}")
 
 
 def valid_retry_after(value: str | None) -> bool:
@@ -122,7 +122,7 @@ def retry_after(ctx: Context):
     if not busy:
         raise Skip("the target did not answer 429 or 529 in this run, so there is nothing to judge")
     # Spend-limit 429s of the real API carry no retry-after (contract.md 8.2): a warning, not a failure.
-    return [warn("HDR-RETRY-AFTER", f"a retry-after header (seconds or an HTTP-date) with HTTP {status}",
+    return [warn(f"a retry-after header (seconds or an HTTP-date) with HTTP {status}",
                  short(headers.get("retry-after")) if "retry-after" in headers else "no retry-after header",
                  f"attempt {n + 1} of {len(answers)}")
             for n, (status, headers) in enumerate(answers)
@@ -137,7 +137,7 @@ def ratelimit_headers(ctx: Context):
         raise Skip("the target did not answer 429 in this run, so there is nothing to judge")
     # a layer with limits of its own may have no such headers to give: a warning (Claude Code then shows no usage
     # warnings, and a gateway that drops the upstream's is caught from both sides in gateway mode)
-    return [warn("HDR-RATELIMIT", "anthropic-ratelimit-* headers with HTTP 429 (which limit, how much is left, when "
+    return [warn("anthropic-ratelimit-* headers with HTTP 429 (which limit, how much is left, when "
                  "it resets)", "none", f"attempt {n + 1} of {len(answers)}")
             for n, (status, headers) in enumerate(answers)
             if status == 429 and not any(name.lower().startswith("anthropic-ratelimit-") for name in headers)]
@@ -149,5 +149,5 @@ def x_should_retry(ctx: Context):
     from conformance.checks.bad_requests import bad_request
 
     exchanges = [text_probe(ctx, "text"), bad_request(ctx, "auth-missing"), bad_request(ctx, "missing-max-tokens")]
-    return [fail("HDR-SHOULD-RETRY", "x-should-retry: true or false", short(ex.headers["x-should-retry"]), ex.name)
+    return [fail("x-should-retry: true or false", short(ex.headers["x-should-retry"]), ex.name)
             for ex in exchanges if "x-should-retry" in ex.headers and ex.headers["x-should-retry"] not in ("true", "false")]

@@ -21,52 +21,52 @@ def get(ctx: Context, name: str, path: str) -> Exchange:
     return ex
 
 
-def page(ctx: Context, rule: str) -> tuple[dict | None, list[Finding]]:
+def page(ctx: Context, *, rule: str = "") -> tuple[dict | None, list[Finding]]:
     ex = get(ctx, "models", "/v1/models")
     if not ex.ok:
-        return None, [fail(rule, "HTTP 200", f"HTTP {ex.status}: {ex.body[:120].decode('utf-8', 'replace')}")]
+        return None, [fail("HTTP 200", f"HTTP {ex.status}: {ex.body[:120].decode('utf-8', 'replace')}", rule=rule)]
     if not isinstance(ex.json, dict):
-        return None, [fail(rule, "a JSON object", short(ex.body[:80]))]
+        return None, [fail("a JSON object", short(ex.body[:80]), rule=rule)]
     return ex.json, []
 
 
-def item_findings(item: object, where: str, rule: str) -> list[Finding]:
+def item_findings(item: object, where: str, *, rule: str = "") -> list[Finding]:
     if not isinstance(item, dict):
-        return [fail(rule, "a ModelInfo object", short(item), where)]
+        return [fail("a ModelInfo object", short(item), where, rule=rule)]
     out = []
     if item.get("type") != "model":
-        out.append(fail(rule, 'type "model"', short(item.get("type")), f"{where}.type"))
+        out.append(fail('type "model"', short(item.get("type")), f"{where}.type", rule=rule))
     for key in ("id", "display_name", "created_at"):
         if not isinstance(item.get(key), str) or not item.get(key):
-            out.append(fail(rule, "a non-empty string", short(item.get(key)) if key in item else "missing",
-                            f"{where}.{key}"))
+            out.append(fail("a non-empty string", short(item.get(key)) if key in item else "missing",
+                            f"{where}.{key}", rule=rule))
     return out
 
 
 @check("models/list-shape", rule="MODELS-PAGE", tier="free", feature=FEATURE)
 def list_shape(ctx: Context):
     """GET /v1/models is a page {data, has_more, first_id, last_id} of ModelInfo {type, id, display_name, created_at}."""
-    body, findings = page(ctx, "MODELS-PAGE")
+    body, findings = page(ctx)
     if body is None:
         return findings
     out = []
     data = body.get("data")
     if not isinstance(data, list) or not data:
-        return [fail("MODELS-PAGE", "a non-empty data array", short(data), "$.data")]
+        return [fail("a non-empty data array", short(data), "$.data")]
     if not isinstance(body.get("has_more"), bool):
-        out.append(fail("MODELS-PAGE", "has_more: a boolean", short(body.get("has_more")), "$.has_more"))
+        out.append(fail("has_more: a boolean", short(body.get("has_more")), "$.has_more"))
     for key, index in (("first_id", 0), ("last_id", -1)):
         expected = data[index].get("id") if isinstance(data[index], dict) else None
         if body.get(key) != expected:
-            out.append(fail("MODELS-PAGE", f"{key} {short(expected)} (the id of the page's {key[:-3]} item)",
+            out.append(fail(f"{key} {short(expected)} (the id of the page's {key[:-3]} item)",
                             short(body.get(key)), f"$.{key}"))
     for i, item in enumerate(data[:20]):
-        out += item_findings(item, f"$.data[{i}]", "MODELS-PAGE")
+        out += item_findings(item, f"$.data[{i}]")
     return out
 
 
 def first_id(ctx: Context) -> str:
-    body, findings = page(ctx, "MODELS-GET")
+    body, findings = page(ctx)
     data = (body or {}).get("data")
     if findings or not isinstance(data, list) or not data or not isinstance(data[0], dict):
         raise Blocked("models/list-shape", "GET /v1/models gave no model id to look up; models/list-shape reports why")
@@ -79,10 +79,10 @@ def get_listed(ctx: Context):
     model_id = first_id(ctx)
     ex = get(ctx, "model-get", f"/v1/models/{model_id}")
     if not ex.ok:
-        return [fail("MODELS-GET", f"HTTP 200 for the listed model {model_id}", f"HTTP {ex.status}")]
-    out = item_findings(ex.json, "$", "MODELS-GET")
+        return [fail(f"HTTP 200 for the listed model {model_id}", f"HTTP {ex.status}")]
+    out = item_findings(ex.json, "$")
     if isinstance(ex.json, dict) and ex.json.get("id") != model_id:
-        out.append(fail("MODELS-GET", f"id {short(model_id)}", short(ex.json.get("id")), "$.id"))
+        out.append(fail(f"id {short(model_id)}", short(ex.json.get("id")), "$.id"))
     return out
 
 
@@ -91,23 +91,23 @@ def unknown_404(ctx: Context):
     """GET /v1/models/{unknown id} is 404 not_found_error."""
     first_id(ctx)  # the endpoint exists
     ex = get(ctx, "model-unknown", "/v1/models/no-such-model-" + ctx.session.nonces.word("model"))
-    return rejected(ex, "MODELS-UNKNOWN", 404, "not_found_error", "an unknown model id")
+    return rejected(ex, 404, "not_found_error", "an unknown model id")
 
 
 @check("models/pagination", rule="MODELS-PAGINATION", tier="free", feature=FEATURE)
 def pagination(ctx: Context):
     """limit=1 gives one model, and after_id=<its id> continues with the next one."""
-    body, findings = page(ctx, "MODELS-PAGINATION")
+    body, findings = page(ctx)
     if body is None:
         return findings
     one = get(ctx, "models-limit", "/v1/models?limit=1")
     data = one.json.get("data") if one.ok and isinstance(one.json, dict) else None
     if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], dict):
-        return [fail("MODELS-PAGINATION", "exactly one model for limit=1", short(data if data is not None else one.status),
+        return [fail("exactly one model for limit=1", short(data if data is not None else one.status),
                      "$.data")]
     total = len(body.get("data") or [])
     if one.json.get("has_more") is not (total > 1):
-        return [fail("MODELS-PAGINATION", f"has_more {total > 1} (the full list has {total})",
+        return [fail(f"has_more {total > 1} (the full list has {total})",
                      short(one.json.get("has_more")), "$.has_more")]
     if total > 1:
         nxt = get(ctx, "models-after", f"/v1/models?limit=1&after_id={data[0].get('id')}")
@@ -116,14 +116,14 @@ def pagination(ctx: Context):
         got = following[0].get("id") if isinstance(following, list) and following and isinstance(following[0], dict) \
             else following
         if got != expected:
-            return [fail("MODELS-PAGINATION", f"after_id continues with {short(expected)}", short(got), "$.data[0].id")]
+            return [fail(f"after_id continues with {short(expected)}", short(got), "$.data[0].id")]
     return []
 
 
 @check("models/created-at", rule="MODELS-CREATED-AT", tier="free", feature=FEATURE)
 def created_at(ctx: Context):
     """created_at is an RFC 3339 date-time string."""
-    body, findings = page(ctx, "MODELS-CREATED-AT")
+    body, findings = page(ctx)
     if body is None:
         return findings
     out = []
@@ -135,6 +135,6 @@ def created_at(ctx: Context):
         except ValueError:
             ok = False
         if not ok:
-            out.append(strict("MODELS-CREATED-AT", "an RFC 3339 date-time string", short(value),
+            out.append(strict("an RFC 3339 date-time string", short(value),
                               f"$.data[{i}].created_at"))
     return out

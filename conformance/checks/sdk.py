@@ -6,7 +6,7 @@ import threading
 import traceback
 
 from conformance.checks.common import contains_words, controlled_miss, short, unserved
-from conformance.engine import Context, HarnessError, Unsupported, check, fail, strict
+from conformance.engine import Context, HarnessError, Unsupported, check, fail, finding, strict
 from conformance.pacing import BUSY
 from conformance.probes import call_tool_text
 from conformance.transport import describe, limit_in
@@ -83,7 +83,7 @@ def not_judged(ctx: Context, call: str, exc: BaseException) -> HarnessError | No
     return None
 
 
-def _sdk_error(ctx: Context, rule: str, call: str, exc: Exception) -> Finding:
+def _sdk_error(ctx: Context, call: str, exc: Exception, *, rule: str = "") -> Finding:
     """The exception the SDK raised, with where it was raised when its message says nothing."""
     name = type(exc).__name__ if type(exc).__module__ == "builtins" else f"{type(exc).__module__}.{type(exc).__name__}"
     detail = f"{name}: {exc}" if str(exc) else name
@@ -94,15 +94,15 @@ def _sdk_error(ctx: Context, rule: str, call: str, exc: Exception) -> Finding:
         # a package's path from its name on (json/decoder.py, anthropic/_response.py): no folder of this machine
         module = path.split("site-packages/")[-1] if "site-packages/" in path else "/".join(path.split("/")[-2:])
         detail += f" (raised in {module}, {last.name}, line {last.lineno})"
-    return fail(rule, f"{call} completes", ctx.target.redact(detail)[:400])
+    return fail(f"{call} completes", ctx.target.redact(detail)[:400], rule=rule)
 
 
-def _content_finding(ctx: Context, rule: str, call: str, words: list[str], text: str,
-                     stop_reason: str | None = None) -> list[Finding]:
+def _content_finding(ctx: Context, call: str, words: list[str], text: str,
+                     stop_reason: str | None = None, *, rule: str = "") -> list[Finding]:
     if contains_words(text, words):
         return []
-    return [controlled_miss(ctx, rule, f"{call} returns text containing {' '.join(words)!r}", short(text), "",
-                            words, f"through the SDK's {call}", reply={"stop_reason": stop_reason}, attempts=1)]
+    return [controlled_miss(ctx, f"{call} returns text containing {' '.join(words)!r}", short(text), "",
+                            words, f"through the SDK's {call}", reply={"stop_reason": stop_reason}, attempts=1, rule=rule)]
 
 
 def _params(ctx: Context, key: str) -> tuple[dict, list[str]]:
@@ -110,7 +110,7 @@ def _params(ctx: Context, key: str) -> tuple[dict, list[str]]:
     return {k: body[k] for k in ("model", "max_tokens", "messages")}, ctx.probes.text_words(key)
 
 
-def _sdk_call(ctx: Context, key: str, rule: str, call: str, invoke) -> list[Finding]:
+def _sdk_call(ctx: Context, key: str, call: str, invoke, *, rule: str = "") -> list[Finding]:
     """Run one SDK call with the probe `key`'s parameters; judge that it completes and returns the words."""
     params, words = _params(ctx, key)
     ctx.reserve(params["max_tokens"], f"the SDK's {call}")
@@ -122,11 +122,11 @@ def _sdk_call(ctx: Context, key: str, rule: str, call: str, invoke) -> list[Find
     except HarnessError:
         raise
     except Exception as exc:
-        return [_sdk_error(ctx, rule, call, exc)]
+        return [_sdk_error(ctx, call, exc, rule=rule)]
     text = "".join(getattr(block, "text", "") for block in message.content)
-    findings = _content_finding(ctx, rule, call, words, text)
+    findings = _content_finding(ctx, call, words, text, rule=rule)
     if message.stop_reason is None:
-        findings.append(fail(rule, "a final message with a stop_reason", "stop_reason None"))
+        findings.append(fail("a final message with a stop_reason", "stop_reason None", rule=rule))
     return findings
 
 
@@ -138,17 +138,17 @@ def _stream_final_message(client, params):
 @check("sdk/messages-create", rule="SDK-CREATE", tier="cheap")
 def messages_create(ctx: Context):
     """anthropic.Anthropic().messages.create(...) works (strict response validation, SDK 2.x: Bearer)."""
-    return _sdk_call(ctx, "sdk-create", "SDK-CREATE", "messages.create()",
+    return _sdk_call(ctx, "sdk-create", "messages.create()",
                      lambda client, params: client.messages.create(**params))
 
 
 @check("sdk/messages-stream", rule="SDK-STREAM", tier="cheap")
 def messages_stream(ctx: Context):
     """anthropic.Anthropic().messages.stream(...).get_final_message() works."""
-    return _sdk_call(ctx, "sdk-stream", "SDK-STREAM", "messages.stream().get_final_message()", _stream_final_message)
+    return _sdk_call(ctx, "sdk-stream", "messages.stream().get_final_message()", _stream_final_message)
 
 
-def _sdk_run(ctx: Context, rule: str, call: str, body) -> list[Finding]:
+def _sdk_run(ctx: Context, call: str, body, *, rule: str = "") -> list[Finding]:
     """Run `body(client)` (which returns findings), turning an SDK exception into a finding."""
     ctx.evidence.append(Evidence(f"anthropic SDK {call} at {ctx.target.base_url} (key redacted)", ""))
     try:
@@ -157,7 +157,7 @@ def _sdk_run(ctx: Context, rule: str, call: str, body) -> list[Finding]:
     except (Unsupported, HarnessError):
         raise
     except Exception as exc:
-        return [_sdk_error(ctx, rule, call, exc)]
+        return [_sdk_error(ctx, call, exc, rule=rule)]
 
 
 @check("sdk/count-tokens", rule="SDK-COUNT-TOKENS", tier="free", feature="count-tokens")
@@ -175,10 +175,10 @@ def sdk_count_tokens(ctx: Context):
             unserved(exc.status_code, "count_tokens", str(exc))
             raise
         if not isinstance(result.input_tokens, int) or result.input_tokens <= 0:
-            return [fail("SDK-COUNT-TOKENS", "input_tokens > 0", short(result.input_tokens))]
+            return [fail("input_tokens > 0", short(result.input_tokens))]
         return []
 
-    return _sdk_run(ctx, "SDK-COUNT-TOKENS", "messages.count_tokens()", body)
+    return _sdk_run(ctx, "messages.count_tokens()", body)
 
 
 @check("sdk/models-list", rule="SDK-MODELS", tier="free", feature="models")
@@ -193,10 +193,10 @@ def sdk_models_list(ctx: Context):
             unserved(exc.status_code, "GET /v1/models", str(exc))
             raise
         if not page.data:
-            return [fail("SDK-MODELS", "at least one model", "an empty page")]
+            return [fail("at least one model", "an empty page")]
         return []
 
-    return _sdk_run(ctx, "SDK-MODELS", "models.list()", body)
+    return _sdk_run(ctx, "models.list()", body)
 
 
 @check("sdk/tool-round-trip", rule="SDK-TOOLS", tier="cheap")
@@ -212,15 +212,15 @@ def sdk_tool_round_trip(ctx: Context):
                                        tool_choice={"type": "tool", "name": spec.name}, messages=[question])
         calls = [b for b in first.content if b.type == "tool_use" and b.name == spec.name]
         if not calls:
-            return [fail("SDK-TOOLS", f"a tool_use for {spec.name}", short([b.type for b in first.content]))]
+            return [fail(f"a tool_use for {spec.name}", short([b.type for b in first.content]))]
         result = {"type": "tool_result", "tool_use_id": calls[0].id, "content": " ".join(words)}
         final = client.messages.create(model=ctx.target.model, max_tokens=64, tools=[spec.tool], messages=[
             question, {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
             {"role": "user", "content": [result]}])
         text = "".join(getattr(b, "text", "") for b in final.content)
-        return _content_finding(ctx, "SDK-TOOLS", "the second messages.create()", words, text, final.stop_reason)
+        return _content_finding(ctx, "the second messages.create()", words, text, final.stop_reason)
 
-    return _sdk_run(ctx, "SDK-TOOLS", "messages.create() with tools, twice", body)
+    return _sdk_run(ctx, "messages.create() with tools, twice", body)
 
 
 @check("sdk/stream-tool-use", rule="SDK-STREAM-TOOLS", tier="cheap")
@@ -236,12 +236,12 @@ def sdk_stream_tool_use(ctx: Context):
             message = stream.get_final_message()
         calls = [b for b in message.content if b.type == "tool_use" and b.name == spec.name]
         if not calls:
-            return [fail("SDK-STREAM-TOOLS", f"a tool_use for {spec.name}", short([b.type for b in message.content]))]
+            return [fail(f"a tool_use for {spec.name}", short([b.type for b in message.content]))]
         if calls[0].input != spec.arguments:
-            return [Finding(ctx.content_verdict(), "SDK-STREAM-TOOLS", f"input {spec.arguments}", short(calls[0].input))]
+            return [finding(ctx.content_verdict(), f"input {spec.arguments}", short(calls[0].input))]
         return []
 
-    return _sdk_run(ctx, "SDK-STREAM-TOOLS", "messages.stream() with a forced tool", body)
+    return _sdk_run(ctx, "messages.stream() with a forced tool", body)
 
 
 @check("sdk/error-classes", rule="SDK-ERRORS", tier="free")
@@ -257,12 +257,12 @@ def sdk_error_classes(ctx: Context):
         try:
             with sdk_client(ctx).with_options(**client_options) as client:
                 within_deadline(ctx, "messages.create()", lambda c=client, p=call: c.messages.create(**p))
-            out.append(fail("SDK-ERRORS", f"{expected.__name__} for {what}", "no exception"))
+            out.append(fail(f"{expected.__name__} for {what}", "no exception"))
         except HarnessError:
             raise
         except expected as exc:
             if exc.type != error_type:
-                out.append(strict("SDK-ERRORS", f"exception .type {error_type} for {what}", short(exc.type)))
+                out.append(strict(f"exception .type {error_type} for {what}", short(exc.type)))
         except Exception as exc:
-            out.append(_sdk_error(ctx, "SDK-ERRORS", f"{expected.__name__} for {what}", exc))
+            out.append(_sdk_error(ctx, f"{expected.__name__} for {what}", exc))
     return out

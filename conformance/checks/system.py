@@ -7,7 +7,7 @@ from conformance.engine import Context, check
 from conformance.verdicts import Finding
 
 
-def system_findings(ctx: Context, form: str, rule: str) -> list[Finding]:
+def system_findings(ctx: Context, form: str, *, rule: str = "") -> list[Finding]:
     words = ctx.probes.text_words("system-" + form)
 
     def accept(ex):
@@ -17,30 +17,30 @@ def system_findings(ctx: Context, form: str, rule: str) -> list[Finding]:
         "system-" + form, lambda: ctx.request(ctx.probes.system_body(form)), accept)
     if form == "role-message":  # mid-conversation system messages are model-gated on the real API
         model_gated(first, "role: system messages")
-    body, findings = require_message(first, rule)
+    body, findings = require_message(first, rule=rule)
     if body is None:
         return findings
     if accepted is None:
         through = {"string": "in the system string", "blocks": "in the system blocks",
                    "role-message": "in a role: system message"}[form]
-        return [controlled_miss(ctx, rule, f"a reply following the system instruction: {' '.join(words)!r}",
-                                short(message_text(body)), "$.content", words, through, reply=body)]
+        return [controlled_miss(ctx, f"a reply following the system instruction: {' '.join(words)!r}",
+                                short(message_text(body)), "$.content", words, through, reply=body, rule=rule)]
     return []
 
 
 @check("system/string", rule="SYS-STRING", tier="cheap")
 def system_string(ctx: Context):
     """A top-level system string takes effect."""
-    return system_findings(ctx, "string", "SYS-STRING")
+    return system_findings(ctx, "string")
 
 
 @check("system/blocks", rule="SYS-BLOCKS", tier="cheap")
 def system_blocks(ctx: Context):
     """A top-level system given as text blocks with cache_control takes effect."""
-    return system_findings(ctx, "blocks", "SYS-BLOCKS")
+    return system_findings(ctx, "blocks")
 
 
 @check("system/role-system-message", rule="SYS-ROLE-MESSAGE", tier="cheap")
 def system_role_message(ctx: Context):
     """A role: system message after the user turn is accepted and takes effect."""
-    return system_findings(ctx, "role-message", "SYS-ROLE-MESSAGE")
+    return system_findings(ctx, "role-message")

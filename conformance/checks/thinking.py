@@ -12,7 +12,7 @@ from conformance.checks.common import (
     short,
 )
 from conformance.checks.streaming import stream_ok, streamed_message
-from conformance.engine import Blocked, Context, Unsupported, check, fail
+from conformance.engine import Blocked, Context, Unsupported, check, fail, finding
 from conformance.probes import reply_with
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
@@ -44,29 +44,29 @@ def thinking_blocks(content: object) -> list[dict]:
 @check("thinking/returns-thinking", rule="THINK-BLOCK", tier="expensive", feature="thinking")
 def returns_thinking(ctx: Context):
     """A thinking request is answered with a thinking block before the text."""
-    body, findings = require_message(thinking_exchange(ctx, False), "THINK-BLOCK")
+    body, findings = require_message(thinking_exchange(ctx, False))
     if body is None:
         return findings
     content = body.get("content") if isinstance(body.get("content"), list) else []
     if not thinking_blocks(content):
-        return [fail("THINK-BLOCK", "a thinking (or redacted_thinking) block",
+        return [fail("a thinking (or redacted_thinking) block",
                      short([b.get("type") for b in content if isinstance(b, dict)]), "$.content")]
     first = content[0] if isinstance(content[0], dict) else {}
     if first.get("type") not in ("thinking", "redacted_thinking"):
-        return [fail("THINK-BLOCK", "the thinking block first", short(first.get("type")), "$.content[0].type")]
+        return [fail("the thinking block first", short(first.get("type")), "$.content[0].type")]
     return []
 
 
 @check("thinking/signature", rule="THINK-SIGNATURE", tier="expensive", feature="thinking")
 def signature(ctx: Context):
     """Every thinking block carries a non-empty string signature (clients must pass it back)."""
-    body, findings = require_message(thinking_exchange(ctx, False), "THINK-SIGNATURE")
+    body, findings = require_message(thinking_exchange(ctx, False))
     if body is None:
         return findings
     blocks = thinking_blocks(body.get("content"))
     if not blocks:
         raise Blocked("thinking/returns-thinking", "no thinking block to judge; thinking/returns-thinking reports it")
-    return [fail("THINK-SIGNATURE", "a non-empty string signature", short(b.get("signature")) if "signature" in b
+    return [fail("a non-empty string signature", short(b.get("signature")) if "signature" in b
                  else "no signature key", f"$.content[{i}].signature")
             for i, b in enumerate(blocks) if b.get("type") == "thinking" and not (
                 isinstance(b.get("signature"), str) and b["signature"])]
@@ -76,10 +76,10 @@ def signature(ctx: Context):
 def stream_signature_delta(ctx: Context):
     """A streamed thinking block gets its signature by signature_delta before its content_block_stop."""
     ex = thinking_exchange(ctx, True)
-    findings = stream_ok(ctx, ex, "THINK-SIGNATURE-DELTA")
+    findings = stream_ok(ctx, ex)
     if findings:
         return findings
-    message, missing = streamed_message(ctx, ex, "THINK-SIGNATURE-DELTA")
+    message, missing = streamed_message(ctx, ex)
     if message is None:
         return missing
     blocks = thinking_blocks(message.get("content"))
@@ -88,7 +88,7 @@ def stream_signature_delta(ctx: Context):
         has = plain.ok and isinstance(plain.json, dict) and thinking_blocks(plain.json.get("content"))
         owner = "thinking/stream-parity" if has else "thinking/returns-thinking"
         raise Blocked(owner, f"no streamed thinking block to judge; {owner} reports it")
-    return [fail("THINK-SIGNATURE-DELTA", "a signature_delta with a non-empty signature before content_block_stop",
+    return [fail("a signature_delta with a non-empty signature before content_block_stop",
                  f"accumulated signature {short(b.get('signature'))}", f"content block {i}")
             for i, b in enumerate(blocks) if b.get("type") == "thinking" and not b.get("signature")]
 
@@ -96,24 +96,24 @@ def stream_signature_delta(ctx: Context):
 @check("thinking/stream-parity", rule="THINK-PARITY", tier="expensive", feature="thinking")
 def stream_parity(ctx: Context):
     """The same thinking request gives the same block types streamed and not (and the answer in both)."""
-    body, findings = require_message(thinking_exchange(ctx, False), "THINK-PARITY")
+    body, findings = require_message(thinking_exchange(ctx, False))
     streamed = thinking_exchange(ctx, True)
-    findings += stream_ok(ctx, streamed, "THINK-PARITY")
+    findings += stream_ok(ctx, streamed)
     if body is None or findings:
         return findings
-    message, missing = streamed_message(ctx, streamed, "THINK-PARITY")
+    message, missing = streamed_message(ctx, streamed)
     if message is None:
         return missing
     plain = block_types(body)
     live = block_types(message)
     out: list[Finding] = []
     if plain != live:
-        out.append(fail("THINK-PARITY", f"streamed block types equal to non-streamed {plain}", short(live),
+        out.append(fail(f"streamed block types equal to non-streamed {plain}", short(live),
                         "content block types"))
     words = ctx.probes.text_words("thinking")
-    if contains_words(message_text(body), words) != contains_words(streamed.stream[1].text, words):
-        out.append(Finding(ctx.content_verdict(), "THINK-PARITY", "the answer in both forms",
-                           f"non-stream {short(message_text(body))}; stream {short(streamed.stream[1].text)}"))
+    if contains_words(message_text(body), words) != contains_words(streamed.stream.text, words):
+        out.append(finding(ctx.content_verdict(), "the answer in both forms",
+                           f"non-stream {short(message_text(body))}; stream {short(streamed.stream.text)}"))
     return out
 
 
@@ -135,11 +135,11 @@ def replay_accepted(ctx: Context):
         return ex.ok and contains_words(message_text(ex.json if isinstance(ex.json, dict) else None), words)
 
     replayed, good = ctx.content_exchange("thinking-replay", lambda: ctx.request(request), ok)
-    reply, findings = require_message(replayed, "THINK-REPLAY")
+    reply, findings = require_message(replayed)
     if reply is None:
         return findings
     if good is None:
-        return [controlled_miss(ctx, "THINK-REPLAY", f"a reply containing {' '.join(words)!r}",
+        return [controlled_miss(ctx, f"a reply containing {' '.join(words)!r}",
                                 short(message_text(reply)), "$.content", words, "after a replayed thinking turn",
                                 reply=reply)]
     return []

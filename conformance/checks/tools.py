@@ -17,7 +17,7 @@ from conformance.checks.common import (
     short,
     tool_uses,
 )
-from conformance.engine import Blocked, Context, check, fail
+from conformance.engine import Blocked, Context, check, fail, finding
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
 
@@ -30,33 +30,34 @@ def forced(ctx: Context) -> Exchange:
     return ctx.exchange(PROBE, lambda: ctx.request(ctx.probes.tool_body(PROBE)))
 
 
-def forced_call(ctx: Context, rule: str) -> tuple[dict | None, list[Finding]]:
+def forced_call(ctx: Context, *, rule: str = "") -> tuple[dict | None, list[Finding]]:
     """The tool_use block of the forced call, or findings saying why there is none. Those findings are
     tools/forced-call's; the checks that judge the call (its id, input, stop_reason) are skipped without one."""
-    body, findings = require_message(forced(ctx), rule)
+    body, findings = require_message(forced(ctx), rule=rule)
     if body is None:
         return None, ctx.needs(findings, OWNER, "no Message from the forced tool call probe")
     spec = ctx.probes.tool(PROBE)
     calls = [b for b in tool_uses(body) if b.get("name") == spec.name]
     if not calls:
         kinds = block_types(body) if isinstance(body.get("content"), list) else body.get("content")
-        return None, ctx.needs([fail(rule, f"a tool_use block calling {spec.name} (tool_choice forces it)",
-                                     f"content block types {short(kinds)}", "$.content")], OWNER, "no tool call to judge")
+        return None, ctx.needs([fail(f"a tool_use block calling {spec.name} (tool_choice forces it)",
+                                     f"content block types {short(kinds)}", "$.content", rule=rule)],
+                               OWNER, "no tool call to judge")
     return calls[0], []
 
 
 @check("tools/forced-call", rule="TOOL-FORCED", tier="cheap")
 def forced_tool_call(ctx: Context):
     """tool_choice {type: tool} yields a tool_use for that tool with the requested input."""
-    call, findings = forced_call(ctx, "TOOL-FORCED")
+    call, findings = forced_call(ctx)
     if call is None:
         return findings
     spec = ctx.probes.tool(PROBE)
     value = call.get("input")
     if not isinstance(value, dict):
-        return [fail("TOOL-FORCED", "input as a JSON object", short(value), "$.content[].input")]
+        return [fail("input as a JSON object", short(value), "$.content[].input")]
     if value != spec.arguments:
-        return [Finding(ctx.content_verdict(), "TOOL-FORCED", f"input {spec.arguments}", short(value),
+        return [finding(ctx.content_verdict(), f"input {spec.arguments}", short(value),
                         "$.content[].input")]
     return []
 
@@ -64,35 +65,35 @@ def forced_tool_call(ctx: Context):
 @check("tools/tool-use-id", rule="TOOL-ID", tier="cheap")
 def tool_use_id(ctx: Context):
     """tool_use.id matches ^[a-zA-Z0-9_-]+$ (toolu_ prefix expected)."""
-    call, findings = forced_call(ctx, "TOOL-ID")
+    call, findings = forced_call(ctx)
     if call is None:
         return findings
-    return id_findings(call.get("id"), "TOOL-ID", "$.content[].id", "toolu_", TOOL_ID)
+    return id_findings(call.get("id"), "$.content[].id", "toolu_", TOOL_ID)
 
 
 @check("tools/stop-reason", rule="TOOL-STOP-REASON", tier="cheap")
 def tool_stop_reason(ctx: Context):
     """A turn that ends in a tool call has stop_reason tool_use."""
-    call, findings = forced_call(ctx, "TOOL-STOP-REASON")
+    call, findings = forced_call(ctx)
     if call is None:
         return findings
     body = forced(ctx).json
     if body.get("stop_reason") != "tool_use":
-        return [fail("TOOL-STOP-REASON", "stop_reason tool_use", short(body.get("stop_reason")), "$.stop_reason")]
+        return [fail("stop_reason tool_use", short(body.get("stop_reason")), "$.stop_reason")]
     return []
 
 
 @check("tools/input-matches-schema", rule="TOOL-INPUT-SCHEMA", tier="cheap")
 def input_matches_schema(ctx: Context):
     """tool_use.input is an object valid against the tool's input_schema."""
-    call, findings = forced_call(ctx, "TOOL-INPUT-SCHEMA")
+    call, findings = forced_call(ctx)
     if call is None:
         return findings
     value = call.get("input")
     if not isinstance(value, dict):
-        return [fail("TOOL-INPUT-SCHEMA", "a JSON object", f"{type(value).__name__} {short(value)}", "$.content[].input")]
+        return [fail("a JSON object", f"{type(value).__name__} {short(value)}", "$.content[].input")]
     schema = ctx.probes.tool(PROBE).schema
-    return [fail("TOOL-INPUT-SCHEMA", "valid against the tool's input_schema", err.message,
+    return [fail("valid against the tool's input_schema", err.message,
                  "$.content[].input" + "".join(f"[{p!r}]" for p in err.absolute_path))
             for err in jsonschema.Draft202012Validator(schema).iter_errors(value)]
 
@@ -124,7 +125,7 @@ def second_turn(ctx: Context, key: str, result_content, is_error: bool = False) 
     return request_body, how
 
 
-def round_trip_findings(ctx: Context, key: str, rule: str, content_of, is_error: bool) -> list[Finding]:
+def round_trip_findings(ctx: Context, key: str, content_of, is_error: bool, *, rule: str = "") -> list[Finding]:
     words = ctx.probes.tool_result_words(key)
     request_body, how = second_turn(ctx, key, content_of(" ".join(words)), is_error)
 
@@ -132,27 +133,26 @@ def round_trip_findings(ctx: Context, key: str, rule: str, content_of, is_error:
         return ex.ok and contains_words(message_text(ex.json if isinstance(ex.json, dict) else None), words)
 
     first, good = ctx.content_exchange(key, lambda: ctx.request(request_body), answered)  # a model's miss is retried
-    body, findings = require_message(first, rule)
+    body, findings = require_message(first, rule=rule)
     if body is None:
         return [Finding(f.verdict, f.rule, f.expected, f.got, f"second turn ({how})") for f in findings]
     if good is not None:
         return []
-    return [controlled_miss(ctx, rule, f"a final answer containing the tool result {' '.join(words)!r}",
+    return [controlled_miss(ctx, f"a final answer containing the tool result {' '.join(words)!r}",
                             short(message_text(body)) + f" (stop_reason {body.get('stop_reason')})",
-                            f"second turn ({how})", words, "in a tool_result", reply=body)]
+                            f"second turn ({how})", words, "in a tool_result", reply=body, rule=rule)]
 
 
 @check("tools/round-trip", rule="TOOL-ROUND-TRIP", tier="cheap")
 def round_trip(ctx: Context):
     """tool_use, then tool_result (string content), then a final answer that uses the result."""
-    return round_trip_findings(ctx, "tool-round-trip", "TOOL-ROUND-TRIP", lambda text: text, False)
+    return round_trip_findings(ctx, "tool-round-trip", lambda text: text, False)
 
 
 @check("tools/result-blocks-with-error", rule="TOOL-RESULT-BLOCKS", tier="cheap")
 def result_blocks(ctx: Context):
     """A tool_result with block-array content and is_error true is accepted and reaches the model."""
-    return round_trip_findings(ctx, "tool-result-blocks", "TOOL-RESULT-BLOCKS",
-                               lambda text: [{"type": "text", "text": text}], True)
+    return round_trip_findings(ctx, "tool-result-blocks", lambda text: [{"type": "text", "text": text}], True)
 
 
 def _choice_request(ctx: Context, key: str, tool_choice: dict | None, directed: bool, count: int = 1):
@@ -176,11 +176,11 @@ def choice_auto(ctx: Context):
     specs, build = _choice_request(ctx, "choice-auto", {"type": "auto"}, directed=True)
     first, good = ctx.content_exchange("choice-auto", build, lambda ex: any(c.get("name") == specs[0].name
                                                                              for c in _calls(ex)))
-    body, findings = require_message(first, "TOOL-CHOICE")
+    body, findings = require_message(first)
     if body is None:
         return findings
     if good is None:
-        return [Finding(ctx.content_verdict(), "TOOL-CHOICE", f"a tool_use calling {specs[0].name} (tool_choice auto)",
+        return [finding(ctx.content_verdict(), f"a tool_use calling {specs[0].name} (tool_choice auto)",
                         short(block_types(body)), "$.content")]
     return []
 
@@ -189,15 +189,15 @@ def choice_auto(ctx: Context):
 def choice_any(ctx: Context):
     """tool_choice any: some tool is called even without being asked, with stop_reason tool_use."""
     _, build = _choice_request(ctx, "choice-any", {"type": "any"}, directed=False)
-    body, findings = require_message(ctx.exchange("choice-any", build), "TOOL-CHOICE")
+    body, findings = require_message(ctx.exchange("choice-any", build))
     if body is None:
         return findings
     out = []
     if not tool_uses(body):
-        out.append(fail("TOOL-CHOICE", "a tool_use block (tool_choice any forces a tool call)",
+        out.append(fail("a tool_use block (tool_choice any forces a tool call)",
                         short(block_types(body)), "$.content"))
     if body.get("stop_reason") != "tool_use":
-        out.append(fail("TOOL-CHOICE", "stop_reason tool_use", short(body.get("stop_reason")), "$.stop_reason"))
+        out.append(fail("stop_reason tool_use", short(body.get("stop_reason")), "$.stop_reason"))
     return out
 
 
@@ -205,11 +205,11 @@ def choice_any(ctx: Context):
 def choice_none(ctx: Context):
     """tool_choice none: no tool is called, even when asked."""
     _, build = _choice_request(ctx, "choice-none", {"type": "none"}, directed=True)
-    body, findings = require_message(ctx.exchange("choice-none", build), "TOOL-CHOICE")
+    body, findings = require_message(ctx.exchange("choice-none", build))
     if body is None:
         return findings
     if tool_uses(body) or body.get("stop_reason") == "tool_use":
-        return [fail("TOOL-CHOICE", "no tool_use block and stop_reason other than tool_use (tool_choice none)",
+        return [fail("no tool_use block and stop_reason other than tool_use (tool_choice none)",
                      f"{len(tool_uses(body))} tool_use blocks, stop_reason {short(body.get('stop_reason'))}",
                      "$.content")]
     return []
@@ -226,11 +226,11 @@ def parallel(ctx: Context) -> tuple[list, Exchange | None, Exchange]:
 def parallel_calls(ctx: Context):
     """Asked to call two tools, the model returns two tool_use blocks in one message."""
     specs, good, first = parallel(ctx)
-    body, findings = require_message(first, "TOOL-PARALLEL")
+    body, findings = require_message(first)
     if body is None:
         return findings
     if good is None:
-        return [Finding(ctx.content_verdict(), "TOOL-PARALLEL", f"tool_use blocks for {specs[0].name} and {specs[1].name}",
+        return [finding(ctx.content_verdict(), f"tool_use blocks for {specs[0].name} and {specs[1].name}",
                         short([c.get("name") for c in tool_uses(body)]), "$.content")]
     return []
 
@@ -239,7 +239,7 @@ def parallel_calls(ctx: Context):
 def parallel_ids_unique(ctx: Context):
     """The tool_use ids of one message are distinct."""
     _, good, first = parallel(ctx)
-    body, findings = require_message(first, "TOOL-ID-UNIQUE")
+    body, findings = require_message(first)
     if body is None:
         return findings
     ids = [c.get("id") for c in tool_uses((good or first).json)]
@@ -247,7 +247,7 @@ def parallel_ids_unique(ctx: Context):
         raise Blocked("tools/parallel-calls", f"the target made {len(ids)} tool call(s); ids are judged when it makes two, "
                       "and tools/parallel-calls reports it")
     if len(set(map(str, ids))) != len(ids):
-        return [fail("TOOL-ID-UNIQUE", "distinct tool_use ids", short(ids), "$.content[].id")]
+        return [fail("distinct tool_use ids", short(ids), "$.content[].id")]
     return []
 
 
@@ -256,11 +256,11 @@ def disable_parallel(ctx: Context):
     """disable_parallel_tool_use: at most one tool_use block, even when asked for two."""
     _, build = _choice_request(ctx, "no-parallel", {"type": "auto", "disable_parallel_tool_use": True},
                                directed=True, count=2)
-    body, findings = require_message(ctx.exchange("no-parallel", build), "TOOL-DISABLE-PARALLEL")
+    body, findings = require_message(ctx.exchange("no-parallel", build))
     if body is None:
         return findings
     if len(tool_uses(body)) > 1:
-        return [fail("TOOL-DISABLE-PARALLEL", "at most one tool_use block", f"{len(tool_uses(body))} tool_use blocks",
+        return [fail("at most one tool_use block", f"{len(tool_uses(body))} tool_use blocks",
                      "$.content")]
     return []
 
@@ -288,12 +288,11 @@ def parallel_results(ctx: Context):
         return all(contains_words(text, w) for w in words)
 
     first, good = ctx.content_exchange("parallel-results", lambda: ctx.request(body), ok)
-    reply, findings = require_message(first, "TOOL-PARALLEL-RESULTS")
+    reply, findings = require_message(first)
     if reply is None:
         return findings
     if good is None:
-        return [controlled_miss(ctx, "TOOL-PARALLEL-RESULTS",
-                                f"an answer with both results {' '.join(words[0])!r} and {' '.join(words[1])!r}",
+        return [controlled_miss(ctx, f"an answer with both results {' '.join(words[0])!r} and {' '.join(words[1])!r}",
                                 short(message_text(reply)), "$.content", words[0] + words[1], "in two tool_results",
                                 reply=reply)]
     return []

@@ -56,7 +56,7 @@ def no_usage(ctx: Context, what: str, key: str) -> list[Finding]:
     usage = (message_body(text) or {}).get("usage") if text.ok else None
     if text.ok and _int(usage.get(key) if isinstance(usage, dict) else None) is None:
         raise Blocked("message/usage", f"no integer usage.{key} in {what}; message/usage reports it")
-    return [fail(ctx.check.rule, f"usage.{key}: an integer (as the text probe's answer has)", f"none in {what}")]
+    return [fail(f"usage.{key}: an integer (as the text probe's answer has)", f"none in {what}")]
 
 
 def _int(value: object) -> int | None:
@@ -100,17 +100,17 @@ def output_bounds(content: object, stop_reason: object) -> tuple[int, int | None
     return least, most, size
 
 
-def output_findings(rule: str, tokens: int, content: object, stop_reason: object, where: str) -> list[Finding]:
+def output_findings(tokens: int, content: object, stop_reason: object, where: str, *, rule: str = "") -> list[Finding]:
     """A finding when `tokens` output tokens are impossible for the reply: a strict failure, a compat warning (clients
     display and bill the number, they do not act on it)."""
     least, most, size = output_bounds(content, stop_reason)
     if tokens < least:
         why = "> 0 for a non-empty reply" if least == 1 else f"at least 1 per {MAX_CHARS_PER_TOKEN} characters"
-        return [strict(rule, f"output_tokens >= {least} ({why}; the reply has {size} characters)",
-                        str(tokens), where)]
+        return [strict(f"output_tokens >= {least} ({why}; the reply has {size} characters)",
+                        str(tokens), where, rule=rule)]
     if most is not None and tokens > most:
-        return [strict(rule, f"output_tokens <= {most} (at most 1 per UTF-8 byte of a text-only reply, plus {SLACK})",
-                       f"{tokens} for {most - SLACK} bytes of text", where)]
+        return [strict(f"output_tokens <= {most} (at most 1 per UTF-8 byte of a text-only reply, plus {SLACK})",
+                       f"{tokens} for {most - SLACK} bytes of text", where, rule=rule)]
     return []
 
 
@@ -118,7 +118,7 @@ def output_findings(rule: str, tokens: int, content: object, stop_reason: object
 def input_short_prompt(ctx: Context):
     """A two-character prompt ("Hi") reports input_tokens > 0."""
     ex = short_exchange(ctx)
-    findings = expect_ok(ex, "USAGE-INPUT-NONZERO")
+    findings = expect_ok(ex)
     if findings:
         return findings
     usage = (message_body(ex) or {}).get("usage")
@@ -126,7 +126,7 @@ def input_short_prompt(ctx: Context):
     if total is None:
         return no_usage(ctx, "the answer to the short prompt", "input_tokens")
     if total <= 0:
-        return [fail("USAGE-INPUT-NONZERO", f"input_tokens > 0 for the prompt {SHORT_PROMPT!r}", short(usage),
+        return [fail(f"input_tokens > 0 for the prompt {SHORT_PROMPT!r}", short(usage),
                      "usage-short $.usage")]
     return []
 
@@ -135,7 +135,7 @@ def input_short_prompt(ctx: Context):
 def input_grows(ctx: Context):
     """A prompt 300 words longer reports more input tokens, by at least one per 12 added characters."""
     short_ex, long_ex = short_exchange(ctx), long_exchange(ctx)
-    findings = expect_ok(short_ex, "USAGE-INPUT-GROWTH") + expect_ok(long_ex, "USAGE-INPUT-GROWTH")
+    findings = expect_ok(short_ex) + expect_ok(long_ex)
     if findings:
         return findings
     usages = [(message_body(ex) or {}).get("usage") for ex in (short_ex, long_ex)]
@@ -145,8 +145,7 @@ def input_grows(ctx: Context):
     added = length(long_prompt(ctx)) - length(SHORT_PROMPT)
     needed = math.ceil(added / MAX_CHARS_PER_TOKEN)
     if large - small < needed:
-        return [fail("USAGE-INPUT-GROWTH",
-                     f"input tokens of the long prompt >= {small} + {needed} (the short prompt's, plus 1 per "
+        return [fail(f"input tokens of the long prompt >= {small} + {needed} (the short prompt's, plus 1 per "
                      f"{MAX_CHARS_PER_TOKEN} of its {added} added characters)",
                      f"{large} (short prompt: {small})", "usage-long $.usage.input_tokens")]
     return []
@@ -158,7 +157,7 @@ def output_tokens(ctx: Context):
     out: list[Finding] = []
     judged = 0
     for ex in (text_probe(ctx, "text"), short_exchange(ctx), long_exchange(ctx)):
-        findings = expect_ok(ex, "USAGE-OUTPUT-BOUNDS")
+        findings = expect_ok(ex)
         if ex.name == "text":  # the shared text probe with no 200: message/schema reports it
             findings = ctx.needs(findings, "message/schema", "no Message from the text probe")
         if findings:
@@ -169,7 +168,7 @@ def output_tokens(ctx: Context):
         if tokens is None:
             continue
         judged += 1
-        out += output_findings("USAGE-OUTPUT-BOUNDS", tokens, body.get("content"), body.get("stop_reason"),
+        out += output_findings(tokens, body.get("content"), body.get("stop_reason"),
                                f"{ex.name} $.usage.output_tokens")
     if not judged and not out:
         return no_usage(ctx, "the answers", "output_tokens")
@@ -180,10 +179,10 @@ def output_tokens(ctx: Context):
 def stream_output_tokens(ctx: Context):
     """The final message_delta's output_tokens is possible for the streamed reply (> 0 once text was streamed)."""
     ex = stream_exchange(ctx, STREAM_PROBE)
-    findings = stream_ok(ctx, ex, "USAGE-STREAM-OUTPUT")
+    findings = stream_ok(ctx, ex)
     if findings:
         return findings
-    validator = ex.stream[1]
+    validator = ex.stream
     if not validator.output_tokens and not any((data or {}).get("type") == "message_start"
                                                for _, data in validator.events):
         raise Blocked("streaming/message-start-first", "the stream never began (no message_start); "
@@ -192,6 +191,6 @@ def stream_output_tokens(ctx: Context):
         raise Blocked("streaming/message-delta-usage", "no message_delta with an integer usage.output_tokens; "
                       "streaming/message-delta-usage reports it")
     content = (validator.message or {}).get("content", [{"type": "text", "text": validator.text}])
-    return output_findings("USAGE-STREAM-OUTPUT", validator.output_tokens[-1], content,
+    return output_findings(validator.output_tokens[-1], content,
                            validator.stop_reasons[-1] if validator.stop_reasons else None,
                            "last message_delta $.usage.output_tokens")

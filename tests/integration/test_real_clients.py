@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from conformance.vocabulary import KNOWN_EVENTS
+
 pytestmark = pytest.mark.clients
 
 HERE = Path(__file__).resolve().parent
@@ -39,8 +41,7 @@ RUN_TIMEOUT = 120.0
 MODEL = "reference-model"
 MAX_TOKENS = 256
 SSE_TYPE = "text/event-stream"
-STREAM_EVENTS = {"message_start", "content_block_start", "content_block_delta", "content_block_stop",
-                 "message_delta", "message_stop"}
+STREAM_EVENTS = KNOWN_EVENTS - {"ping", "error"}  # the events of a message, as the clients see them
 CLAUDE_CODE_QUIET = {
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     "DISABLE_TELEMETRY": "1",
