@@ -27,7 +27,7 @@ def upstream_record(ctx: Context, sent: Sent, what: str, rule: str) -> tuple[Rec
     try:
         return reached(ctx, sent, what), []
     except NotForwarded as exc:
-        return None, [fail(rule, f"the request forwarded to the upstream ({what})", str(exc))]
+        return None, [fail(f"the request forwarded to the upstream ({what})", str(exc), rule=rule)]
 
 
 # -- the control ---------------------------------------------------------------------------------------------------
@@ -40,9 +40,10 @@ def reaches_upstream(ctx: Context):
     seen = ctx.session.upstream.all()
     ex = sent.exchange
     answer = f"HTTP {ex.status}" if ex.status is not None else f"no answer ({ex.error})"
-    return [fail("GW-REACH", "the probe (nonce in its user text) received by the recording upstream",
+    return [fail("the probe (nonce in its user text) received by the recording upstream",
                  f"the gateway answered {answer}; the upstream received {len(seen)} request(s), none with the probe's "
-                 "nonce: is the gateway configured with the upstream's base URL, and does it keep the user text?")]
+                 "nonce: is the gateway configured with the upstream's base URL, and does it keep the user text?",
+                 rule="GW-REACH")]
 
 
 # -- forwarded unchanged ---------------------------------------------------------------------------------------------
@@ -54,10 +55,10 @@ def _forwarded_field(ctx: Context, name: str, rule: str, field: str, value: Any,
         return findings
     got = record.json if isinstance(record.json, dict) else {}
     if field not in got:
-        return [fail(rule, f"{field} forwarded unchanged: {short(value)}", f"{field} missing from the upstream's body",
-                     f"upstream body (keys: {', '.join(sorted(got))})")]
+        return [fail(f"{field} forwarded unchanged: {short(value)}", f"{field} missing from the upstream's body",
+                     f"upstream body (keys: {', '.join(sorted(got))})", rule=rule)]
     if got[field] != value:
-        return [fail(rule, f"{field} forwarded unchanged: {short(value)}", f"{short(got[field])}", "upstream body")]
+        return [fail(f"{field} forwarded unchanged: {short(value)}", f"{short(got[field])}", "upstream body", rule=rule)]
     return []
 
 
@@ -71,8 +72,8 @@ def version_forwarded(ctx: Context, version: str):
         return findings
     got = record.header("anthropic-version")
     if got != version:
-        return [fail("GW-FWD-VERSION", f"anthropic-version: {version} at the upstream", got or "no anthropic-version",
-                     "upstream request headers")]
+        return [fail(f"anthropic-version: {version} at the upstream", got or "no anthropic-version",
+                     "upstream request headers", rule="GW-FWD-VERSION")]
     return []
 
 
@@ -89,13 +90,13 @@ def beta_forwarded(ctx: Context):
         return []
     wanted, have = CLAUDE_CODE_BETAS.split(","), [b.strip() for b in got.split(",") if b.strip()]
     if not have:
-        return [fail("GW-FWD-BETA", f"anthropic-beta: {CLAUDE_CODE_BETAS}", "no anthropic-beta header",
-                     "upstream request headers")]
+        return [fail(f"anthropic-beta: {CLAUDE_CODE_BETAS}", "no anthropic-beta header",
+                     "upstream request headers", rule="GW-FWD-BETA")]
     missing = [b for b in wanted if b not in have]
     if missing:
-        return [fail("GW-FWD-BETA", f"anthropic-beta: {CLAUDE_CODE_BETAS}", f"{got} (missing: {', '.join(missing)})",
-                     "upstream request headers")]
-    return [warn("GW-FWD-BETA", f"anthropic-beta byte for byte: {CLAUDE_CODE_BETAS}", got, "upstream request headers")]
+        return [fail(f"anthropic-beta: {CLAUDE_CODE_BETAS}", f"{got} (missing: {', '.join(missing)})",
+                     "upstream request headers", rule="GW-FWD-BETA")]
+    return [warn(f"anthropic-beta byte for byte: {CLAUDE_CODE_BETAS}", got, "upstream request headers", rule="GW-FWD-BETA")]
 
 
 @check("gateway/unknown-field-forwarded", rule="GW-FWD-UNKNOWN-FIELD", tier="cheap")
@@ -114,8 +115,9 @@ def context_management_forwarded(ctx: Context):
                                 headers=(("anthropic-beta", beta),))
     record = probe(ctx, "context-management").first
     if not findings and record is not None and beta not in (record.header("anthropic-beta") or ""):
-        findings.append(fail("GW-FWD-CONTEXT-MANAGEMENT", f"anthropic-beta: {beta} with context_management",
-                             record.header("anthropic-beta") or "no anthropic-beta header", "upstream request headers"))
+        findings.append(fail(f"anthropic-beta: {beta} with context_management",
+                             record.header("anthropic-beta") or "no anthropic-beta header", "upstream request headers",
+                             rule="GW-FWD-CONTEXT-MANAGEMENT"))
     return findings
 
 
@@ -153,8 +155,8 @@ def thinking_forwarded(ctx: Context):
     record = probe(ctx, "thinking").first
     got = record.json if record is not None and isinstance(record.json, dict) else None
     if not findings and got is not None and got.get("output_config") != {"effort": "low"}:
-        findings.append(fail("GW-FWD-THINKING", 'output_config forwarded unchanged: {"effort": "low"}',
-                             short(got.get("output_config", "missing")), "upstream body"))
+        findings.append(fail('output_config forwarded unchanged: {"effort": "low"}',
+                             short(got.get("output_config", "missing")), "upstream body", rule="GW-FWD-THINKING"))
     return findings
 
 
@@ -173,8 +175,8 @@ def claude_code_headers_forwarded(ctx: Context):
     lost = {k: v for k, v in watched.items() if record.header(k) != v}
     if lost:  # the protocol lets a gateway consume these; the upstream then cannot attribute a session
         got = ", ".join(f"{k}: {record.header(k) or 'missing'}" for k in lost)
-        return [warn("GW-FWD-CLAUDE-CODE-HEADERS", ", ".join(f"{k}: {v}" for k, v in lost.items()), got,
-                     "upstream request headers")]
+        return [warn(", ".join(f"{k}: {v}" for k, v in lost.items()), got,
+                     "upstream request headers", rule="GW-FWD-CLAUDE-CODE-HEADERS")]
     return []
 
 
@@ -187,8 +189,8 @@ def model_forwarded(ctx: Context):
         return findings
     got = (record.json or {}).get("model") if isinstance(record.json, dict) else None
     if not isinstance(got, str) or not got:
-        return [fail("GW-FWD-MODEL", f"a model id at the upstream ({ctx.target.model} or its mapping)",
-                     short(got) if got is not None else "no model", "upstream body")]
+        return [fail(f"a model id at the upstream ({ctx.target.model} or its mapping)",
+                     short(got) if got is not None else "no model", "upstream body", rule="GW-FWD-MODEL")]
     how = "unchanged" if got == ctx.target.model else "mapped by the gateway's configuration"
     ctx.evidence.append(Evidence(f"model sent by the client: {ctx.target.model}",
                                  f"model received by the upstream: {got} ({how})"))
@@ -215,8 +217,8 @@ def error_status(ctx: Context, status: str):
     """The upstream's error status reaches the client unchanged (429, 529, 500)."""
     sent, record = _error_probe(ctx, status)
     if sent.exchange.status != record.status:
-        return [fail("GW-BACK-ERROR-STATUS", f"HTTP {record.status}, as the upstream answered",
-                     f"HTTP {sent.exchange.status}", "response status")]
+        return [fail(f"HTTP {record.status}, as the upstream answered",
+                     f"HTTP {sent.exchange.status}", "response status", rule="GW-BACK-ERROR-STATUS")]
     return []
 
 
@@ -226,8 +228,9 @@ def error_type(ctx: Context, status: str):
     sent, record = _error_probe(ctx, status)
     wanted, got = _error_of(record.response_json).get("type"), _error_of(sent.exchange.json).get("type")
     if got != wanted:
-        return [fail("GW-BACK-ERROR-TYPE", f"error.type {wanted}, as the upstream answered",
-                     f"{got!r} in {short(sent.exchange.body.decode('utf-8', 'replace'))}", "response body")]
+        return [fail(f"error.type {wanted}, as the upstream answered",
+                     f"{got!r} in {short(sent.exchange.body.decode('utf-8', 'replace'))}", "response body",
+                     rule="GW-BACK-ERROR-TYPE")]
     return []
 
 
@@ -237,8 +240,8 @@ def error_message(ctx: Context, status: str):
     sent, record = _error_probe(ctx, status)
     wanted, got = _error_of(record.response_json).get("message"), _error_of(sent.exchange.json).get("message")
     if got != wanted:
-        return [fail("GW-BACK-ERROR-MESSAGE", f"error.message {wanted!r}", repr(got) if got else "no error.message",
-                     "response body")]
+        return [fail(f"error.message {wanted!r}", repr(got) if got else "no error.message",
+                     "response body", rule="GW-BACK-ERROR-MESSAGE")]
     return []
 
 
@@ -248,8 +251,8 @@ def retry_after(ctx: Context, status: str):
     sent, record = _error_probe(ctx, status)
     wanted, got = record.response_header("retry-after"), sent.exchange.headers.get("retry-after")
     if got != wanted:
-        return [fail("GW-BACK-RETRY-AFTER", f"retry-after: {wanted}", f"retry-after: {got}" if got else "no retry-after",
-                     f"HTTP {sent.exchange.status} response headers")]
+        return [fail(f"retry-after: {wanted}", f"retry-after: {got}" if got else "no retry-after",
+                     f"HTTP {sent.exchange.status} response headers", rule="GW-BACK-RETRY-AFTER")]
     return []
 
 
@@ -274,8 +277,8 @@ def ratelimit_headers(ctx: Context, which: str):
     lost = {k: v for k, v in wanted.items() if sent.exchange.headers.get(k) != v}
     if lost:
         got = ", ".join(f"{k}: {sent.exchange.headers.get(k, 'missing')}" for k in sorted(lost))
-        return [fail("GW-BACK-RATELIMIT", ", ".join(f"{k}: {v}" for k, v in sorted(lost.items())), got,
-                     f"HTTP {sent.exchange.status} response headers")]
+        return [fail(", ".join(f"{k}: {v}" for k, v in sorted(lost.items())), got,
+                     f"HTTP {sent.exchange.status} response headers", rule="GW-BACK-RATELIMIT")]
     return []
 
 
@@ -288,7 +291,7 @@ def request_id(ctx: Context, which: str):
         raise Skip("not judged: the upstream sent no request-id")
     got = sent.exchange.headers.get("request-id")
     if got != wanted:
-        return [strict("GW-BACK-REQUEST-ID", f"request-id: {wanted}", f"request-id: {got}" if got else "no request-id",
-                       f"HTTP {sent.exchange.status} response headers")]
+        return [strict(f"request-id: {wanted}", f"request-id: {got}" if got else "no request-id",
+                       f"HTTP {sent.exchange.status} response headers", rule="GW-BACK-REQUEST-ID")]
     return []
 

@@ -55,12 +55,12 @@ def same_events(rule: str, upstream: list, client: list) -> list[Finding]:
     theirs = [e for e in client if not is_ping(e)]
     for index, (want, got) in enumerate(zip(ours, theirs, strict=False)):
         if want != got:
-            return [fail(rule, f"{want[0]} {short(want[1])}", f"{got[0]} {short(got[1])}",
-                         f"event #{index} (pings aside)")]
+            return [fail(f"{want[0]} {short(want[1])}", f"{got[0]} {short(got[1])}",
+                         f"event #{index} (pings aside)", rule=rule)]
     if len(ours) != len(theirs):
         extra = theirs[len(ours):] or ours[len(theirs):]
-        return [fail(rule, f"{len(ours)} events (pings aside), as the upstream sent",
-                     f"{len(theirs)} events", f"from event #{min(len(ours), len(theirs))}: {extra[0][0]}")]
+        return [fail(f"{len(ours)} events (pings aside), as the upstream sent",
+                     f"{len(theirs)} events", f"from event #{min(len(ours), len(theirs))}: {extra[0][0]}", rule=rule)]
     return []
 
 
@@ -78,8 +78,8 @@ def pings(ctx: Context):
     wanted = sum(1 for e in upstream_events(record) if is_ping(e))
     got = sum(1 for e in client_events(sent) if is_ping(e))
     if got < wanted:
-        return [fail("GW-BACK-PINGS", f"{wanted} ping events, as the upstream sent ({wanted - 1} of them over a "
-                     f"{PAUSE_MS / 1000:g} s pause)", f"{got} ping events", "client stream")]
+        return [fail(f"{wanted} ping events, as the upstream sent ({wanted - 1} of them over a "
+                     f"{PAUSE_MS / 1000:g} s pause)", f"{got} ping events", "client stream", rule="GW-BACK-PINGS")]
     return []
 
 
@@ -95,9 +95,9 @@ def not_buffered(ctx: Context):
     chunks = sent.exchange.chunk_times
     spread = chunks[-1] - chunks[0] if len(chunks) > 1 else 0.0
     if spread < 0.5 * pause:
-        return [fail("GW-BACK-NOT-BUFFERED", f"the first events at once, the rest {pause:g} s later (the upstream "
+        return [fail(f"the first events at once, the rest {pause:g} s later (the upstream "
                      "paused mid-stream)", f"the whole stream within {spread:.2f} s, {chunks[0]:.2f} s after the "
-                     "response headers: buffered", "client stream timing")]
+                     "response headers: buffered", "client stream timing", rule="GW-BACK-NOT-BUFFERED")]
     return []
 
 
@@ -108,8 +108,8 @@ def stream_error(ctx: Context):
     events = client_events(sent)
     findings = same_events("GW-BACK-STREAM-ERROR", upstream_events(record), events)
     if b"[DONE]" in sent.exchange.body:
-        findings.append(fail("GW-BACK-STREAM-ERROR", "no data: [DONE] (an Anthropic stream has none)",
-                             "data: [DONE] after the error", "client stream"))
+        findings.append(fail("no data: [DONE] (an Anthropic stream has none)",
+                             "data: [DONE] after the error", "client stream", rule="GW-BACK-STREAM-ERROR"))
     return findings
 
 
@@ -128,13 +128,13 @@ def stop_reason(ctx: Context, reason: str):
     findings = []
     got = stop_reason_of(client_events(sent))
     if got != reason:
-        findings.append(fail("GW-BACK-STOP-REASON", f"stop_reason {reason}", repr(got), "stream message_delta"))
+        findings.append(fail(f"stop_reason {reason}", repr(got), "stream message_delta", rule="GW-BACK-STOP-REASON"))
     plain = probe(ctx, "stop-json-" + directive, directive)
     if plain.last is not None and plain.last.status == 200 and plain.exchange.status == 200:
         body = plain.exchange.json if isinstance(plain.exchange.json, dict) else {}
         if body.get("stop_reason") != reason:
-            findings.append(fail("GW-BACK-STOP-REASON", f"stop_reason {reason}", repr(body.get("stop_reason")),
-                                 "message (not streamed)"))
+            findings.append(fail(f"stop_reason {reason}", repr(body.get("stop_reason")),
+                                 "message (not streamed)", rule="GW-BACK-STOP-REASON"))
     return findings
 
 

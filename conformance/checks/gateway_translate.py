@@ -57,8 +57,8 @@ def finish_reason(ctx: Context, reason: str):
         raise Skip(f"not judged: the upstream ended with {upstream_choice(record).get('finish_reason')!r}")
     body = sent.exchange.json if isinstance(sent.exchange.json, dict) else {}
     if body.get("stop_reason") != STOP_REASONS[reason]:
-        return [fail("GW-TR-FINISH", f"stop_reason {STOP_REASONS[reason]} (upstream finish_reason {reason})",
-                     repr(body.get("stop_reason")), f"HTTP {sent.exchange.status} message")]
+        return [fail(f"stop_reason {STOP_REASONS[reason]} (upstream finish_reason {reason})",
+                     repr(body.get("stop_reason")), f"HTTP {sent.exchange.status} message", rule="GW-TR-FINISH")]
     return []
 
 
@@ -75,13 +75,13 @@ def tool_ids(ctx: Context):
     body = sent.exchange.json if isinstance(sent.exchange.json, dict) else {}
     uses = [b for b in body.get("content") or [] if isinstance(b, dict) and b.get("type") == "tool_use"]
     if not uses:
-        return [fail("GW-TR-TOOL-IDS", f"a tool_use block for the upstream's call {call['id']}",
-                     short(body.get("content")), "message content")]
+        return [fail(f"a tool_use block for the upstream's call {call['id']}",
+                     short(body.get("content")), "message content", rule="GW-TR-TOOL-IDS")]
     use = uses[0]
     arguments = json.loads(call["function"]["arguments"])
     if use.get("name") != call["function"]["name"] or use.get("input") != arguments:
-        return [fail("GW-TR-TOOL-IDS", f"tool_use {call['function']['name']} {short(arguments)}",
-                     f"tool_use {use.get('name')} {short(use.get('input'))}", "message content[0]")]
+        return [fail(f"tool_use {call['function']['name']} {short(arguments)}",
+                     f"tool_use {use.get('name')} {short(use.get('input'))}", "message content[0]", rule="GW-TR-TOOL-IDS")]
 
     def build(nonce_token: str):
         messages = [{"role": "user", "content": call_tool_text(spec)},
@@ -98,8 +98,8 @@ def tool_ids(ctx: Context):
     results = [m for m in upstream_messages if isinstance(m, dict) and m.get("role") == "tool"]
     got = results[0].get("tool_call_id") if results else None
     if got != call["id"]:
-        return [fail("GW-TR-TOOL-IDS", f"tool_call_id {call['id']} (the upstream's own id) in the tool message",
-                     repr(got) if results else "no role: tool message", "upstream request messages")]
+        return [fail(f"tool_call_id {call['id']} (the upstream's own id) in the tool message",
+                     repr(got) if results else "no role: tool message", "upstream request messages", rule="GW-TR-TOOL-IDS")]
     return []
 
 
@@ -114,7 +114,7 @@ def usage(ctx: Context):
     wanted = {"input_tokens": upstream.get("prompt_tokens"), "output_tokens": upstream.get("completion_tokens")}
     got = {key: client.get(key) for key in wanted}
     if got != wanted:
-        return [fail("GW-TR-USAGE", short(wanted), short(got), "message usage")]
+        return [fail(short(wanted), short(got), "message usage", rule="GW-TR-USAGE")]
     return []
 
 
@@ -129,12 +129,12 @@ def rate_limit(ctx: Context):
     kind = error.get("type") if isinstance(error, dict) else None
     findings = []
     if ex.status != 429 or kind != "rate_limit_error":
-        findings.append(fail("GW-TR-RATE-LIMIT", "HTTP 429 rate_limit_error", f"HTTP {ex.status} {kind!r}",
-                             "response"))
+        findings.append(fail("HTTP 429 rate_limit_error", f"HTTP {ex.status} {kind!r}",
+                             "response", rule="GW-TR-RATE-LIMIT"))
     wanted = record.response_header("retry-after")
     if ex.headers.get("retry-after") != wanted:
-        findings.append(fail("GW-TR-RATE-LIMIT", f"retry-after: {wanted}",
-                             ex.headers.get("retry-after") or "no retry-after", "response headers"))
+        findings.append(fail(f"retry-after: {wanted}",
+                             ex.headers.get("retry-after") or "no retry-after", "response headers", rule="GW-TR-RATE-LIMIT"))
     return findings
 
 
@@ -145,17 +145,19 @@ def stream_error(ctx: Context):
     sent = probe(ctx, "translate-stream-error", "stream-error", stream=True, max_tokens=64)
     answered(ctx, sent, "a stream the upstream cuts with an error", "GW-TR-STREAM-ERROR")
     if sent.exchange.status != 200:
-        return [fail("GW-TR-STREAM-ERROR", "HTTP 200 stream ending in an error event",
-                     f"HTTP {sent.exchange.status}", "response status")]
+        return [fail("HTTP 200 stream ending in an error event",
+                     f"HTTP {sent.exchange.status}", "response status", rule="GW-TR-STREAM-ERROR")]
     names = [name or (data.get("type") if isinstance(data, dict) else None) for name, data in client_events(sent)]
     findings = []
     if "error" not in names:
-        findings.append(fail("GW-TR-STREAM-ERROR", "an `error` event after the upstream's stream error",
-                             ", ".join(str(n) for n in names[-4:]) or "no events", "client stream"))
+        findings.append(fail("an `error` event after the upstream's stream error",
+                             ", ".join(str(n) for n in names[-4:]) or "no events", "client stream",
+                             rule="GW-TR-STREAM-ERROR"))
     elif names[-1] != "error":
-        findings.append(fail("GW-TR-STREAM-ERROR", "nothing after the `error` event",
-                             ", ".join(str(n) for n in names[names.index('error'):]), "client stream"))
+        findings.append(fail("nothing after the `error` event",
+                             ", ".join(str(n) for n in names[names.index('error'):]), "client stream",
+                             rule="GW-TR-STREAM-ERROR"))
     if b"[DONE]" in sent.exchange.body:
-        findings.append(fail("GW-TR-STREAM-ERROR", "no data: [DONE] (an Anthropic stream has none)",
-                             "data: [DONE]", "client stream"))
+        findings.append(fail("no data: [DONE] (an Anthropic stream has none)",
+                             "data: [DONE]", "client stream", rule="GW-TR-STREAM-ERROR"))
     return findings
