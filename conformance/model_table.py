@@ -1,4 +1,4 @@
-"""Per-model truth of the Messages API, read from `fixtures/models.json` (validated by `schemas/models.schema.json`).
+"""Per-model truth of the Messages API, read from `fixtures/models.json` (validated by `schemas/fixtures/models.schema.json`).
 
 The real API's rules differ by model: which `thinking.type` values it takes, its `output_config.effort` levels,
 whether it rejects `temperature`, whether it accepts mid-conversation `role: "system"` messages. Each fact in the

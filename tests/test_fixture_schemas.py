@@ -20,6 +20,7 @@ FIXTURE_SCHEMAS = {
     "profiles.json": "profiles.schema.json",
     "defects.json": "defects.schema.json",
     "fault_map.json": "fault_map.schema.json",
+    "models.json": "models.schema.json",
     "requests/*.json": "request.schema.json",
     "transcripts/*.json": "transcript.schema.json",
 }

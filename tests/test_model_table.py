@@ -18,7 +18,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def _validator():
-    schema = json.loads((data_dir("schemas") / "models.schema.json").read_text(encoding="utf-8"))
+    schema = json.loads((data_dir("schemas") / "fixtures" / "models.schema.json").read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
 
