@@ -104,12 +104,20 @@ def test_the_openai_upstream_answers_in_openai_shapes(upstream):
     assert done["object"] == "chat.completion" and done["choices"][0]["message"]["content"] == "one two"
     assert done["choices"][0]["finish_reason"] == "stop" and done["usage"]["total_tokens"] > 0
     stream = openai_post(upstream, stream=True, stream_options={"include_usage": True}).text
-    assert stream.endswith("data: [DONE]\n\n") and '"choices": [], "usage"' in stream
+    assert stream.endswith("data: [DONE]\n\n")
+    chunks = [json.loads(line[6:]) for line in stream.splitlines() if line.startswith("data: {")]
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"} and len({c["id"] for c in chunks}) == 1
+    # include_usage: usage null on every chunk but the last, which has empty choices and the usage (OpenAI's docs)
+    assert all(c["usage"] is None for c in chunks[:-1]) and chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"]["total_tokens"] == done["usage"]["total_tokens"]
+    plain = openai_post(upstream, stream=True).text
+    assert all("usage" not in json.loads(line[6:]) for line in plain.splitlines() if line.startswith("data: {"))
     cut = openai_post(upstream, "stream-error", stream=True).text
     assert "[DONE]" not in cut and '"type": "server_error"' in cut
     limited = openai_post(upstream, "rate-limit")
     assert limited.status_code == 429 and limited.headers["retry-after"] == "7"
-    assert limited.json()["error"]["code"] == "rate_limit_exceeded"
+    assert limited.json()["error"]["code"] == "rate_limit_exceeded" and limited.json()["error"]["type"] == "requests"
+    assert {"x-ratelimit-remaining-requests", "x-ratelimit-reset-tokens"} <= set(limited.headers)
 
 
 def free_port() -> int:
