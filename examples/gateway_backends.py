@@ -55,9 +55,12 @@ KEY = "sk-dummy-gateway-not-a-secret"  # the key the client sends (LiteLLM's mas
 UPSTREAM_KEY = "dummy-upstream-key"
 
 
-def litellm_config(upstream: str) -> str:
-    """LiteLLM proxy config: a translating model and an Anthropic-provider model, both to the harness's upstream."""
-    return textwrap.dedent(f"""\
+def litellm_config(upstream: str, chat_completions: bool = True) -> str:
+    """LiteLLM proxy config: a translating model and an Anthropic-provider model, both to the harness's upstream.
+    LiteLLM sends /v1/messages for an openai/ model to the OpenAI Responses API (/v1/responses) unless
+    use_chat_completions_url_for_anthropic_messages is set (litellm/llms/anthropic/messages/native/handler.py)."""
+    settings = "litellm_settings:\n  use_chat_completions_url_for_anthropic_messages: true\n" if chat_completions else ""
+    return settings + textwrap.dedent(f"""\
         model_list:
           - model_name: gpt-translated
             litellm_params:
@@ -89,8 +92,8 @@ def _litellm(venv: Path, port: int, upstream: str) -> list[str]:
             "--telemetry", "False"]
 
 
-def _litellm_prepare(home: Path, port: int, upstream: str) -> dict[str, str]:
-    (home / "litellm.yaml").write_text(litellm_config(upstream), encoding="utf-8")
+def _litellm_prepare(home: Path, port: int, upstream: str, chat_completions: bool = True) -> dict[str, str]:
+    (home / "litellm.yaml").write_text(litellm_config(upstream, chat_completions), encoding="utf-8")
     return {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False", "DISABLE_SCHEMA_UPDATE": "True",
             "ANTHROPIC_API_BASE": upstream, "ANTHROPIC_API_KEY": UPSTREAM_KEY}
 
@@ -113,6 +116,8 @@ ROUTES = [
     Route("litellm-passthrough", "litellm", "/anthropic", "claude-sonnet-4-5", _litellm, _litellm_prepare),
     Route("litellm-anthropic", "litellm", "", "claude-sonnet-4-5", _litellm, _litellm_prepare),
     Route("litellm-translate", "litellm", "", "gpt-translated", _litellm, _litellm_prepare),
+    Route("litellm-responses", "litellm", "", "gpt-translated", _litellm,
+          lambda h, p, u: _litellm_prepare(h, p, u, chat_completions=False)),
     Route("ant2oai", "ant2oai", "", "claude-sonnet-4-5",
           lambda v, p, u: [str(v / "bin" / "ant2oai"), "--upstream", f"{u}/v1/chat/completions", "--model",
                            "gpt-4o-mini", "--host", "127.0.0.1", "--port", str(p)]),
