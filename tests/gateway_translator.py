@@ -20,7 +20,8 @@ import httpx
 TRANSLATOR_FAULTS = ("wrong-finish", "invent-tool-ids", "drop-usage", "no-stream-usage", "rate-limit-as-api-error",
                      "drop-retry-after", "done-after-stream-error", "stream-error-as-text")
 # Not faults: ways of translating that the checks must not blame (they cannot observe the fault they look for).
-TRANSLATOR_VARIANTS = ("buffered-upstream",)  # asks the upstream for one JSON answer, streams it to its client
+TRANSLATOR_VARIANTS = ("buffered-upstream",  # asks the upstream for one JSON answer, streams it to its client
+                       "responses-api")  # speaks OpenAI's Responses API (/v1/responses), which the upstream lacks
 STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens", "content_filter": "refusal"}
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 503: "overloaded_error",
@@ -152,8 +153,13 @@ class Translator:
             await self.json(send, 400, {"type": "error", "error": {"type": "invalid_request_error",
                                                                    "message": "invalid JSON"}})
             return
-        request = self.client.build_request("POST", self.upstream + "/v1/chat/completions",
-                                            json=openai_request(body, self.fault),
+        translated = openai_request(body, self.fault)
+        path = "/v1/chat/completions"
+        if self.fault == "responses-api":
+            path = "/v1/responses"
+            translated = {"model": translated["model"], "input": translated["messages"],
+                          "max_output_tokens": translated["max_tokens"]}
+        request = self.client.build_request("POST", self.upstream + path, json=translated,
                                             headers={"authorization": "Bearer sk-upstream-test"})
         response = await self.client.send(request, stream=True)
         try:

@@ -80,3 +80,22 @@ def test_a_translator_that_buffers_the_upstream_is_not_blamed_for_a_stream_error
     assert cut.verdict is Verdict.SKIPPED and "did not cut a stream" in cut.reason, (cut.reason, cut.findings)
     for item in TRANSLATE - {"gateway/translate-stream-error"}:
         assert results[item].verdict is Verdict.PASS, (item, results[item].reason, results[item].findings)
+
+
+def test_a_gateway_that_speaks_another_upstream_api_fails_the_control_alone(upstream):
+    results = run_through(upstream, "responses-api")
+    control = results["gateway/reaches-upstream"]
+    assert control.verdict is Verdict.FAIL and "POST /v1/responses" in control.findings[0].got, control.findings
+    for item, result in results.items():
+        if item not in BOTH_SIDES:
+            assert result.verdict is Verdict.SKIPPED and "gateway/reaches-upstream" in result.reason, (item, result)
+
+
+def test_the_control_says_what_the_upstream_did_receive():
+    from conformance.checks.gateway import received
+    from conformance.gateway.records import Record
+
+    records = [Record("POST", "/v1/responses", "", [], b"{}", 0.0, status=404) for _ in range(3)]
+    records.append(Record("GET", "/v1/models", "", [], b"", 0.0, status=200))
+    assert received(records) == " (POST /v1/responses -> 404 x3, GET /v1/models -> 200)"
+    assert received([]) == ""
