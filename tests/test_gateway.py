@@ -104,12 +104,20 @@ def test_the_openai_upstream_answers_in_openai_shapes(upstream):
     assert done["object"] == "chat.completion" and done["choices"][0]["message"]["content"] == "one two"
     assert done["choices"][0]["finish_reason"] == "stop" and done["usage"]["total_tokens"] > 0
     stream = openai_post(upstream, stream=True, stream_options={"include_usage": True}).text
-    assert stream.endswith("data: [DONE]\n\n") and '"choices": [], "usage"' in stream
+    assert stream.endswith("data: [DONE]\n\n")
+    chunks = [json.loads(line[6:]) for line in stream.splitlines() if line.startswith("data: {")]
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"} and len({c["id"] for c in chunks}) == 1
+    # include_usage: usage null on every chunk but the last, which has empty choices and the usage (OpenAI's docs)
+    assert all(c["usage"] is None for c in chunks[:-1]) and chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"]["total_tokens"] == done["usage"]["total_tokens"]
+    plain = openai_post(upstream, stream=True).text
+    assert all("usage" not in json.loads(line[6:]) for line in plain.splitlines() if line.startswith("data: {"))
     cut = openai_post(upstream, "stream-error", stream=True).text
     assert "[DONE]" not in cut and '"type": "server_error"' in cut
     limited = openai_post(upstream, "rate-limit")
     assert limited.status_code == 429 and limited.headers["retry-after"] == "7"
-    assert limited.json()["error"]["code"] == "rate_limit_exceeded"
+    assert limited.json()["error"]["code"] == "rate_limit_exceeded" and limited.json()["error"]["type"] == "requests"
+    assert {"x-ratelimit-remaining-requests", "x-ratelimit-reset-tokens"} <= set(limited.headers)
 
 
 def free_port() -> int:
@@ -177,3 +185,74 @@ def test_an_upstream_port_in_use_is_refused(capsys):
         port = busy.getsockname()[1]
         code, _, err = gateway_command(capsys, "--gateway-url", "http://127.0.0.1:9", "--upstream-port", str(port))
     assert code == 2 and "cannot listen on" in err
+
+
+class Hangs:
+    """A gateway that forwards its first request to the upstream (the command's readiness probe), then hangs: a
+    streamed request gets its headers and a ping and then nothing, any other request no answer at all (`streams`:
+    only streams hang, the rest is forwarded), until the test releases it."""
+
+    def __init__(self, upstream: str, streams: bool = False) -> None:
+        import threading
+
+        self.proxy = Proxy(upstream)
+        self.streams = streams
+        self.seen = 0
+        self.released = threading.Event()
+
+    async def __call__(self, scope, receive, send):
+        import asyncio
+
+        if scope["type"] != "http":
+            return
+        self.seen += 1
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        streamed = b'"stream": true' in body or b'"stream":true' in body
+        if self.seen == 1 or (self.streams and not streamed):
+            async def replay():
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            await self.proxy(scope, replay, send)
+            return
+        if streamed:
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"text/event-stream")]})
+            await send({"type": "http.response.body", "body": b"event: ping\ndata: {\"type\": \"ping\"}\n\n",
+                        "more_body": True})
+        while not self.released.is_set():
+            await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("streams", [False, True], ids=["everything", "streams"])
+def test_a_gateway_that_answers_then_hangs_mid_run_never_hangs_the_harness(tmp_path, streams):
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    app = Hangs(f"http://127.0.0.1:{port}", streams)
+    selection = "gateway and (reaches or sse-events or error-status or not-buffered or pings or metadata)"
+    try:
+        with Served(app) as gateway:
+            started = time.monotonic()
+            done = subprocess.run(
+                [sys.executable, "-m", "conformance", "gateway", "--gateway-url", gateway.base_url, "--upstream-port",
+                 str(port), "--wait", "5", "-k", selection, "--timeout", "3", "--read-timeout", "2",
+                 "--check-timeout", "8", "--report", str(tmp_path / "r.json")],
+                capture_output=True, text=True, timeout=150)
+            took = time.monotonic() - started
+            app.released.set()
+    finally:
+        app.released.set()
+    assert done.returncode == 1 and took < 120, (took, done.stdout + done.stderr)
+    verdicts = {r["id"]: r["verdict"] for r in json.loads((tmp_path / "r.json").read_text())["results"]}
+    hung = {i for i in verdicts if i in ("gateway/sse-events", "gateway/not-buffered", "gateway/pings")
+            or not streams}
+    assert {verdicts[i] for i in hung} == {"error"}, verdicts
+    if streams:  # what did not hang was judged
+        assert verdicts["gateway/reaches-upstream"] == verdicts["gateway/metadata-forwarded"] == "pass", verdicts

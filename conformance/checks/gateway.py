@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from conformance.engine import Context, Skip, check, fail, strict, warn
-from conformance.gateway.link import CONTROL, NotForwarded, Sent, control, pass_through_only, probe, reached
+from conformance.gateway.link import CONTROL, NotForwarded, Sent, control, pass_through_only, probe, protocol, reached
 from conformance.gateway.records import Record
 from conformance.probes import CLAUDE_CODE_BETAS, CLAUDE_CODE_HEADERS
 from conformance.verdicts import Evidence, Finding
@@ -36,14 +36,32 @@ def reaches_upstream(ctx: Context):
     """A plain probe through the gateway reaches the recording upstream, carrying its nonce."""
     sent = control(ctx)
     if sent.first is not None:
+        if not protocol(sent.first):
+            return [fail("the probe received as POST /v1/messages (forwarded) or POST "
+                         "/v1/chat/completions (translated), the two APIs the recording upstream serves",
+                         f"{sent.first.method} {sent.first.path} (answered {sent.first.status}): the gateway speaks "
+                         "another upstream API, so nothing it does can be compared; configure it for the Messages API "
+                         "or OpenAI Chat Completions", "upstream request", rule="GW-REACH")]
         return []
     seen = ctx.session.upstream.all()
     ex = sent.exchange
     answer = f"HTTP {ex.status}" if ex.status is not None else f"no answer ({ex.error})"
     return [fail("the probe (nonce in its user text) received by the recording upstream",
-                 f"the gateway answered {answer}; the upstream received {len(seen)} request(s), none with the probe's "
-                 "nonce: is the gateway configured with the upstream's base URL, and does it keep the user text?",
-                 rule="GW-REACH")]
+                 f"the gateway answered {answer}; the upstream received {len(seen)} request(s){received(seen)}, none "
+                 "with the probe's nonce: is the gateway configured with the upstream's base URL (the upstream serves "
+                 "POST /v1/messages and POST /v1/chat/completions), and does it keep the user text?", rule="GW-REACH")]
+
+
+def received(records: list[Record], most: int = 4) -> str:
+    """' (POST /v1/responses -> 404 x3, ...)': what the upstream did receive, by method, path and answer."""
+    counts: dict[str, int] = {}
+    for record in records:
+        key = f"{record.method} {record.path} -> {record.status if record.status is not None else 'no answer'}"
+        counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return ""
+    shown = [f"{key} x{count}" if count > 1 else key for key, count in list(counts.items())[:most]]
+    return " (" + ", ".join(shown) + (", ..." if len(counts) > most else "") + ")"
 
 
 # -- forwarded unchanged ---------------------------------------------------------------------------------------------

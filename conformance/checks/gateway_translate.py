@@ -9,7 +9,7 @@ from typing import Any
 
 from conformance.checks.gateway import short, upstream_record
 from conformance.checks.gateway_stream import client_events
-from conformance.engine import Context, Skip, check, fail
+from conformance.engine import Context, Skip, check, fail, warn
 from conformance.gateway.link import Sent, control, link, probe, translating_only
 from conformance.gateway.records import Record
 from conformance.probes import call_tool_text
@@ -36,9 +36,64 @@ def answered(ctx: Context, sent: Sent, what: str, rule: str) -> Record:
     return sent.last
 
 
+def stream_control(ctx: Context) -> Sent:
+    """A plain stream through the gateway: the control that says whether the gateway streams at all."""
+    sent = probe(ctx, "translate-stream", stream=True, max_tokens=64)
+    answered(ctx, sent, "a plain stream probe", "GW-TR-STREAM-ERROR")
+    ex = sent.exchange
+    if ex.status != 200 or "event-stream" not in (ex.headers.get("content-type") or ""):
+        raise Skip(f"not judged: the gateway answers a plain stream request with HTTP {ex.status} "
+                   f"{ex.headers.get('content-type') or 'no content-type'}, not a 200 event stream")
+    return sent
+
+
+def openai_chunks(record: Record) -> list[Any]:
+    """The JSON data of the upstream's streamed chunks (without `[DONE]`)."""
+    out = []
+    for _, _, data in record.events():
+        if data.strip() == "[DONE]":
+            continue
+        try:
+            out.append(json.loads(data))
+        except ValueError:
+            continue
+    return out
+
+
+def upstream_completion(record: Record) -> dict[str, Any]:
+    """The upstream's chat.completion: its JSON answer, or its streamed chunks put together (a gateway may stream
+    from the upstream while it answers its client in one piece)."""
+    if isinstance(record.response_json, dict):
+        return record.response_json
+    chunks = [c for c in openai_chunks(record) if isinstance(c, dict)]
+    if not chunks:
+        return {}
+    text, finish, usage, calls = "", None, None, {}
+    for chunk in chunks:
+        if isinstance(chunk.get("usage"), dict):
+            usage = chunk["usage"]
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {} if isinstance(choice, dict) else {}
+            text += delta.get("content") or ""
+            finish = choice.get("finish_reason") or finish
+            for call in delta.get("tool_calls") or []:
+                slot = calls.setdefault(call.get("index", 0), {"id": None, "type": "function",
+                                                               "function": {"name": "", "arguments": ""}})
+                slot["id"] = call.get("id") or slot["id"]
+                function = call.get("function") or {}
+                slot["function"]["name"] += function.get("name") or ""
+                slot["function"]["arguments"] += function.get("arguments") or ""
+    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if calls:
+        message["tool_calls"] = [calls[key] for key in sorted(calls)]
+    out: dict[str, Any] = {"choices": [{"index": 0, "message": message, "finish_reason": finish}]}
+    if usage is not None:
+        out["usage"] = usage
+    return out
+
+
 def upstream_choice(record: Record) -> dict[str, Any]:
-    body = record.response_json if isinstance(record.response_json, dict) else {}
-    choices = body.get("choices") or [{}]
+    choices = upstream_completion(record).get("choices") or [{}]
     return choices[0] if isinstance(choices[0], dict) else {}
 
 
@@ -56,6 +111,10 @@ def finish_reason(ctx: Context, reason: str):
     if upstream_choice(record).get("finish_reason") != reason:
         raise Skip(f"not judged: the upstream ended with {upstream_choice(record).get('finish_reason')!r}")
     body = sent.exchange.json if isinstance(sent.exchange.json, dict) else {}
+    if sent.exchange.status != 200 or body.get("type") != "message":
+        return [fail(f"HTTP 200 message with stop_reason {STOP_REASONS[reason]} (the upstream "
+                     f"answered 200, finish_reason {reason})", f"HTTP {sent.exchange.status} "
+                     f"{short(sent.exchange.body.decode('utf-8', 'replace'))}", "response", rule="GW-TR-FINISH")]
     if body.get("stop_reason") != STOP_REASONS[reason]:
         return [fail(f"stop_reason {STOP_REASONS[reason]} (upstream finish_reason {reason})",
                      repr(body.get("stop_reason")), f"HTTP {sent.exchange.status} message", rule="GW-TR-FINISH")]
@@ -103,19 +162,54 @@ def tool_ids(ctx: Context):
     return []
 
 
-@check("gateway/translate-usage", rule="GW-TR-USAGE", tier="cheap")
-def usage(ctx: Context):
-    """prompt_tokens and completion_tokens become input_tokens and output_tokens."""
+@check("gateway/translate-usage", rule="GW-TR-USAGE", tier="cheap", params=("json", "stream"))
+def usage(ctx: Context, mode: str):
+    """prompt_tokens and completion_tokens become input_tokens and output_tokens (a message, and a stream's
+    message_start / message_delta usage when the gateway asked the upstream for stream usage)."""
     translating_only(ctx)
-    sent = control(ctx)
-    record = answered(ctx, sent, "a plain probe", "GW-TR-USAGE")
-    upstream = (record.response_json or {}).get("usage") or {}
-    client = (sent.exchange.json or {}).get("usage") or {} if isinstance(sent.exchange.json, dict) else {}
-    wanted = {"input_tokens": upstream.get("prompt_tokens"), "output_tokens": upstream.get("completion_tokens")}
-    got = {key: client.get(key) for key in wanted}
-    if got != wanted:
-        return [fail(short(wanted), short(got), "message usage", rule="GW-TR-USAGE")]
-    return []
+    if mode == "json":
+        sent = control(ctx)
+        record = answered(ctx, sent, "a plain probe", "GW-TR-USAGE")
+        upstream = upstream_completion(record).get("usage")
+        if not isinstance(upstream, dict):
+            raise Skip("not judged: the upstream's answer carried no usage")
+        body = sent.exchange.json if isinstance(sent.exchange.json, dict) else {}
+        if sent.exchange.status != 200 or body.get("type") != "message":
+            return [fail("HTTP 200 message with usage", f"HTTP {sent.exchange.status} "
+                         f"{short(sent.exchange.body.decode('utf-8', 'replace'))}", "response", rule="GW-TR-USAGE")]
+        client = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        wanted = {"input_tokens": upstream.get("prompt_tokens"), "output_tokens": upstream.get("completion_tokens")}
+        got = {key: client.get(key) for key in wanted}
+        if got != wanted:
+            return [fail(short(wanted), short(got), "message usage", rule="GW-TR-USAGE")]
+        return []
+    sent = stream_control(ctx)
+    record = sent.last
+    upstream = upstream_completion(record).get("usage")
+    if not isinstance(upstream, dict):
+        options = (record.json or {}).get("stream_options") if isinstance(record.json, dict) else None
+        if not (isinstance(options, dict) and options.get("include_usage")):
+            return [warn("stream_options.include_usage in the upstream request (OpenAI streams carry "
+                         "usage only when asked), so that the stream's usage is the upstream's",
+                         f"stream_options: {short(options) if options is not None else 'missing'}",
+                         "upstream request body", rule="GW-TR-USAGE")]
+        raise Skip("not judged: the upstream's stream carried no usage")
+    events = client_events(sent)
+    start = next((d for n, d in events if isinstance(d, dict) and d.get("type") == "message_start"), {})
+    delta = [d for n, d in events if isinstance(d, dict) and d.get("type") == "message_delta"]
+    first = ((start.get("message") or {}).get("usage") or {}) if isinstance(start, dict) else {}
+    last = (delta[-1].get("usage") or {}) if delta else {}
+    findings = []
+    if last.get("output_tokens") != upstream.get("completion_tokens"):
+        findings.append(fail(f"output_tokens {upstream.get('completion_tokens')} (completion_tokens)",
+                             f"output_tokens {last.get('output_tokens')!r}" if delta else "no message_delta",
+                             "stream message_delta usage", rule="GW-TR-USAGE"))
+    input_tokens = last["input_tokens"] if "input_tokens" in last else first.get("input_tokens")
+    if input_tokens != upstream.get("prompt_tokens"):
+        findings.append(fail(f"input_tokens {upstream.get('prompt_tokens')} (prompt_tokens)",
+                             f"input_tokens {input_tokens!r}", "stream message_delta (or message_start) usage",
+                             rule="GW-TR-USAGE"))
+    return findings
 
 
 @check("gateway/translate-rate-limit", rule="GW-TR-RATE-LIMIT", tier="cheap")
@@ -142,12 +236,19 @@ def rate_limit(ctx: Context):
 def stream_error(ctx: Context):
     """An upstream stream error becomes an Anthropic `error` event, with no `data: [DONE]` after it."""
     translating_only(ctx)
+    stream_control(ctx)  # a gateway that does not stream at all is not judged on how its streams end
     sent = probe(ctx, "translate-stream-error", "stream-error", stream=True, max_tokens=64)
     answered(ctx, sent, "a stream the upstream cuts with an error", "GW-TR-STREAM-ERROR")
+    record = sent.last
+    cut = any(isinstance(c, dict) and "error" in c for c in openai_chunks(record))
+    if record.status != 200 or not cut:
+        raise Skip(f"not judged: the upstream did not cut a stream with an error chunk (HTTP {record.status}; the "
+                   f"gateway asked for {'a stream' if (record.json or {}).get('stream') is True else 'no stream'})")
     if sent.exchange.status != 200:
-        return [fail("HTTP 200 stream ending in an error event",
-                     f"HTTP {sent.exchange.status}", "response status", rule="GW-TR-STREAM-ERROR")]
-    names = [name or (data.get("type") if isinstance(data, dict) else None) for name, data in client_events(sent)]
+        return [fail("HTTP 200 stream ending in an error event (the upstream's stream had "
+                     "begun)", f"HTTP {sent.exchange.status}", "response status", rule="GW-TR-STREAM-ERROR")]
+    names = [name or (data.get("type") if isinstance(data, dict) else None) for name, data in client_events(sent)
+             if data != "[DONE]"]
     findings = []
     if "error" not in names:
         findings.append(fail("an `error` event after the upstream's stream error",

@@ -131,9 +131,21 @@ class NotForwarded(Exception):
         self.sent = sent
 
 
+def protocol(record: Record) -> str:
+    """The upstream API a request came in: "messages" (Anthropic), "openai" (Chat Completions), or "" (one the
+    upstream does not serve, e.g. OpenAI's /v1/responses)."""
+    path = record.path.rstrip("/")
+    if path.endswith("/messages"):
+        return "messages"
+    return "openai" if record.openai else ""
+
+
 def translating(ctx: Context) -> bool:
     """The gateway turns Messages requests into OpenAI Chat Completions (judged on the control's record)."""
     record = reached(ctx, control(ctx), "the gateway's upstream protocol is unknown")
+    if not protocol(record) and ctx.check.id != CONTROL:
+        raise Blocked(CONTROL, f"the gateway sent the probe to the upstream as {record.method} {record.path}, an API "
+                               f"the upstream does not serve; {CONTROL} reports it")
     return record.openai
 
 

@@ -1,11 +1,26 @@
 """The upstream's OpenAI Chat Completions endpoint, for translating gateways (Anthropic in, OpenAI out).
 
 POST .../chat/completions answers as OpenAI documents (docs: api-reference/chat): a `chat.completion` object, or with
-`stream: true` `chat.completion.chunk` events as `data:` lines ending with `data: [DONE]` (usage in a last chunk with
-empty choices when `stream_options.include_usage`); tools and tool_calls; errors in OpenAI's envelope
-{"error": {"message", "type", "param", "code"}}. The fake model is the reference server's responder, reached by turning
-the request into a Messages body. Directives: rate-limit (429 with retry-after and x-ratelimit-* headers), overloaded
-(503), server-error (500), stream-error (an error chunk mid-stream, no [DONE]), length (finish_reason length).
+`stream: true` `chat.completion.chunk` events as `data:` lines ending with `data: [DONE]`; tools and tool_calls; errors
+in OpenAI's envelope {"error": {"message", "type", "param", "code"}}.
+
+Sources, checked against OpenAI's reference (platform.openai.com/docs/api-reference/chat/create, .../chat/object and
+.../chat/streaming, as mirrored in the generated SDK docs of openai-ruby (rubydoc.info OpenAI::Models::Chat::
+ChatCompletionChunk) and openai-struct (docs.rs, ChatCompletionStreamOptions, from OpenAI's openapi.yaml)):
+- stream_options.include_usage: "an additional chunk will be streamed before the data: [DONE] message. The usage field
+  on this chunk shows the token usage statistics for the entire request, and the choices field will always be an empty
+  array. All other chunks will also include a usage field, but with a null value."
+- a chunk: id, object "chat.completion.chunk", created, model, system_fingerprint, service_tier, choices[{index, delta,
+  logprobs, finish_reason}], usage; each chunk has the same id and created.
+- usage: prompt_tokens, completion_tokens, total_tokens, prompt_tokens_details {cached_tokens, audio_tokens},
+  completion_tokens_details {reasoning_tokens, audio_tokens, accepted_prediction_tokens, rejected_prediction_tokens}.
+- a 429 (platform.openai.com/docs/guides/rate-limits, /docs/guides/error-codes): the envelope with type "requests"
+  (or "tokens") and code "rate_limit_exceeded", "Rate limit reached for ... Please try again in 7s.", with
+  retry-after and the x-ratelimit-{limit,remaining,reset}-{requests,tokens} headers (reset as a duration, e.g. 7s).
+
+The fake model is the reference server's responder, reached by turning the request into a Messages body.
+Directives: rate-limit (429 with retry-after and x-ratelimit-* headers), overloaded (503), server-error (500),
+stream-error (an error chunk mid-stream, no [DONE]), length (finish_reason length).
 """
 
 from __future__ import annotations
@@ -97,21 +112,28 @@ def completion(request: dict[str, Any], directive: str) -> dict[str, Any]:
               "function": {"name": block["name"], "arguments": json.dumps(block["input"])}}
              for block in message["content"] if block.get("type") == "tool_use"]
     finish = "length" if directive == "length" else FINISH.get(message.get("stop_reason"), "stop")
-    reply: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
+    reply: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None, "annotations": []}
     if calls:
         reply["tool_calls"] = calls
     usage = message.get("usage") or {}
     prompt, output = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
     return {"id": "chatcmpl-" + secrets.token_hex(12), "object": "chat.completion", "created": int(time.time()),
             "model": request.get("model") or "reference-model", "system_fingerprint": "fp_conformance",
+            "service_tier": "default",
             "choices": [{"index": 0, "message": reply, "logprobs": None, "finish_reason": finish}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": output, "total_tokens": prompt + output}}
+            "usage": {"prompt_tokens": prompt, "completion_tokens": output, "total_tokens": prompt + output,
+                      "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                      "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                                    "accepted_prediction_tokens": 0,
+                                                    "rejected_prediction_tokens": 0}}}
 
 
 def chunks(done: dict[str, Any], include_usage: bool, cut: bool) -> list[dict[str, Any]]:
     """The chat.completion.chunk objects of a completion (cut after the first content piece when `cut`)."""
-    base = {key: done[key] for key in ("id", "created", "model", "system_fingerprint")}
+    base = {key: done[key] for key in ("id", "created", "model", "service_tier", "system_fingerprint")}
     base["object"] = "chat.completion.chunk"
+    if include_usage:
+        base["usage"] = None  # every chunk but the last carries usage: null (OpenAI: stream_options.include_usage)
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
@@ -151,7 +173,9 @@ async def answer(raw: bytes, directive: str, nonce: str, send: Any) -> None:
         headers = {"x-request-id": rid}
         if status == 429:
             headers.update({"retry-after": RETRY_AFTER, "x-ratelimit-limit-requests": "50",
-                            "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "7s"})
+                            "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "7s",
+                            "x-ratelimit-limit-tokens": "40000", "x-ratelimit-remaining-tokens": "39000",
+                            "x-ratelimit-reset-tokens": "1.5s"})
         await send_json(send, status, error_body(f"{message} (upstream {nonce})", kind, code), headers)
         return
     done = completion(request, directive)
