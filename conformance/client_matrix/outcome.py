@@ -143,7 +143,7 @@ def to_markdown(matrix: ClientMatrix) -> str:
     problems = matrix.problems()
     lines += ["", "**Problems:** " + ("none: every client works against the clean server." if not problems else "")]
     lines += [f"- {_md(p)}" for p in problems]
-    lines += [f"- note: {_md(n)}" for n in matrix.notes]
+    lines += ["", "Run notes:", ""] + [f"- {_md(n)}" for n in matrix.notes] if matrix.notes else []
     lines += ["", "## Matrix", "", "| server | kind | " + " | ".join(f"`{i}`" for i in ids) + " |",
               "|---|---|" + "---|" * len(ids)]
     for row in matrix.rows:

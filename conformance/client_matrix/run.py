@@ -66,6 +66,10 @@ def run_matrix(clients: list[str] | None = None, only: list[str] | None = None, 
     timeouts = {"claude-code": claude_timeout, "sdk": sdk_timeout}
     started = time.monotonic()
     installed, notes = install_all(columns, cache, log)
+    notes.append("Claude Code runs headless (`claude -p ... --output-format json`) with a throwaway HOME and project "
+                 "folder, ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY, telemetry, auto-update, error reporting and "
+                 "nonessential traffic off, and CLAUDE_CODE_MAX_RETRIES=2 (the faults are deterministic: more retries "
+                 "would change the time, not the outcome); the SDKs run with their default retries (2).")
     models: dict[str, set] = {}
     done_count = [0]
     with EmbeddedServer() as server:

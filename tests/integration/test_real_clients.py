@@ -6,7 +6,8 @@ Four clients, three scenarios each (a plain prompt, a streamed prompt, a tool ro
 - the TypeScript SDK `@anthropic-ai/sdk` (a 1.x release, else the latest; installed with npm),
 - Claude Code (`@anthropic-ai/claude-code`, headless `claude -p`).
 
-The SDKs run `python_sdk_probe.py` / `ts_sdk_probe.mjs` (beside this file) in a subprocess and answer in JSON.
+The SDKs run `python_sdk_probe.py` / `ts_sdk_probe.mjs` (in conformance/client_matrix, shared with the clients x
+faults matrix) in a subprocess and answer in JSON.
 Every prompt carries fresh random words. Installs happen once per session; an install that fails or times out
 skips that client's tests with the reason. Every subprocess has a timeout (installs 300 s, runs 120 s).
 Marked `clients`: run with `python -m pytest tests/integration -m clients -p no:cacheprovider -v`.
