@@ -161,3 +161,40 @@ def test_newest_picks_plain_releases_within_a_major():
 
     versions = ["2.16.0", "2.9.0", "1.17.0", "1.9.0", "3.0.0rc1", "0.125.0"]
     assert newest(versions) == "2.16.0" and newest(versions, 1) == "1.17.0" and newest(versions, 4) is None
+
+
+def test_a_claude_code_run_that_recovered_from_a_rejected_request_differs():
+    assert scenarios.with_exchanges(OK, "", [200]) == (OK, "")
+    status, evidence = scenarios.with_exchanges(OK, "", [400, 200])
+    assert status == DIFFERS and evidence.endswith("[POST /v1/messages: HTTP 400, 200]")
+    assert scenarios.with_exchanges(FAILED, "exit 1: API Error: 401", [401, 401]) == (
+        FAILED, "exit 1: API Error: 401 [POST /v1/messages: HTTP 401, 401]")
+    assert scenarios.with_exchanges(FAILED, "timed out after 60 s", [])[1].endswith("[no POST /v1/messages]")
+
+
+def test_the_recording_app_logs_each_response_under_its_fault_prefix():
+    import asyncio
+
+    from conformance.client_matrix.server import Exchange, RecordingApp
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 400 if "faults" in scope["path"] else 200})
+        await send({"type": "http.response.body", "body": b""})
+
+    recording = RecordingApp(app)
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def requests():
+        await recording({"type": "http", "method": "POST", "path": "/v1/messages"}, None, send)
+        await recording({"type": "http", "method": "POST", "path": "/faults/x/v1/messages"}, None, send)
+        await recording({"type": "http", "method": "POST", "path": "/faults/xy/v1/messages"}, None, send)
+
+    mark = recording.mark()
+    asyncio.run(requests())
+    assert len(sent) == 6
+    assert recording.since(mark, "") == [Exchange("POST", "/v1/messages", 200)]
+    assert recording.since(mark, "/faults/x") == [Exchange("POST", "/faults/x/v1/messages", 400)]
+    assert recording.since(recording.mark(), "/faults/x") == []

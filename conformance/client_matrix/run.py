@@ -12,6 +12,7 @@ from pathlib import Path
 from .install import DEFAULT_CACHE, INSTALLERS, Client, InstallError
 from .outcome import NOT_RUN, Cell, ClientMatrix, Row, classify, write
 from .scenarios import COLUMNS, Column, Redactor, run_claude_code, run_sdk
+from .server import RecordingServer
 
 CLEAN = ("clean", "clean", "the reference server as it is")
 
@@ -45,9 +46,10 @@ def install_all(columns: list[Column], cache: Path, log=_log) -> tuple[dict[str,
 
 
 def run_cell(column: Column, client: Client, base_url: str, key: str, timeouts: dict, redact: Redactor,
-             models: dict[str, set]) -> Cell:
+             models: dict[str, set], exchanges=None) -> Cell:
     if column.client == "claude-code":
-        results, used = run_claude_code(client, base_url, key, column.model, timeouts["claude-code"], redact)
+        results, used = run_claude_code(client, base_url, key, column.model, timeouts["claude-code"], redact,
+                                        exchanges)
         models.setdefault(column.id, set()).update(used)
     else:
         results = run_sdk(client, base_url, key, timeouts["sdk"], redact)
@@ -59,8 +61,6 @@ def run_matrix(clients: list[str] | None = None, only: list[str] | None = None, 
                claude_timeout: float = 60.0, out: Path | None = None, log=_log) -> ClientMatrix:
     """Every column x (clean + faults + variants); cells past the time budget are `not-run`. Writes `out`.{json,md}
     when given. Never hangs: every client process has a timeout and its process group is killed after it."""
-    from conformance.embedded import EmbeddedServer
-
     columns = [c for c in COLUMNS if not clients or c.id in clients or c.client in clients]
     rows_plan = plan(only)
     timeouts = {"claude-code": claude_timeout, "sdk": sdk_timeout}
@@ -70,16 +70,25 @@ def run_matrix(clients: list[str] | None = None, only: list[str] | None = None, 
                  "folder, ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY, telemetry, auto-update, error reporting and "
                  "nonessential traffic off, and CLAUDE_CODE_MAX_RETRIES=2 (the faults are deterministic: more retries "
                  "would change the time, not the outcome); the SDKs run with their default retries (2).")
+    notes.append("The server logs the status of every POST /v1/messages: a Claude Code run that got the right answer "
+                 "only after a rejected request (it resends the request without what was rejected) `differs`.")
     models: dict[str, set] = {}
     done_count = [0]
-    with EmbeddedServer() as server:
+    with RecordingServer() as server:
         key = server.api_key.reveal()
         redact = Redactor((key, "<key>"), (server.base_url, "<base-url>"))
 
         def run_row(spec: tuple[str, str, str]) -> Row:
             name, kind, description = spec
             row = Row(name, kind, description)
-            base_url = server.base_url + ("" if kind == "clean" else f"/faults/{name}")
+            prefix = "" if kind == "clean" else f"/faults/{name}"
+            base_url = server.base_url + prefix
+
+            def exchanges():  # the statuses of this row's POST /v1/messages from now on (columns run in turn)
+                mark = server.app.mark()
+                return lambda: [e.status for e in server.app.since(mark, prefix)
+                                if e.method == "POST" and e.path.endswith("/v1/messages")]
+
             row_started = time.monotonic()
             for column in columns:
                 client = installed.get(column.client)
@@ -88,7 +97,8 @@ def run_matrix(clients: list[str] | None = None, only: list[str] | None = None, 
                 elif budget is not None and time.monotonic() - started > budget:
                     row.cells[column.id] = Cell(NOT_RUN, note=f"the time budget of {budget:.0f} s ran out")
                 else:
-                    row.cells[column.id] = run_cell(column, client, base_url, key, timeouts, redact, models)
+                    row.cells[column.id] = run_cell(column, client, base_url, key, timeouts, redact, models,
+                                                      exchanges)
             done_count[0] += 1
             log(f"[{done_count[0]}/{len(rows_plan)}] {name} ({time.monotonic() - row_started:.0f} s): "
                 + ", ".join(f"{c}={cell.outcome}" for c, cell in row.cells.items()))

@@ -238,8 +238,22 @@ def judge_claude(returncode: int | None, stdout: str, stderr: str, expected: str
     return OK, "", models
 
 
+def with_exchanges(status: str, evidence: str, statuses: list[int]) -> tuple[str, str]:
+    """A Claude Code run judged with the statuses of its POST /v1/messages: the clean server answers every one 200,
+    so a run that got the right answer only after a rejected request (Claude Code resends it without what was
+    rejected: a role: system message, context_management) differs; a failed run names the statuses it got."""
+    seen = f"[POST /v1/messages: HTTP {', '.join(map(str, statuses))}]" if statuses else "[no POST /v1/messages]"
+    if status == OK and any(code != 200 for code in statuses):
+        return DIFFERS, f"right answer, but only after a rejected request: Claude Code resent it {seen}"
+    if status == OK:
+        return OK, ""
+    return status, f"{evidence} {seen}"
+
+
 def run_claude_code(client: Client, base_url: str, api_key: str, model: str | None, timeout: float,
-                    redact: Redactor) -> tuple[list[ScenarioResult], list[str]]:
+                    redact: Redactor, exchanges=None) -> tuple[list[ScenarioResult], list[str]]:
+    """`claude -p` for each scenario; `exchanges`, when given, is a callable `() -> read` where `read()` gives the
+    statuses of the POST /v1/messages the server answered since the call (see server.RecordingApp)."""
     out, models = [], set()
     for scenario in CLAUDE_SCENARIOS:
         if out and out[0].evidence.startswith("timed out"):  # the same requests again would only time out again
@@ -260,6 +274,7 @@ def run_claude_code(client: Client, base_url: str, api_key: str, model: str | No
                          **CLAUDE_CODE_RETRIES)
         args = [*client.command, "-p", prompt, "--output-format", "json", *(["--model", model] if model else [])]
         local = Redactor((str(project), "<project>"), (str(work), "<tmp>"))
+        read = exchanges() if exchanges else None
         try:
             done = run_process(args, timeout=timeout, env=env, cwd=project)
             status, evidence, used = judge_claude(done.returncode, done.stdout, done.stderr, expected, done.seconds,
@@ -270,5 +285,7 @@ def run_claude_code(client: Client, base_url: str, api_key: str, model: str | No
         finally:
             shutil.rmtree(work, ignore_errors=True)
         models.update(used)
+        if read is not None:
+            status, evidence = with_exchanges(status, evidence, read())
         out.append(ScenarioResult(scenario, status, redact(local(evidence)), round(seconds, 2)))
     return out, sorted(models)
