@@ -6,7 +6,8 @@ Four clients, three scenarios each (a plain prompt, a streamed prompt, a tool ro
 - the TypeScript SDK `@anthropic-ai/sdk` (a 1.x release, else the latest; installed with npm),
 - Claude Code (`@anthropic-ai/claude-code`, headless `claude -p`).
 
-The SDKs run `python_sdk_probe.py` / `ts_sdk_probe.mjs` (beside this file) in a subprocess and answer in JSON.
+The SDKs run `python_sdk_probe.py` / `ts_sdk_probe.mjs` (in conformance/client_matrix, shared with the clients x
+faults matrix) in a subprocess and answer in JSON.
 Every prompt carries fresh random words. Installs happen once per session; an install that fails or times out
 skips that client's tests with the reason. Every subprocess has a timeout (installs 300 s, runs 120 s).
 Marked `clients`: run with `python -m pytest tests/integration -m clients -p no:cacheprovider -v`.
@@ -16,122 +17,41 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import secrets
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import pytest
 
+from conformance.client_matrix.install import (  # shared with the clients x faults matrix
+    CLAUDE_CODE_QUIET,
+    PYTHON_PROBE,
+    TS_PROBE,
+    Completed,
+    ProcessTimeout,
+    client_env,
+    failure_summary,
+    install_env,
+    run_process,
+    tail,
+)
+from conformance.client_matrix.scenarios import random_word, random_words, reply_prompt, tool_prompt
 from conformance.vocabulary import KNOWN_EVENTS
 
-pytestmark = pytest.mark.clients
-
-HERE = Path(__file__).resolve().parent
-PYTHON_PROBE = HERE / "python_sdk_probe.py"
-TS_PROBE = HERE / "ts_sdk_probe.mjs"
 INSTALL_TIMEOUT = 300.0
 RUN_TIMEOUT = 120.0
 MODEL = "reference-model"
 MAX_TOKENS = 256
 SSE_TYPE = "text/event-stream"
 STREAM_EVENTS = KNOWN_EVENTS - {"ping", "error"}  # the events of a message, as the clients see them
-CLAUDE_CODE_QUIET = {
-    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-    "DISABLE_TELEMETRY": "1",
-    "DISABLE_AUTOUPDATER": "1",
-    "DISABLE_ERROR_REPORTING": "1",
-}
+
+pytestmark = pytest.mark.clients
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Random words, prompts, processes
-
-
-def random_word() -> str:
-    syllables = "".join(secrets.choice("bdfgklmnprstvz") + secrets.choice("aeiou") for _ in range(3))
-    return f"{syllables}{10 + secrets.randbelow(90)}"
-
-
-def random_words(count: int = 3) -> list[str]:
-    return [random_word() for _ in range(count)]
-
-
-def reply_prompt(words: list[str]) -> str:
-    return "Reply with exactly: " + " ".join(words)
-
-
-def tool_prompt(name: str, tool_input: dict) -> str:
-    return f"Call the tool {name} with input {json.dumps(tool_input)}\nThen reply with exactly the tool result."
-
-
-class ProcessTimeout(Exception):
-    """A subprocess outlived its timeout; it and its process group were killed."""
-
-
-@dataclass
-class Completed:
-    args: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-
-def run_process(args: list[str], *, timeout: float, env: dict[str, str], cwd: Path | None = None) -> Completed:
-    """Run `args` in its own process group; on timeout kill that group (the child's children too) and raise."""
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [str(arg) for arg in args], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace", start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.communicate()
-        raise ProcessTimeout(f"{Path(str(args[0])).name} did not finish within {timeout:.0f} s") from None
-    return Completed([str(arg) for arg in args], process.returncode, stdout, stderr, time.monotonic() - started)
-
-
-def tail(text: str, lines: int = 15) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def failure_summary(text: str, limit: int = 4) -> str:
-    """The lines of an install's output that say what went wrong (pip's ERROR lines, npm's code and message)."""
-    lines = [re.sub(r"^npm (error|ERR!)\s*", "", line).strip() for line in text.splitlines()]
-    errors = [line for line in lines if line.startswith("ERROR:")]
-    noise = ("at ", "{", "}", "A complete log", "If you are behind a proxy", "WARNING:")
-    useful = errors or [line for line in lines if line and not line.startswith(noise) and not line.endswith(",")]
-    return " | ".join(useful[:limit]) or "(no output)"
-
-
-def install_env() -> dict[str, str]:
-    """The caller's environment (registry settings live there and in HOME) without Anthropic credentials."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("ANTHROPIC_", "CLAUDE"))}
-    env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", npm_config_update_notifier="false",
-               npm_config_fund="false", npm_config_audit="false")
-    return env
-
-
-def client_env(home: Path, **extra: str) -> dict[str, str]:
-    """A minimal environment for running a client: PATH, locale, a throwaway HOME, and `extra`."""
-    home.mkdir(parents=True, exist_ok=True)
-    env = {key: os.environ[key] for key in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR") if key in os.environ}
-    env.setdefault("LANG", "C.UTF-8")
-    env["HOME"] = str(home)
-    env.update(extra)
-    return env
+# Installs and redaction
 
 
 def install_or_skip(what: str, args: list, cwd: Path | None = None) -> Completed:

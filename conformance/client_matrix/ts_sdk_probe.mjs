@@ -11,6 +11,9 @@
 // Prints one JSON object: the SDK version, one record per HTTP exchange (which auth header was sent, never
 // its value; anthropic-version; the response status and content type) and the scenario's result, or
 // `error` (then the exit code is 1). Mirrors python_sdk_probe.py.
+//
+// SCENARIO `matrix` (used by conformance.client_matrix) runs every scenario in this one process with the SDK's
+// default retries, each bounded by SPEC_JSON's `timeout` (seconds), and records the client's own error per scenario.
 
 import { readFileSync } from 'node:fs';
 
@@ -95,6 +98,82 @@ async function runTools(client) {
   result.final = summary(final);
   return result;
 }
+
+async function runRawStream(client) {
+  const eventTypes = [];
+  const deltas = [];
+  let stopReason = null;
+  const stream = await client.messages.create({
+    model: spec.model, max_tokens: spec.max_tokens, messages: userTurn(), stream: true,
+  });
+  for await (const event of stream) {
+    eventTypes.push(event.type);
+    if (event.type === 'content_block_delta' && event.delta?.type === 'text_delta') deltas.push(event.delta.text);
+    if (event.type === 'message_delta') stopReason = event.delta?.stop_reason ?? null;
+  }
+  const text = deltas.join('');
+  return { event_types: eventTypes, streamed_text: text, text, stop_reason: stopReason };
+}
+
+async function runWrongKey(client) {
+  const wrong = client.withOptions({ apiKey: 'sk-ant-wrong-' + '0'.repeat(24) });
+  const message = await wrong.messages.create({
+    model: spec.model, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }],
+  });
+  return { no_exception: true, ...summary(message) };
+}
+
+async function runBadRequest(client) {
+  const message = await client.messages.create({ model: spec.model, max_tokens: 16, messages: [] });
+  return { no_exception: true, ...summary(message) };
+}
+
+function runMatrixTools(client) {
+  const saved = spec.prompt;
+  spec.prompt = spec.tool_prompt; // read synchronously by runTools before its first await
+  try {
+    return runTools(client);
+  } finally {
+    spec.prompt = saved;
+  }
+}
+
+const matrix = {
+  create: runCreate, stream: runRawStream, stream_helper: runStream, tools: runMatrixTools,
+  wrong_key: runWrongKey, bad_request: runBadRequest,
+};
+
+async function runMatrix() {
+  const limit = Number(spec.timeout ?? 20);
+  const results = {};
+  for (const [name, scenario] of Object.entries(matrix)) {
+    const started = Date.now();
+    const before = requests.length;
+    const client = new Anthropic({ apiKey: process.env.PROBE_API_KEY, baseURL, timeout: limit * 1000, fetch: recordingFetch });
+    let timer;
+    const timeout = new Promise((resolve) => {
+      timer = setTimeout(() => resolve({ timeout: true, error: `timed out after ${limit} s` }), limit * 1000);
+    });
+    const work = scenario(client).then(
+      (result) => ({ result }),
+      (error) => ({
+        error_class: error?.constructor?.name ?? 'Error',
+        error: `${error?.constructor?.name ?? 'Error'}: ${error?.message ?? String(error)}`.slice(0, 600),
+        status: error?.status ?? null,
+      }),
+    );
+    const record = await Promise.race([work, timeout]);
+    clearTimeout(timer);
+    record.requests = requests.slice(before).map(({ method, path, auth, status, content_type }) =>
+      ({ method, path, auth, status, content_type }));
+    record.seconds = (Date.now() - started) / 1000;
+    results[name] = record;
+  }
+  console.log(JSON.stringify({ sdk_version: sdkVersion, scenarios: results }));
+  process.exit(0); // a scenario that timed out may still hold a socket: do not wait for it
+}
+
+if (scenario === 'matrix') await runMatrix();
 
 const scenarios = { create: runCreate, stream: runStream, tools: runTools };
 const output = { sdk_version: sdkVersion, requests };
