@@ -11,6 +11,7 @@ import time
 
 import httpx
 
+from conformance.settings import DEFAULT_ANTHROPIC_VERSION
 from conformance.target import Secret
 
 KEY_ENV = "ANTHROPIC_CONFORMANCE_SERVER_KEY"
@@ -64,7 +65,7 @@ class EmbeddedServer:
         while time.monotonic() < deadline:
             try:
                 httpx.get(self.base_url + "/v1/models", timeout=2.0,
-                          headers={"x-api-key": self.api_key.reveal(), "anthropic-version": "2023-06-01"})
+                          headers={"x-api-key": self.api_key.reveal(), "anthropic-version": DEFAULT_ANTHROPIC_VERSION})
                 return
             except httpx.HTTPError:
                 time.sleep(0.05)

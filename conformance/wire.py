@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from conformance.pacing import BUSY, Pacer
+from conformance.settings import DEFAULT_ANTHROPIC_VERSION
 from conformance.target import Target, display_url
 from conformance.transport import Breaker, Slots, TransportLimit, client, describe
 
@@ -31,7 +32,7 @@ class WireRequest:
     path: str = "/v1/messages"
     body: Any = None  # a JSON value, or raw bytes sent as they are
     auth: str = "x-api-key"  # x-api-key | bearer | none | wrong-x-api-key | wrong-bearer
-    version: str | None = "2023-06-01"  # anthropic-version; None sends none
+    version: str | None = DEFAULT_ANTHROPIC_VERSION  # anthropic-version; None sends none
     headers: tuple[tuple[str, str], ...] = ()
 
     @property

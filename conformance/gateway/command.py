@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from conformance.gateway.records import new_nonce, token
+from conformance.settings import DEFAULT_ANTHROPIC_VERSION
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 EXIT_CODES = {EXIT_OK: "every selected check passed, warned, or was skipped with a reason",
@@ -117,7 +118,7 @@ def wait_for_gateway(url: str, key: str, model: str, upstream, wait: float) -> N
     nonce = new_nonce()
     body = {"model": model, "max_tokens": 8, "messages": [{"role": "user", "content": "Reply with exactly: ready\n"
                                                            + token(nonce)}]}
-    headers = {"x-api-key": key, "authorization": f"Bearer {key}", "anthropic-version": "2023-06-01"}
+    headers = {"x-api-key": key, "authorization": f"Bearer {key}", "anthropic-version": DEFAULT_ANTHROPIC_VERSION}
     last = "no answer"
     announced = False
     while True:

@@ -13,6 +13,7 @@ from conformance.budget import BudgetExceeded
 from conformance.engine import Blocked, Context, Skip
 from conformance.gateway.records import Record, new_nonce, token
 from conformance.pacing import Pacer
+from conformance.settings import DEFAULT_ANTHROPIC_VERSION
 from conformance.wire import Exchange, Wire, WireRequest
 
 SOURCE = "https://code.claude.com/docs/en/llm-gateway-protocol"
@@ -97,7 +98,7 @@ def body(ctx: Context, key: str, nonce_token: str, *, stream: bool = False, max_
     return value
 
 
-def probe(ctx: Context, name: str, directive: str = "", *, stream: bool = False, headers=(), version="2023-06-01",
+def probe(ctx: Context, name: str, directive: str = "", *, stream: bool = False, headers=(), version=DEFAULT_ANTHROPIC_VERSION,
           path: str = "/v1/messages", max_tokens: int = 32, **extra: Any) -> Sent:
     """A text probe through the gateway (with `extra` body fields and `headers`), and what reached the upstream."""
     gw = link(ctx)
