@@ -15,9 +15,9 @@ import json
 from typing import Any
 
 from .errors import ApiError, invalid_request
+from .schema_instance import instance
 
 CONTEXT_MANAGEMENT_BETA = "context-management-2025-06-27"
-_MAX_DEPTH = 12
 
 
 def betas(header: str | None) -> set[str]:
@@ -58,37 +58,6 @@ def apply(body: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
         return message
     text = "".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
     rest = [b for b in content if not (isinstance(b, dict) and b.get("type") == "text")]
-    structured = json.dumps(instance(schema, text.strip() or "example"), ensure_ascii=False)
+    structured = json.dumps(instance(schema, text=text.strip() or "example"), ensure_ascii=False)
     return {**message, "content": [*rest, {"type": "text", "text": structured}]}
 
-
-def instance(schema: Any, text: str, depth: int = 0) -> Any:
-    """An instance of a JSON schema whose strings are `text`: required properties (all, when none are listed),
-    first enum value, the first branch of a combinator."""
-    if not isinstance(schema, dict) or depth > _MAX_DEPTH:
-        return {}
-    if "const" in schema:
-        return schema["const"]
-    if isinstance(schema.get("enum"), list) and schema["enum"]:
-        return schema["enum"][0]
-    for combinator in ("anyOf", "oneOf", "allOf"):
-        options = schema.get(combinator)
-        if isinstance(options, list) and options:
-            return instance(options[0], text, depth + 1)
-    kind = schema.get("type")
-    kind = next((k for k in kind if k != "null"), "null") if isinstance(kind, list) else kind
-    if kind == "object" or (kind is None and "properties" in schema):
-        properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
-        names = schema.get("required") if isinstance(schema.get("required"), list) else list(properties)
-        return {name: instance(properties.get(name, {}), text, depth + 1) for name in names if isinstance(name, str)}
-    if kind == "array":
-        count = schema.get("minItems") if isinstance(schema.get("minItems"), int) else 1
-        return [instance(schema.get("items", {}), text, depth + 1) for _ in range(min(max(count, 1), 8))]
-    if kind in ("integer", "number"):
-        minimum = schema.get("minimum")
-        return minimum if isinstance(minimum, (int, float)) and not isinstance(minimum, bool) else 0
-    if kind == "boolean":
-        return True
-    if kind == "null":
-        return None
-    return text

@@ -31,8 +31,8 @@ from . import (
     variants,
 )
 
-AREAS = (acceptance, auth, count_tokens, errors, features, headers, message, models, parity, sdk, streaming, system, thinking,
-         tools, usage, validation, variants)
+AREAS = (acceptance, auth, count_tokens, errors, features, headers, message, models, parity, sdk, streaming, system,
+         thinking, tools, usage, validation, variants)
 
 ORDER = (
     # the first catalogue: auth and errors
