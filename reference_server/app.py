@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message, Receive, Scope, Send
 
-from . import betas, models
+from . import betas, features, models
 from .answers import Answer, StreamAnswer
 from .auth import check_key
 from .errors import ApiError, error_body, internal, invalid_request, not_found, too_large
@@ -114,8 +114,12 @@ class ReferenceApp:
 
     async def _handle(self, request: Request, path: str, rid: str, faults: FaultSet) -> Answer:
         endpoint, method, params = _route(path)
+        if endpoint is None and path == "/" and request.method == "HEAD":  # Claude Code's connectivity probe
+            endpoint, method = "root", "HEAD"
         info = RequestInfo(request.method, endpoint or "", request.scope["query_string"].decode("latin-1"), request.headers)
         _raise(faults.first_error("route", info))
+        if endpoint == "root":
+            return Answer(b"", 200, faults.pipe("response_headers", {"request-id": rid}, "raw"))
         if endpoint is None:
             raise _Reply(not_found("Not Found"))
         if request.method != method:
@@ -127,7 +131,8 @@ class ReferenceApp:
         relaxed = faults.relaxed
         version = _version(request.headers, relaxed)
         # Betas shaped like name-YYYY-MM-DD are ignored, anything else is the real API's 400 (see betas.py).
-        _raise(betas.check(request.headers.get("anthropic-beta")))
+        beta = faults.pipe("beta", request.headers.get("anthropic-beta"))  # as a layer forwards it
+        _raise(betas.check(beta))
         if endpoint in ("models", "model"):
             settings = faults.pipe("models", models.DEFAULT_MODELS_SETTINGS)
             if endpoint == "models":
@@ -139,6 +144,7 @@ class ReferenceApp:
         _raise(faults.first_error("validate", body, endpoint))
         if endpoint == "messages" or "count-tokens-validation" not in relaxed:
             _raise(validate(body, endpoint, version, relaxed))
+            _raise(features.validate(body, beta))
             if "unknown-model" not in relaxed:
                 _raise(models.unknown_model(body.get("model")))
         if endpoint == "count_tokens":
@@ -254,7 +260,8 @@ def _finite_float(text: str) -> float:
 def _messages_response(body: dict[str, Any], rid: str, faults: FaultSet, draining: Callable[[], bool],
                        outcome: Outcome | None = None) -> Answer:
     settings = faults.pipe("responder", DEFAULT_SETTINGS)
-    message = faults.pipe("message", respond(body, settings, seed=rid, plan=outcome.plan if outcome else None))
+    message = respond(body, settings, seed=rid, plan=outcome.plan if outcome else None)
+    message = faults.pipe("message", features.apply(body, message))
     mid_stream = outcome.mid_stream if outcome else None
     if body.get("stream") is not True:
         if mid_stream is not None:  # no stream to cut: the error is the answer

@@ -41,6 +41,7 @@ class Fault:
     auth: Auth | None = None  # replaces the credential check
     auth_endpoints: frozenset[str] | None = None  # where `auth` applies (None: every endpoint)
     headers: Check | None = None  # after auth, before the version check
+    beta: Callable[[str | None], str | None] | None = None  # the anthropic-beta header as the layer forwards it
     bad_json: ApiError | None = None  # the error for an unparsable body
     request: Callable[[dict[str, Any], str], dict[str, Any]] | None = None  # before validation
     validate: Callable[[dict[str, Any], str], ApiError | None] | None = None  # before the standard rules

@@ -27,6 +27,7 @@ RELAXABLE = frozenset(
         "tool-choice-name",  # tool_choice {type: tool} names a tool of the request
         "thinking-budget",  # thinking.budget_tokens >= 1024
         "sampling-2026",  # temperature, top_p, top_k are removed in 2026-10-21
+        "content-2026",  # 2026-10-21: no document in an assistant turn, no citations in user text
         "anthropic-version",  # the anthropic-version header is required
         "unknown-model",  # an unknown model is 404 not_found_error
         "body-size",  # a body over the size cap is 413 request_too_large

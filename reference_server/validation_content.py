@@ -32,7 +32,7 @@ def _text_block(block: dict[str, Any], path: str, role: str, ctx: Context) -> No
     citations = block.get("citations")
     if citations is not None and not isinstance(citations, list):
         fail(f"{path}.citations: Input should be a valid list")
-    if citations and role == "user" and ctx.version == VERSION_2026:
+    if citations and role == "user" and ctx.version == VERSION_2026 and ctx.enforces("content-2026"):
         fail(f"{path}.citations: citations in user text blocks are not accepted in {VERSION_2026}")
 
 
@@ -55,7 +55,8 @@ def _source_block(kinds: tuple[str, ...], base64_types: tuple[str, ...] | None) 
             string(source.get("url"), f"{path}.source.url")
         elif source["type"] == "file":
             string(source.get("file_id"), f"{path}.source.file_id")
-        if block.get("type") == "document" and role == "assistant" and ctx.version == VERSION_2026:
+        in_2026 = ctx.version == VERSION_2026 and ctx.enforces("content-2026")
+        if block.get("type") == "document" and role == "assistant" and in_2026:
             fail(f"{path}: document blocks are not accepted in assistant messages in {VERSION_2026}")
 
     return check

@@ -348,6 +348,39 @@ def silent_after_first_chunk(fault: str) -> bool:
     return True
 
 
+# context_management is a beta field: the API takes it only with its anthropic-beta
+CONTEXT_MANAGED = with_fields(context_management={"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]})
+CONTEXT_BETA = {**V2023, "anthropic-beta": "context-management-2025-06-27"}
+STRUCTURED = with_fields(output_config={"format": {"type": "json_schema", "schema": {
+    "type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}}})
+ASSISTANT_DOCUMENT = with_fields(messages=[USER, {"role": "assistant", "content": [DOCUMENT]}, USER])
+
+
+def json_answer(response: httpx.Response) -> bool:
+    try:
+        return isinstance(json.loads(text_of(response)).get("answer"), str)
+    except ValueError:
+        return False
+
+
+FEATURE_FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
+    "typed-tools-need-input-schema": lambda f: rejects(f, with_fields(tools=[{"type": "bash_20250124", "name": "bash"}])),
+    "reject-defer-loading": lambda f: rejects(f, with_fields(tools=[{**TOOLS_24[0], "defer_loading": True}])),
+    "reject-cache-ttl": lambda f: rejects(f, with_fields(
+        system=[{"type": "text", "text": "s", "cache_control": {"type": "ephemeral", "ttl": "1h"}}])),
+    "output-format-dropped": lambda f: json_answer(post(STRUCTURED)) and not json_answer(fpost(f, STRUCTURED)),
+    "context-management-beta-dropped": lambda f: (
+        post(CONTEXT_MANAGED, headers=CONTEXT_BETA).status_code == 200
+        and assert_error(post(CONTEXT_MANAGED), 400, "invalid_request_error")
+        and assert_error(fpost(f, CONTEXT_MANAGED, headers=CONTEXT_BETA), 400, "invalid_request_error")
+    ),
+    "accept-2026-content-rules": lambda f: (
+        assert_error(post(ASSISTANT_DOCUMENT, headers=V2026), 400, "invalid_request_error")
+        and fpost(f, ASSISTANT_DOCUMENT, headers=V2026).status_code == 200
+    ),
+    "head-root-500": lambda f: call("HEAD", "/").status_code == 200 and call("HEAD", f"/faults/{f}/").status_code == 500,
+}
+
 NEW_FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
     # validation switched off
     "accept-empty-messages": lambda f: (
@@ -505,8 +538,9 @@ NEW_FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
         rejects(f, with_fields(tools=TOOLS_24[:17]))
         and fpost(f, with_fields(tools=TOOLS_24[:16])).status_code == 200
     ),
-    "reject-context-management": lambda f: rejects(
-        f, with_fields(context_management={"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]})
+    "reject-context-management": lambda f: (
+        post(CONTEXT_MANAGED, headers=CONTEXT_BETA).status_code == 200
+        and assert_error(fpost(f, CONTEXT_MANAGED, headers=CONTEXT_BETA), 400, "invalid_request_error")
     ),
     "reject-multiple-stop-sequences": lambda f: (
         rejects(f, with_fields(stop_sequences=["x", "y"]))
@@ -778,6 +812,7 @@ NEW_FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
     "models-no-auth": lambda f: auth_only_on(f, {"x-api-key": 200, "bearer": 200, "none": 200}, "models"),
 }
 FAULT_CHECKS.update(NEW_FAULT_CHECKS)
+FAULT_CHECKS.update(FEATURE_FAULT_CHECKS)
 
 
 @pytest.mark.parametrize("name", [n for n, f in FAULTS.items() if f.kind == "fault"])

@@ -5,6 +5,7 @@ from conformance.checks import (  # noqa: F401  (each module registers its check
     auth,
     count_tokens,
     errors,
+    features,
     gateway,
     gateway_stream,
     gateway_translate,

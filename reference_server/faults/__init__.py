@@ -16,6 +16,7 @@ from . import (
     auth,
     count_tokens,
     errors,
+    features,
     headers,
     message,
     models,
@@ -30,8 +31,8 @@ from . import (
     variants,
 )
 
-AREAS = (acceptance, auth, count_tokens, errors, headers, message, models, parity, sdk, streaming, system, thinking,
-         tools, usage, validation, variants)
+AREAS = (acceptance, auth, count_tokens, errors, features, headers, message, models, parity, sdk, streaming, system,
+         thinking, tools, usage, validation, variants)
 
 ORDER = (
     # the first catalogue: auth and errors
@@ -92,6 +93,9 @@ ORDER = (
     # auth per endpoint
     "count-tokens-bearer-only", "count-tokens-x-api-key-only", "count-tokens-no-auth", "models-bearer-only",
     "models-x-api-key-only", "models-no-auth",
+    # late-2026 features
+    "typed-tools-need-input-schema", "reject-defer-loading", "reject-cache-ttl", "output-format-dropped",
+    "context-management-beta-dropped", "accept-2026-content-rules", "head-root-500",
 )
 
 
