@@ -159,8 +159,9 @@ def _conversation(body: dict[str, Any], settings: ResponderSettings) -> list[Tur
 def _plan(
     body: dict[str, Any], conversation: list[Turn], settings: ResponderSettings, tools: list[dict[str, Any]]
 ) -> Plan:
-    """What applies: the last user turn's directives, else a tool-result echo, else a call of a tool the prompt
-    names (of `tools`, those offered under tool_choice auto), else the system's."""
+    """What applies: the last user turn's directives, else a tool-result echo, else the system's directives, else a
+    call of a tool the prompt names (of `tools`, those offered under tool_choice auto): a directive someone wrote
+    wins over what is inferred from a prompt."""
     users = [turn for turn in conversation if turn.role == "user"]
     last_user = users[-1] if users else None
     user_plan = (
@@ -178,11 +179,13 @@ def _plan(
             echoed = "\n".join(tool_result_text(block) for block in results)
             return Plan(echoed if echoed.strip() else AFTER_TOOL_REPLY)
         return Plan(AFTER_TOOL_REPLY)
+    system_plans = [plan for plan in map(directives.parse, sources) if plan.directs_output]
+    if system_plans:
+        return system_plans[-1]
     prompt = text_of(last_user.blocks) if last_user and settings.user_directives else ""
     if tools and prompt and (tool := natural.named_tool(prompt, tools)) is not None:
         return Plan(None, (ToolCall(str(tool["name"]), natural.fill(tool, prompt)),))
-    system_plans = [plan for plan in map(directives.parse, sources) if plan.directs_output]
-    return system_plans[-1] if system_plans else Plan(DEFAULT_REPLY)
+    return Plan(DEFAULT_REPLY)
 
 
 def _apply_tool_choice(

@@ -166,7 +166,7 @@ def test_a_claude_code_style_request_is_accepted() -> None:
     }
     headers = {
         **V2023,
-        "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14",
+        "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27",
         "x-app": "cli",
     }
     response = call("POST", "/v1/messages?beta=true", json_body=payload, headers=headers)
