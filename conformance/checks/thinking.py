@@ -1,6 +1,14 @@
-"""Checks of extended thinking: a thinking block with a signature, signature_delta when streamed, parity."""
+"""Checks of extended thinking: a thinking block with a signature, signature_delta when streamed, parity, replay.
+
+The probe asks for thinking the way the target model's row says (fixtures/models.json): `adaptive` with
+`output_config.effort` on adaptive models, `enabled` with `budget_tokens` on models that take it and on models the
+table does not know (the long-standing form compatible layers implement). The model's documented 400 for that form
+is `unsupported`; another refusal is `unsupported` only where the row does not say the model accepts the form.
+"""
 
 from __future__ import annotations
+
+import json
 
 from conformance.checks.acceptance import declined
 from conformance.checks.common import (
@@ -8,22 +16,44 @@ from conformance.checks.common import (
     contains_words,
     controlled_miss,
     message_text,
+    model_gated,
     require_message,
     short,
+    tool_uses,
 )
 from conformance.checks.streaming import stream_ok, streamed_message
 from conformance.engine import Blocked, Context, Unsupported, check, fail, finding
+from conformance.model_table import thinking_fragment
 from conformance.probes import reply_with
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
 
 THINKING = {"type": "enabled", "budget_tokens": 1024}  # the API's minimum budget
 THINKING_MAX_TOKENS = 1072  # the budget and room for a short reply: max_tokens must exceed budget_tokens
+EFFORT = "high"  # the effort a probe asks for where the row lists no default (every effort-taking model has it)
+
+
+def thinking_fields(ctx: Context, max_tokens: int = THINKING_MAX_TOKENS) -> dict:
+    """The request fields that ask the target's model to think: its row's form, else enabled with budget_tokens."""
+    row = ctx.target.model_row
+    return thinking_fragment(row, max_tokens, row.effort_default or EFFORT) or {"thinking": dict(THINKING)}
+
+
+def thinking_gate(ctx: Context, ex: Exchange, fields: dict) -> None:
+    """Raise Unsupported when `ex` refuses the thinking form as the model may: its documented (model-gated) 400, or,
+    where the row does not say the model accepts the form, any clean refusal."""
+    row = ctx.target.model_row
+    mode = fields["thinking"]["type"]
+    model_gated(ex, f"thinking.type {mode} on the {row.describe()} row")
+    if row.accepts_thinking(mode) is not True and (refusal := declined(ex)):
+        raise Unsupported(f"thinking: the target declined thinking.type {mode} cleanly ({short(refusal, 160)}); the "
+                          f"{row.describe()} row does not say the model accepts it")
 
 
 def thinking_exchange(ctx: Context, stream: bool) -> Exchange:
     words = ctx.probes.text_words("thinking")
-    body = {"model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, "thinking": THINKING,
+    fields = thinking_fields(ctx)
+    body = {"model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, **fields,
             "messages": [{"role": "user", "content": reply_with(words)}]}
     if stream:
         body["stream"] = True
@@ -31,8 +61,7 @@ def thinking_exchange(ctx: Context, stream: bool) -> Exchange:
         thinking_exchange(ctx, False)  # unsupported is decided on the plain request only
         return ctx.exchange("thinking-stream", lambda: ctx.request(body))
     ex = ctx.exchange("thinking", lambda: ctx.request(body))
-    if refusal := declined(ex):
-        raise Unsupported(f"thinking: the target declined it cleanly ({short(refusal, 160)})")
+    thinking_gate(ctx, ex, fields)
     return ex
 
 
@@ -119,14 +148,15 @@ def stream_parity(ctx: Context):
 
 @check("thinking/replay-accepted", rule="THINK-REPLAY", tier="expensive", feature="thinking")
 def replay_accepted(ctx: Context):
-    """The assistant's thinking block, passed back unchanged with its signature, is accepted in the next turn."""
+    """The assistant's thinking block, passed back unchanged with its signature (a signature-only block, with empty
+    thinking text, as models that omit thinking answer, included), is accepted in the next turn."""
     first = thinking_exchange(ctx, False)
     body = first.json if first.ok and isinstance(first.json, dict) else None
     if body is None or not thinking_blocks(body.get("content")):
         raise Blocked("thinking/returns-thinking", "the target gave no thinking block to pass back; "
                       "thinking/returns-thinking reports it")
     words = ctx.probes.text_words("thinking-replay")
-    request = {"model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, "thinking": THINKING, "messages": [
+    request = {"model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, **thinking_fields(ctx), "messages": [
         {"role": "user", "content": reply_with(ctx.probes.text_words("thinking"))},
         {"role": "assistant", "content": body["content"]},
         {"role": "user", "content": reply_with(words)},
@@ -142,4 +172,45 @@ def replay_accepted(ctx: Context):
         return [controlled_miss(ctx, f"a reply containing {' '.join(words)!r}",
                                 short(message_text(reply)), "$.content", words, "after a replayed thinking turn",
                                 reply=reply)]
+    return []
+
+
+@check("thinking/replay-tool-loop", rule="THINK-REPLAY-TOOL-LOOP", tier="expensive", feature="thinking")
+def replay_tool_loop(ctx: Context):
+    """A thinking turn that called a tool, passed back exactly as answered (its thinking block first, signature-only
+    included) with the tool's result, is accepted and answered: the API requires that turn to start with its thinking
+    block, and checks the signature."""
+    spec = ctx.probes.tool("thinking-loop")
+    words = ctx.probes.tool_result_words("thinking-loop")
+    directive = (f"Call the tool {spec.name} with input {json.dumps(spec.arguments)}\n"
+                 "After the tool returns, reply with exactly the tool result.")
+    fields = thinking_fields(ctx)
+    base = {"model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, "tools": [spec.tool], **fields}
+    asked = [{"role": "user", "content": directive}]
+    first = ctx.exchange("thinking-tool-call", lambda: ctx.request({**base, "messages": asked}))
+    thinking_gate(ctx, first, fields)
+    body, findings = require_message(first)
+    if body is None:
+        return findings
+    if not thinking_blocks(body.get("content")):
+        raise Blocked("thinking/returns-thinking", "no thinking block to pass back; thinking/returns-thinking "
+                      "reports it")
+    calls = tool_uses(body)
+    if not calls:
+        raise Blocked("tools/choice-auto", "the model called no tool, so there is no tool loop to replay; "
+                      "tools/choice-auto judges tool calls")
+    results = [{"type": "tool_result", "tool_use_id": call.get("id"), "content": " ".join(words)} for call in calls]
+    messages = [*asked, {"role": "assistant", "content": body["content"]}, {"role": "user", "content": results}]
+
+    def ok(ex: Exchange) -> bool:
+        return ex.ok and contains_words(message_text(ex.json if isinstance(ex.json, dict) else None), words)
+
+    replayed, good = ctx.content_exchange("thinking-tool-loop", lambda: ctx.request({**base, "messages": messages}),
+                                          ok)
+    reply, findings = require_message(replayed)
+    if reply is None:
+        return findings
+    if good is None:
+        return [controlled_miss(ctx, f"a reply containing {' '.join(words)!r}", short(message_text(reply)),
+                                "$.content", words, "after a replayed thinking and tool_use turn", reply=reply)]
     return []
