@@ -92,6 +92,9 @@ ORDER = (
     # auth per endpoint
     "count-tokens-bearer-only", "count-tokens-x-api-key-only", "count-tokens-no-auth", "models-bearer-only",
     "models-x-api-key-only", "models-no-auth",
+    # per model: layers in front of a model of fixtures/models.json (Fault.model)
+    "reject-adaptive-thinking", "reject-output-config", "thinking-signature-blanked", "drop-signature-only-thinking",
+    "model-gated-500",
 )
 
 
