@@ -8,8 +8,6 @@ is `unsupported`; another refusal is `unsupported` only where the row does not s
 
 from __future__ import annotations
 
-import json
-
 from conformance.checks.acceptance import declined
 from conformance.checks.common import (
     block_types,
@@ -19,7 +17,6 @@ from conformance.checks.common import (
     model_gated,
     require_message,
     short,
-    tool_uses,
 )
 from conformance.checks.streaming import stream_ok, streamed_message
 from conformance.engine import Blocked, Context, Unsupported, check, fail, finding
@@ -149,18 +146,26 @@ def stream_parity(ctx: Context):
 @check("thinking/replay-accepted", rule="THINK-REPLAY", tier="expensive", feature="thinking")
 def replay_accepted(ctx: Context):
     """The assistant's thinking block, passed back unchanged with its signature (a signature-only block, with empty
-    thinking text, as models that omit thinking answer, included), is accepted in the next turn."""
+    thinking text, as models that omit thinking answer, included), is accepted in a tool loop: the turn replayed
+    exactly as answered, then a tool call and its result. The API requires that turn to start with its thinking
+    block, and checks the signature, so a layer that loses or alters the block gets its 400."""
     first = thinking_exchange(ctx, False)
     body = first.json if first.ok and isinstance(first.json, dict) else None
     if body is None or not thinking_blocks(body.get("content")):
         raise Blocked("thinking/returns-thinking", "the target gave no thinking block to pass back; "
                       "thinking/returns-thinking reports it")
     words = ctx.probes.text_words("thinking-replay")
-    request = {"model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, **thinking_fields(ctx), "messages": [
-        {"role": "user", "content": reply_with(ctx.probes.text_words("thinking"))},
-        {"role": "assistant", "content": body["content"]},
-        {"role": "user", "content": reply_with(words)},
-    ]}
+    spec = ctx.probes.tool("thinking-replay")
+    call_id = "toolu_" + ctx.session.nonces.word("thinking-replay.id")
+    turn = [*body["content"], {"type": "tool_use", "id": call_id, "name": spec.name, "input": spec.arguments}]
+    request = {"model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, **thinking_fields(ctx),
+               "tools": [spec.tool], "messages": [
+                   {"role": "user", "content": reply_with(ctx.probes.text_words("thinking"))},
+                   {"role": "assistant", "content": turn},
+                   {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call_id, "content": "done"},
+                                                {"type": "text", "text": reply_with(words)}]},
+               ]}
+
     def ok(ex: Exchange) -> bool:
         return ex.ok and contains_words(message_text(ex.json if isinstance(ex.json, dict) else None), words)
 
@@ -172,45 +177,4 @@ def replay_accepted(ctx: Context):
         return [controlled_miss(ctx, f"a reply containing {' '.join(words)!r}",
                                 short(message_text(reply)), "$.content", words, "after a replayed thinking turn",
                                 reply=reply)]
-    return []
-
-
-@check("thinking/replay-tool-loop", rule="THINK-REPLAY-TOOL-LOOP", tier="expensive", feature="thinking")
-def replay_tool_loop(ctx: Context):
-    """A thinking turn that called a tool, passed back exactly as answered (its thinking block first, signature-only
-    included) with the tool's result, is accepted and answered: the API requires that turn to start with its thinking
-    block, and checks the signature."""
-    spec = ctx.probes.tool("thinking-loop")
-    words = ctx.probes.tool_result_words("thinking-loop")
-    directive = (f"Call the tool {spec.name} with input {json.dumps(spec.arguments)}\n"
-                 "After the tool returns, reply with exactly the tool result.")
-    fields = thinking_fields(ctx)
-    base = {"model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, "tools": [spec.tool], **fields}
-    asked = [{"role": "user", "content": directive}]
-    first = ctx.exchange("thinking-tool-call", lambda: ctx.request({**base, "messages": asked}))
-    thinking_gate(ctx, first, fields)
-    body, findings = require_message(first)
-    if body is None:
-        return findings
-    if not thinking_blocks(body.get("content")):
-        raise Blocked("thinking/returns-thinking", "no thinking block to pass back; thinking/returns-thinking "
-                      "reports it")
-    calls = tool_uses(body)
-    if not calls:
-        raise Blocked("tools/choice-auto", "the model called no tool, so there is no tool loop to replay; "
-                      "tools/choice-auto judges tool calls")
-    results = [{"type": "tool_result", "tool_use_id": call.get("id"), "content": " ".join(words)} for call in calls]
-    messages = [*asked, {"role": "assistant", "content": body["content"]}, {"role": "user", "content": results}]
-
-    def ok(ex: Exchange) -> bool:
-        return ex.ok and contains_words(message_text(ex.json if isinstance(ex.json, dict) else None), words)
-
-    replayed, good = ctx.content_exchange("thinking-tool-loop", lambda: ctx.request({**base, "messages": messages}),
-                                          ok)
-    reply, findings = require_message(replayed)
-    if reply is None:
-        return findings
-    if good is None:
-        return [controlled_miss(ctx, f"a reply containing {' '.join(words)!r}", short(message_text(reply)),
-                                "$.content", words, "after a replayed thinking and tool_use turn", reply=reply)]
     return []
