@@ -89,7 +89,9 @@ def run_row(server: EmbeddedServer, name: str, kind: str, description: str, item
 def build(workers: int = 8, only: list[str] | None = None) -> Matrix:
     from reference_server import FAULTS
 
-    items = sorted(i for check in all_checks().values() for i in check.item_ids())
+    # the gateway area needs a recording upstream behind a gateway (skipped here): tests/test_gateway.py proves it
+    # with faulty proxies, as tests/test_faults.py leaves it out
+    items = sorted(i for check in all_checks().values() if check.area != "gateway" for i in check.item_ids())
     plan = [("clean", "clean", "the reference server as it is", None)]
     plan += [(f.name, f.kind, f.description + (f" Judged on {f.model}." if f.model else ""), f.model)
              for f in FAULTS.values() if not only or f.name in only]

@@ -2,19 +2,17 @@
 answers each model as its row of fixtures/models.json says, gets no fail, no warn, no error, and no `unsupported` the
 model's row does not predict, for a model of each behaviour class of the table.
 
-The proxy is a few lines of ASGI and httpx on loopback: it forwards method, path, query, headers and body, and streams
-the answer back as it comes, unbuffered (what a correct gateway does).
+The proxy is tests/gateway_proxies.Proxy without a fault: a few lines of ASGI and httpx on loopback that forward
+method, path, query, headers and body, and stream the answer back as it comes, unbuffered (what a correct gateway
+does).
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
-import uvicorn
+from gateway_proxies import Proxy, Served
 
 from conformance.engine import Session, all_checks, run_check
 from conformance.model_table import ModelRow, row_for
@@ -22,56 +20,11 @@ from conformance.target import Target
 from conformance.transport import Limits
 from conformance.verdicts import Verdict
 
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection", "host",
-              "content-length"}
-
-
-def proxy_app(upstream: str):
-    """A transparent pass-through to `upstream`: the request as it came, the answer streamed back as it comes."""
-    client = httpx.AsyncClient(base_url=upstream, timeout=60)
-
-    async def app(scope, receive, send):
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]
-                   if k.decode("latin-1").lower() not in HOP_BY_HOP]
-        url = scope["raw_path"].decode("latin-1") + (b"?" + scope["query_string"] if scope["query_string"]
-                                                     else b"").decode("latin-1")
-        request = client.build_request(scope["method"], url, headers=headers, content=body)
-        response = await client.send(request, stream=True)
-        try:
-            await send({"type": "http.response.start", "status": response.status_code, "headers": [
-                (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.multi_items()
-                if k.lower() not in HOP_BY_HOP]})
-            async for chunk in response.aiter_raw():  # as it comes: no buffering of a stream
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        finally:
-            await response.aclose()
-
-    return app
-
 
 @pytest.fixture(scope="module")
 def proxy_url(reference_server):
-    config = uvicorn.Config(proxy_app(reference_server.base_url), host="127.0.0.1", port=0, log_level="error",
-                            lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    with Served(Proxy(reference_server.base_url)) as proxy:  # no fault: the transparent pass-through
+        yield proxy.base_url
 
 
 # One model of each behaviour class of the table (thinking forms, display, effort, sampling, role: system).
@@ -108,7 +61,7 @@ def predicted_unsupported(row: ModelRow) -> set[str]:
 def run_model(base_url: str, api_key, model: str) -> dict:
     target = Target(base_url=base_url, api_key=api_key, model=model, retries=2, retry_base=0.05,
                     limits=Limits(max_backoff=2.0))
-    session = Session(target, expensive=True, idle_gap_limit=1.0)
+    session = Session(target, expensive=True)  # the default idle-gap limit of a run: the machine may be busy
     try:
         return {item: run_check(session, item) for item in ITEMS}
     finally:
