@@ -2,7 +2,7 @@
 
 A request for a model the table lists is held to that model's row (conformance.model_table): its thinking modes and
 effort levels, its sampling parameters, its mid-conversation `role: "system"` support (with the placement rules of
-every model), its default thinking display (`omitted`: signature-only thinking blocks), and the real API's checks of
+every model), its default thinking display (`omitted`: signature-only thinking blocks), its thinking by default, and the real API's checks of
 replayed thinking blocks (an altered signature, a tool loop whose assistant turn lost its thinking block). Each
 rejection is the 400 the row documents. A fact the row leaves unknown (null) is accepted. `reference-model` and ids
 the table does not list keep the permissive behaviour of the rest of the server.
@@ -56,10 +56,14 @@ def check(body: dict[str, Any]) -> ApiError | None:
 
 
 def served(body: dict[str, Any]) -> dict[str, Any]:
-    """The request as the model reads it: its default thinking display made explicit (so `omitted` rows answer
+    """The request as the model reads it: thinking on where the row says it is by default ("on", "always_on": the
+    model thinks unasked, adaptively), and its default thinking display made explicit (so `omitted` rows answer
     signature-only thinking blocks unless the request asks `thinking.display: "summarized"`)."""
     model = row(body.get("model"))
     thinking = body.get("thinking")
+    if model is not None and thinking is None and model.thinking_default in ("on", "always_on"):
+        thinking = {"type": "adaptive"}
+        body = {**body, "thinking": thinking}
     if model is None or model.display_default is None or not isinstance(thinking, dict) or thinking.get("display"):
         return body
     return {**body, "thinking": {**thinking, "display": model.display_default}}

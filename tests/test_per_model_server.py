@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from refserver import CALL, TOOL, USER, V2023, V2026, assert_error, body, call, post, stream
+from refserver import CALL, TOOL, USER, V2023, V2026, assert_error, body, call, post, stream, text_of
 
 from conformance.model_table import row_for, row_names
 
@@ -73,7 +73,7 @@ def test_role_system_messages_follow_the_row_and_the_placement_rules(model):
         assert_error(after_user, 400, "invalid_request_error", "not supported on this model")
         return
     assert after_user.status_code == 200
-    assert "from the system message" in after_user.json()["content"][0]["text"]
+    assert "from the system message" in text_of(after_user)
     misplaced = answer(model, messages=[USER, {"role": "assistant", "content": "ok"}, SYSTEM, USER])
     if row.system_messages:
         assert_error(misplaced, 400, "invalid_request_error", "must immediately follow a user turn")
@@ -129,3 +129,11 @@ def test_every_model_of_the_table_is_listed_and_served():
     assert listed[0] == "reference-model" and set(table_models()) <= set(listed)
     for model in table_models():
         assert answer(model).status_code == 200, model
+
+
+def test_models_that_think_by_default_think_unasked_until_told_not_to():
+    assert [b["type"] for b in answer("claude-fable-5").json()["content"]] == ["thinking", "text"]  # always on
+    assert [b["type"] for b in answer("claude-opus-5").json()["content"]] == ["thinking", "text"]  # on
+    assert [b["type"] for b in answer("claude-opus-5", thinking={"type": "disabled"}).json()["content"]] == ["text"]
+    assert [b["type"] for b in answer("claude-opus-4-8").json()["content"]] == ["text"]  # off
+    assert [b["type"] for b in answer("claude-haiku-5-5").json()["content"]] == ["text"]  # unknown: as asked
