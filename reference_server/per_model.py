@@ -2,10 +2,10 @@
 
 A request for a model the table lists is held to that model's row (conformance.model_table): its thinking modes and
 effort levels, its sampling parameters, its mid-conversation `role: "system"` support (with the placement rules of
-every model), its default thinking display (`omitted`: signature-only thinking blocks), its thinking by default, and the real API's checks of
-replayed thinking blocks (an altered signature, a tool loop whose assistant turn lost its thinking block). Each
-rejection is the 400 the row documents. A fact the row leaves unknown (null) is accepted. `reference-model` and ids
-the table does not list keep the permissive behaviour of the rest of the server.
+every model), its thinking by default, its default thinking display (`omitted`: signature-only thinking blocks),
+and the real API's checks of replayed thinking blocks (an altered signature, a tool loop whose assistant turn lost
+its thinking block). Each rejection is the 400 the row documents. A fact the row leaves unknown (null) is accepted.
+`reference-model` and ids the table does not list keep the permissive behaviour of the rest of the server.
 """
 
 from __future__ import annotations
