@@ -10,6 +10,7 @@ its thinking block). Each rejection is the 400 the row documents. A fact the row
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from conformance.model_table import ModelRow, placement, row_for
@@ -38,8 +39,11 @@ LOST_THINKING = ("messages.{n}.content.0.type: Expected `thinking` or `redacted_
 
 def row(model_id: Any) -> ModelRow | None:
     """The row of a model the table lists; None for reference-model and unknown ids (served permissively)."""
-    if not isinstance(model_id, str):
-        return None
+    return _row(model_id) if isinstance(model_id, str) else None
+
+
+@lru_cache(maxsize=256)
+def _row(model_id: str) -> ModelRow | None:  # once per id: the table does not change while the server runs
     found = row_for(model_id)
     return None if found.fallback else found
 
