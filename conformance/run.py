@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from conformance.budget import TokenLedger
-from conformance.embedded import EmbeddedServer
+from conformance.embedded import REFERENCE_MODEL, EmbeddedServer
 from conformance.engine import Session, run_check, statement
 from conformance.redaction import RedactingRecords
 from conformance.report import build_report, outside_record, record_of, write_report
@@ -129,7 +129,8 @@ class Run:
                     self._server = EmbeddedServer()
                 if not self._server.base_url:
                     self._server.start()
-                target = self._server.target(limits=self.settings.limits)
+                target = self._server.target(limits=self.settings.limits, model=self.settings.model or REFERENCE_MODEL,
+                                             model_profile=self.settings.model_profile or "")
             if not target.model:
                 from conformance.discovery import first_model
 

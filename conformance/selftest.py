@@ -68,10 +68,13 @@ def expected_by_fault() -> dict[str, set[str]]:
     return out
 
 
-def run_row(server: EmbeddedServer, name: str, kind: str, description: str, items: list[str]) -> Row:
+def run_row(server: EmbeddedServer, name: str, kind: str, description: str, items: list[str],
+            model: str | None = None) -> Row:
     prefix = "" if kind == "clean" else f"/faults/{name}"
-    # a fault that answers 429 costs a few quick retries and two seconds of back-off, not the default bounds
-    target = server.target(prefix, retries=2, retry_base=0.05, limits=Limits(max_backoff=2.0))
+    # a fault that answers 429 costs a few quick retries and two seconds of back-off, not the default bounds; a fault
+    # of a layer in front of one model (Fault.model) is judged on that model
+    target = server.target(prefix, retries=2, retry_base=0.05, limits=Limits(max_backoff=2.0),
+                           **({"model": model} if model else {}))
     session = Session(target, expensive=True, idle_gap_limit=1.0)
     row = Row(name, kind, description)
     try:
@@ -92,11 +95,12 @@ def build(workers: int = 8, only: list[str] | None = None) -> Matrix:
     from reference_server import FAULTS
 
     items = sorted(i for check in all_checks().values() if check.area not in UPSTREAM_AREAS for i in check.item_ids())
-    plan = [("clean", "clean", "the reference server as it is")]
-    plan += [(f.name, f.kind, f.description) for f in FAULTS.values() if not only or f.name in only]
+    plan = [("clean", "clean", "the reference server as it is", None)]
+    plan += [(f.name, f.kind, f.description + (f" Judged on {f.model}." if f.model else ""), f.model)
+             for f in FAULTS.values() if not only or f.name in only]
     started = time.monotonic()
     with EmbeddedServer() as server, ThreadPoolExecutor(max_workers=workers) as pool:
-        rows = list(pool.map(lambda spec: run_row(server, *spec, items), plan))
+        rows = list(pool.map(lambda spec: run_row(server, *spec[:3], items, spec[3]), plan))
     fault_map = load_json("fixtures", "fault_map.json")
     return Matrix(rows, expected_by_fault(), fault_map.get("client_limits", {}), time.monotonic() - started)
 

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message, Receive, Scope, Send
 
-from . import betas, features, models
+from . import betas, features, models, per_model
 from .answers import Answer, StreamAnswer
 from .auth import check_key
 from .errors import ApiError, error_body, internal, invalid_request, not_found, too_large
@@ -147,6 +147,7 @@ class ReferenceApp:
             _raise(features.validate(body, beta))
             if "unknown-model" not in relaxed:
                 _raise(models.unknown_model(body.get("model")))
+            _raise(per_model.check(body))  # the model's own rules (fixtures/models.json)
         if endpoint == "count_tokens":
             count = faults.pipe("count_tokens", input_tokens(body), body)
             return _json_response({"input_tokens": count}, rid, faults)
@@ -158,7 +159,7 @@ class ReferenceApp:
             if outcome.error is not None:
                 retry = {"retry-after": str(outcome.retry_after)} if outcome.retry_after is not None else None
                 raise _Reply(outcome.error, retry)
-        return _messages_response(body, rid, faults, self._is_draining, outcome)
+        return _messages_response(per_model.served(body), rid, faults, self._is_draining, outcome)
 
 
 def _route(path: str) -> tuple[str | None, str, dict[str, str]]:

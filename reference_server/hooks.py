@@ -36,6 +36,9 @@ class Fault:
     description: str
     kind: Literal["fault", "variant"]
     relax: frozenset[str] = frozenset()  # standard rules switched off (validation_common.RELAXABLE)
+    # a layer in front of this model (a fixtures/models.json id): the self-test judges the fault on it (None: on the
+    # permissive reference-model), so per-model defects (adaptive thinking refused, signature-only blocks lost) show
+    model: str | None = None
     request_id: Callable[[], str] | None = None  # makes the request id (header and error bodies)
     route: Check | None = None  # before auth: may answer with an error
     auth: Auth | None = None  # replaces the credential check

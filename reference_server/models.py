@@ -9,25 +9,27 @@ from typing import Any
 
 from .errors import ApiError, invalid_request, not_found
 
-MODELS: tuple[dict[str, Any], ...] = tuple(
-    {
-        "type": "model",
-        "id": model_id,
-        "display_name": display_name,
-        "created_at": created_at,
-        "lifecycle": "active",
-        "deprecated_at": None,
-        "retires_at": None,
-        "max_input_tokens": 200000,
-        "max_tokens": 64000,
-    }
-    for model_id, display_name, created_at in (
-        ("reference-model", "Reference Model", "2026-01-01T00:00:00Z"),
-        ("claude-opus-4-8", "Claude Opus 4.8", "2026-06-10T00:00:00Z"),
-        ("claude-sonnet-4-5", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z"),
-        ("claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-15T00:00:00Z"),
-    )
-)
+REFERENCE_MODEL = ("reference-model", "Reference Model", "2026-01-01T00:00:00Z", 200000, 64000)
+CREATED_AT = "2026-01-01T00:00:00Z"  # the table has no release dates: one fixed instant for every Claude model
+
+
+def _catalogue() -> tuple[dict[str, Any], ...]:
+    """reference-model first (a run without --model gets it), then every id of fixtures/models.json in its order."""
+    from conformance.model_table import row_for, table
+
+    listed = [REFERENCE_MODEL]
+    for name, data in table()["models"].items():
+        row = row_for(None, override=name)
+        listed += [(model_id, data["display_name"], CREATED_AT, row.context_window or 200000,
+                    row.max_output_tokens or 64000) for model_id in data["ids"]]
+    return tuple(
+        {"type": "model", "id": model_id, "display_name": display_name, "created_at": created_at,
+         "lifecycle": "active", "deprecated_at": None, "retires_at": None, "max_input_tokens": max_input,
+         "max_tokens": max_output}
+        for model_id, display_name, created_at, max_input, max_output in listed)
+
+
+MODELS: tuple[dict[str, Any], ...] = _catalogue()
 _BY_ID = {info["id"]: info for info in MODELS}
 _IDS = [info["id"] for info in MODELS]
 CLAUDE_PREFIX = "claude-"

@@ -77,8 +77,10 @@ def respond(
     thinking, text, calls, truncated = _truncate(thinking, text, calls, limit)
 
     content: list[dict[str, Any]] = []
-    if thinking is not None:
-        content.append({"type": "thinking", "thinking": thinking, "signature": sign(thinking)})
+    if thinking is not None:  # display omitted: a signature-only block, signed over the thinking it hides
+        hidden = _thinking_display(body) == "omitted"
+        content.append({"type": "thinking", "thinking": "" if hidden else thinking, "signature": sign(thinking)})
+        thinking = "" if hidden else thinking
     if text.strip():
         content.append({"type": "text", "text": text})
     for number, call in enumerate(calls):
@@ -244,7 +246,12 @@ def _thinking(body: dict[str, Any]) -> str | None:
     thinking = body.get("thinking")
     if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "adaptive"):
         return None
-    return "" if thinking.get("display") == "omitted" else THINKING_TEXT
+    return THINKING_TEXT
+
+
+def _thinking_display(body: dict[str, Any]) -> str | None:
+    thinking = body.get("thinking")
+    return thinking.get("display") if isinstance(thinking, dict) else None
 
 
 def _truncate(

@@ -51,7 +51,9 @@ def test_the_check_passes_on_the_clean_reference_server(item, clean_results):
 
 @pytest.mark.parametrize(("item", "fault", "verdict", "compat"), CASES, ids=[f"{c[0]}<-{c[1]}" for c in CASES])
 def test_the_check_fires_under_its_fault_naming_its_rule(item, fault, verdict, compat, make_target):
-    session = Session(make_target(f"/faults/{fault}"), expensive=True, idle_gap_limit=1.0)
+    model = FAULTS[fault].model  # a layer in front of one model is judged on it
+    session = Session(make_target(f"/faults/{fault}", **({"model": model} if model else {})), expensive=True,
+                      idle_gap_limit=1.0)
     try:
         result = run_check(session, item)
     finally:

@@ -787,7 +787,7 @@ NEW_FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
         len(fget("", "/v1/models?limit=1").json()["data"]) == 1
         and fget(f, "/v1/models?limit=1").json()["has_more"] is False
         and len(fget(f, "/v1/models?limit=1").json()["data"])
-        == len(fget("", "/v1/models").json()["data"])
+        == len(fget("", "/v1/models?limit=1000").json()["data"])
         > 1
     ),
     "models-created-at-epoch": lambda f: (
@@ -813,6 +813,38 @@ NEW_FAULT_CHECKS: dict[str, Callable[[str], bool]] = {
 }
 FAULT_CHECKS.update(NEW_FAULT_CHECKS)
 FAULT_CHECKS.update(FEATURE_FAULT_CHECKS)
+
+# ----- layers in front of one model of fixtures/models.json (Fault.model) ------------------------------------------
+ADAPTIVE = {"model": "claude-opus-4-8", "max_tokens": 1100, "thinking": {"type": "adaptive"}}
+
+
+def _tool_loop(fault: str) -> httpx.Response:
+    """A tool loop on claude-opus-4-8 replayed exactly as answered (a signature-only thinking block first)."""
+    asked = {**ADAPTIVE, "tools": [TOOL], "messages": [{"role": "user", "content": CALL}]}
+    content = post(asked).json()["content"]
+    assert content[0] == {"type": "thinking", "thinking": "", "signature": content[0]["signature"]}
+    calls = [b for b in content if b["type"] == "tool_use"]
+    result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": calls[0]["id"], "content": "r"}]}
+    loop = {**asked, "messages": [*asked["messages"], {"role": "assistant", "content": content}, result]}
+    assert post(loop).status_code == 200, post(loop).text
+    return fpost(fault, loop)
+
+
+FAULT_CHECKS.update({
+    "reject-adaptive-thinking": lambda f: rejects(f, with_fields(**ADAPTIVE)),
+    "reject-output-config": lambda f: rejects(f, with_fields(**ADAPTIVE, output_config={"effort": "high"})),
+    "thinking-signature-blanked": lambda f: assert_error(_tool_loop(f), 400, "invalid_request_error",
+                                                         "Invalid `signature` in `thinking` block"),
+    "drop-signature-only-thinking": lambda f: assert_error(_tool_loop(f), 400, "invalid_request_error",
+                                                           "must start with a thinking block"),
+    "model-gated-500": lambda f: (
+        assert_error(fpost(f, with_fields(model="claude-opus-4-7", temperature=0.5)), 500, "api_error")
+        and assert_error(fpost(f, with_fields(model="claude-opus-4-7", messages=[USER, {"role": "system",
+                                                                                         "content": "x"}])),
+                         500, "api_error")
+        and fpost(f, with_fields(model="claude-opus-4-7")).status_code == 200
+    ),
+})
 
 
 @pytest.mark.parametrize("name", [n for n, f in FAULTS.items() if f.kind == "fault"])

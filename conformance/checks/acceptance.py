@@ -224,12 +224,26 @@ def claude_code_session_id(ctx: Context) -> str:
 
 def claude_code_body(ctx: Context, words: list[str], role_system: bool = True) -> dict:
     """The Claude Code request body from fixtures/requests/claude-code.json, with this run's nonces; without its
-    role: system messages when `role_system` is false (what Claude Code sends a model that does not take them)."""
+    role: system messages when `role_system` is false (what Claude Code sends a model that does not take them); its
+    thinking and effort as the target model's row takes them (the capture's adaptive thinking where the row does
+    not say)."""
+    from conformance.model_table import BUDGET_TOKENS, thinking_fragment
+
     template = json.dumps(load_json("fixtures", "requests/claude-code.json")["body"])
     body = json.loads(template.replace("{{MODEL}}", ctx.target.model).replace("{{DIRECTIVE}}", reply_with(words))
                       .replace("{{USER_ID}}", ctx.session.nonces.word("cc-user"))
                       .replace("{{SESSION_ID}}", claude_code_session_id(ctx)))
     body["max_tokens"] = min(body["max_tokens"], CLAUDE_CODE_MAX_TOKENS)
+    row = ctx.target.model_row
+    effort = body.get("output_config", {}).get("effort")
+    if row.thinking_mode == "enabled":  # room for the budget and the reply
+        body["max_tokens"] += BUDGET_TOKENS
+    if (fragment := thinking_fragment(row, body["max_tokens"], effort)) is not None:
+        body["thinking"] = fragment["thinking"]
+        if "output_config" in fragment:
+            body["output_config"] = fragment["output_config"]
+        elif row.effort_supported is False or row.effort_levels is not None:  # the row says it does not take it
+            body.pop("output_config", None)
     if not role_system:
         body["messages"] = [m for m in body["messages"] if not (isinstance(m, dict) and m.get("role") == "system")]
     return body
@@ -243,8 +257,8 @@ def claude_code_headers(ctx: Context) -> tuple[tuple[str, str], ...]:
 @check("acceptance/claude-code-request", rule="ACC-CLAUDE-CODE", tier="expensive", feature="thinking")
 def claude_code_request(ctx: Context):
     """Claude Code's streamed request as it sends it (24 tools, system blocks with its attribution block, a
-    role: system message, adaptive thinking, output_config, context_management, metadata, its User-Agent, headers and
-    anthropic-beta set, ?beta=true) gets a clean stream."""
+    role: system message where the model's row takes them, its thinking and effort as the row takes them,
+    context_management, metadata, its User-Agent, headers and anthropic-beta set, ?beta=true) gets a clean stream."""
     words = ctx.probes.text_words("claude-code")
 
     def build(role_system: bool = True):
@@ -254,14 +268,22 @@ def claude_code_request(ctx: Context):
     def ok(ex):
         return ex.ok and contains_words(ex.stream.text, words)
 
-    first, good = ctx.content_exchange("claude-code", build, ok)
-    try:
-        model_gated(first, "role: system messages")
-    except Unsupported:  # Claude Code sends such a model no role: system message: neither does the replica then
+    row = ctx.target.model_row
+    if row.system_messages is False:  # Claude Code sends such a model no role: system message: neither does the replica
         first, good = ctx.content_exchange("claude-code-no-role-system", lambda: build(role_system=False), ok)
+    else:
+        first, good = ctx.content_exchange("claude-code", build, ok)
+        try:
+            model_gated(first, "role: system messages")
+        except Unsupported:  # a model the row does not know to take them: the replica too sends none then
+            if row.system_messages is True:
+                raise
+            first, good = ctx.content_exchange("claude-code-no-role-system", lambda: build(role_system=False), ok)
+    model_gated(first, f"Claude Code's thinking settings on the {row.describe()} row")
     refusal = declined(first)
-    if refusal and any(word in refusal.lower() for word in ("thinking", "effort")):
-        # a model without adaptive thinking or effort: Claude Code sends other settings to such models
+    mode = claude_code_body(ctx, words)["thinking"]["type"]
+    if refusal and row.accepts_thinking(mode) is not True and any(w in refusal.lower() for w in ("thinking", "effort")):
+        # a model the row does not know to take adaptive thinking or effort: Claude Code sends it other settings
         raise Unsupported(f"the model declines Claude Code's thinking settings ({short(refusal, 160)})")
     if not first.ok:
         body = first.body[:160].decode("utf-8", "replace")

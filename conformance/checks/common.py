@@ -46,9 +46,10 @@ def unserved(status: int | None, endpoint: str, detail: str = "", body: object =
 
 
 # The real API's 400 for a feature the model does not offer (role: system messages, temperature, thinking modes),
-# e.g. "role 'system' is not supported on this model", "`temperature` is deprecated for this model".
-MODEL_GATED = re.compile(r"\b(not supported|unsupported|deprecated|not available)\b[^.]{0,40}\b(on|for|with) this model",
-                         re.IGNORECASE)
+# e.g. "role 'system' is not supported on this model", "`temperature` is deprecated for this model", "This model does
+# not support effort level 'xhigh'", "`temperature` and `top_p` cannot both be specified for this model".
+MODEL_GATED = re.compile(r"\b(not supported|unsupported|deprecated|not available|cannot both be specified)\b[^.]{0,40}"
+                         r"\b(on|for|with) this model|\bthis model does not support\b", re.IGNORECASE)
 
 
 def model_gated(ex: Exchange, what: str) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from conformance.checks.acceptance import declined
 from conformance.checks.bad_requests import rejected
 from conformance.checks.common import model_gated, require_message, short, text_probe
-from conformance.engine import Blocked, Context, Skip, check, fail, strict, warn
+from conformance.engine import Blocked, Context, Skip, Unsupported, check, fail, strict, warn
 from conformance.probes import CLAUDE_CODE_BETAS
 from conformance.verdicts import Finding, Verdict
 
@@ -60,10 +61,15 @@ def temperature_2026(ctx: Context):
 
 @check("headers/temperature-2023", rule="HDR-VERSION-2023-RULES", tier="cheap")
 def temperature_2023(ctx: Context):
-    """Under anthropic-version 2023-06-01, temperature is accepted (unless the model rejects it in every version)."""
+    """Under anthropic-version 2023-06-01, temperature is accepted, unless the model rejects it in every version (its
+    row in fixtures/models.json): then its 400 is unsupported and a 200 passes (a layer may drop the parameter)."""
     body = {**ctx.probes.text_body("temperature-2023", max_tokens=16), "temperature": 0.5}
     ex = ctx.exchange("temperature-2023", lambda: ctx.request(body, version="2023-06-01"))
-    model_gated(ex, "temperature")
+    row = ctx.target.model_row
+    model_gated(ex, f"temperature on the {row.describe()} row, which says it is {row.sampling('temperature') or 'unknown'}")
+    if row.accepts_temperature is False and (refusal := declined(ex)):
+        raise Unsupported(f"the {row.describe()} row says the model rejects temperature in every version; the target "
+                          f"declined it cleanly ({short(refusal, 160)})")
     return require_message(ex)[1]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conformance.checks.common import contains_words, controlled_miss, message_text, model_gated, require_message, short
-from conformance.engine import Context, check
+from conformance.engine import Context, Unsupported, check
 from conformance.verdicts import Finding
 
 
@@ -15,11 +15,16 @@ def system_findings(ctx: Context, form: str, *, rule: str = "") -> list[Finding]
 
     first, accepted = ctx.content_exchange(
         "system-" + form, lambda: ctx.request(ctx.probes.system_body(form)), accept)
+    row = ctx.target.model_row
     if form == "role-message":  # mid-conversation system messages are model-gated on the real API
-        model_gated(first, "role: system messages")
+        model_gated(first, f"role: system messages on the {row.describe()} row")
     body, findings = require_message(first, rule=rule)
     if body is None:
         return findings
+    if accepted is None and form == "role-message" and row.system_messages is not True:
+        said = "does not say whether" if row.system_messages is None else "says"
+        raise Unsupported(f"the reply did not follow the role: system message; the {row.describe()} row {said} the "
+                          "model takes them (a model without them may answer 200 and ignore the message)")
     if accepted is None:
         through = {"string": "in the system string", "blocks": "in the system blocks",
                    "role-message": "in a role: system message"}[form]

@@ -1,4 +1,10 @@
-"""Checks of extended thinking: a thinking block with a signature, signature_delta when streamed, parity."""
+"""Checks of extended thinking: a thinking block with a signature, signature_delta when streamed, parity, replay.
+
+The probe asks for thinking the way the target model's row says (fixtures/models.json): `adaptive` with
+`output_config.effort` on adaptive models, `enabled` with `budget_tokens` on models that take it and on models the
+table does not know (the long-standing form compatible layers implement). The model's documented 400 for that form
+is `unsupported`; another refusal is `unsupported` only where the row does not say the model accepts the form.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +14,43 @@ from conformance.checks.common import (
     contains_words,
     controlled_miss,
     message_text,
+    model_gated,
     require_message,
     short,
 )
 from conformance.checks.streaming import stream_ok, streamed_message
 from conformance.engine import Blocked, Context, Unsupported, check, fail, finding
+from conformance.model_table import thinking_fragment
 from conformance.probes import reply_with
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
 
 THINKING = {"type": "enabled", "budget_tokens": 1024}  # the API's minimum budget
 THINKING_MAX_TOKENS = 1072  # the budget and room for a short reply: max_tokens must exceed budget_tokens
+EFFORT = "high"  # the effort a probe asks for where the row lists no default (every effort-taking model has it)
+
+
+def thinking_fields(ctx: Context, max_tokens: int = THINKING_MAX_TOKENS) -> dict:
+    """The request fields that ask the target's model to think: its row's form, else enabled with budget_tokens."""
+    row = ctx.target.model_row
+    return thinking_fragment(row, max_tokens, row.effort_default or EFFORT) or {"thinking": dict(THINKING)}
+
+
+def thinking_gate(ctx: Context, ex: Exchange, fields: dict) -> None:
+    """Raise Unsupported when `ex` refuses the thinking form as the model may: its documented (model-gated) 400, or,
+    where the row does not say the model accepts the form, any clean refusal."""
+    row = ctx.target.model_row
+    mode = fields["thinking"]["type"]
+    model_gated(ex, f"thinking.type {mode} on the {row.describe()} row")
+    if row.accepts_thinking(mode) is not True and (refusal := declined(ex)):
+        raise Unsupported(f"thinking: the target declined thinking.type {mode} cleanly ({short(refusal, 160)}); the "
+                          f"{row.describe()} row does not say the model accepts it")
 
 
 def thinking_exchange(ctx: Context, stream: bool) -> Exchange:
     words = ctx.probes.text_words("thinking")
-    body = {"model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, "thinking": THINKING,
+    fields = thinking_fields(ctx)
+    body = {"model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, **fields,
             "messages": [{"role": "user", "content": reply_with(words)}]}
     if stream:
         body["stream"] = True
@@ -31,8 +58,7 @@ def thinking_exchange(ctx: Context, stream: bool) -> Exchange:
         thinking_exchange(ctx, False)  # unsupported is decided on the plain request only
         return ctx.exchange("thinking-stream", lambda: ctx.request(body))
     ex = ctx.exchange("thinking", lambda: ctx.request(body))
-    if refusal := declined(ex):
-        raise Unsupported(f"thinking: the target declined it cleanly ({short(refusal, 160)})")
+    thinking_gate(ctx, ex, fields)
     return ex
 
 
@@ -119,18 +145,27 @@ def stream_parity(ctx: Context):
 
 @check("thinking/replay-accepted", rule="THINK-REPLAY", tier="expensive", feature="thinking")
 def replay_accepted(ctx: Context):
-    """The assistant's thinking block, passed back unchanged with its signature, is accepted in the next turn."""
+    """The assistant's thinking block, passed back unchanged with its signature (a signature-only block, with empty
+    thinking text, as models that omit thinking answer, included), is accepted in a tool loop: the turn replayed
+    exactly as answered, then a tool call and its result. The API requires that turn to start with its thinking
+    block, and checks the signature, so a layer that loses or alters the block gets its 400."""
     first = thinking_exchange(ctx, False)
     body = first.json if first.ok and isinstance(first.json, dict) else None
     if body is None or not thinking_blocks(body.get("content")):
         raise Blocked("thinking/returns-thinking", "the target gave no thinking block to pass back; "
                       "thinking/returns-thinking reports it")
     words = ctx.probes.text_words("thinking-replay")
-    request = {"model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, "thinking": THINKING, "messages": [
-        {"role": "user", "content": reply_with(ctx.probes.text_words("thinking"))},
-        {"role": "assistant", "content": body["content"]},
-        {"role": "user", "content": reply_with(words)},
-    ]}
+    spec = ctx.probes.tool("thinking-replay")
+    call_id = "toolu_" + ctx.session.nonces.word("thinking-replay.id")
+    turn = [*body["content"], {"type": "tool_use", "id": call_id, "name": spec.name, "input": spec.arguments}]
+    request = {"model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, **thinking_fields(ctx),
+               "tools": [spec.tool], "messages": [
+                   {"role": "user", "content": reply_with(ctx.probes.text_words("thinking"))},
+                   {"role": "assistant", "content": turn},
+                   {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call_id, "content": "done"},
+                                                {"type": "text", "text": reply_with(words)}]},
+               ]}
+
     def ok(ex: Exchange) -> bool:
         return ex.ok and contains_words(message_text(ex.json if isinstance(ex.json, dict) else None), words)
 

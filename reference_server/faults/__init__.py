@@ -96,6 +96,9 @@ ORDER = (
     # late-2026 features
     "typed-tools-need-input-schema", "reject-defer-loading", "reject-cache-ttl", "output-format-dropped",
     "context-management-beta-dropped", "accept-2026-content-rules", "head-root-500",
+    # per model: layers in front of a model of fixtures/models.json (Fault.model)
+    "reject-adaptive-thinking", "reject-output-config", "thinking-signature-blanked", "drop-signature-only-thinking",
+    "model-gated-500",
 )
 
 

@@ -77,6 +77,14 @@ def invalid_should_retry(headers: dict[str, str], kind: str) -> dict[str, str]:
     return {**headers, "x-should-retry": "yes"}
 
 
+GATED_MODEL = "claude-opus-4-7"  # rejects temperature in every version and role: system messages
+
+
+def gated_as_500(error: ApiError) -> ApiError:
+    """A layer that turns every upstream 400 about "this model" into its own 500 (clients then retry, then give up)."""
+    return internal() if error.status == 400 and "this model" in error.message else error
+
+
 FAULTS = [
     Fault("beta-query-404", "Requests with ?beta=true get 404.", "fault", route=beta_query_404),
     Fault("only-version-2026", "anthropic-version 2023-06-01 gets 400.", "fault", headers=only_version_2026),
@@ -123,4 +131,6 @@ FAULTS = [
         "fault",
         response_headers=invalid_should_retry,
     ),
+    Fault("model-gated-500", f"The model's documented 400 for a feature it does not offer (temperature, role: system "
+          f"messages on {GATED_MODEL}) becomes a generic 500.", "fault", error=gated_as_500, model=GATED_MODEL),
 ]

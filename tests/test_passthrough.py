@@ -1,0 +1,99 @@
+"""Zero false alarms on a correct pass-through (DESIGN §10): a transparent proxy in front of the reference server, which
+answers each model as its row of fixtures/models.json says, gets no fail, no warn, no error, and no `unsupported` the
+model's row does not predict, for a model of each behaviour class of the table.
+
+The proxy is tests/gateway_proxies.Proxy without a fault: a few lines of ASGI and httpx on loopback that forward
+method, path, query, headers and body, and stream the answer back as it comes, unbuffered (what a correct gateway
+does).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from gateway_proxies import Proxy, Served
+
+from conformance.engine import Session, all_checks, run_check
+from conformance.model_table import ModelRow, row_for
+from conformance.target import Target
+from conformance.transport import Limits
+from conformance.verdicts import Verdict
+
+
+@pytest.fixture(scope="module")
+def proxy_url(reference_server):
+    with Served(Proxy(reference_server.base_url)) as proxy:  # no fault: the transparent pass-through
+        yield proxy.base_url
+
+
+# One model of each behaviour class of the table (thinking forms, display, effort, sampling, role: system).
+MODELS = {
+    "claude-opus-4-8": "adaptive only, signature-only thinking, temperature rejected, role: system taken",
+    "claude-opus-4-7": "adaptive only, signature-only thinking, role: system rejected",
+    "claude-opus-4-6": "enabled and adaptive, temperature taken, role: system rejected",
+    "claude-opus-4-5": "enabled only (adaptive rejected), three effort levels",
+    "claude-sonnet-4-5": "enabled only, no effort, temperature with top_p rejected",
+    "claude-sonnet-5": "adaptive, role: system not available (answer unsettled)",
+    "claude-fable-5": "adaptive always on (enabled and disabled rejected)",
+    "claude-mythos-preview": "enabled and adaptive, disabled rejected, temperature rejected",
+    "claude-haiku-5-5": "adaptive, the rest unknown",
+    "claude-fable-5-2": "every thinking fact unknown",
+    "reference-model": "no row: the conservative default",
+}
+ITEMS = sorted(item for check in all_checks().values() if check.area != "gateway" for item in check.item_ids())
+OBSERVATIONAL = {"streaming/error-event-shape", "headers/retry-after", "headers/ratelimit-headers"}
+
+
+def predicted_unsupported(row: ModelRow) -> set[str]:
+    """The items the row says the model itself turns down (its documented 400s), and nothing else."""
+    out = set()
+    if row.accepts_temperature is False:
+        out.add("headers/temperature-2023")
+    if row.system_messages is False:
+        out.add("system/role-system-message")
+    mode = row.thinking_mode or "enabled"  # what the thinking checks probe with
+    if row.accepts_thinking(mode) is False:
+        out |= {i for i in ITEMS if i.startswith("thinking/")}
+    return out
+
+
+def run_model(base_url: str, api_key, model: str) -> dict:
+    target = Target(base_url=base_url, api_key=api_key, model=model, retries=2, retry_base=0.05,
+                    limits=Limits(max_backoff=2.0))
+    session = Session(target, expensive=True)  # the default idle-gap limit of a run: the machine may be busy
+    try:
+        return {item: run_check(session, item) for item in ITEMS}
+    finally:
+        session.close()
+
+
+@pytest.fixture(scope="module")
+def results(proxy_url, reference_server):
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = pool.map(lambda m: (m, run_model(proxy_url, reference_server.api_key, m)), MODELS)
+        return dict(runs)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_transparent_pass_through_gets_no_false_alarm(model, results):
+    row = row_for(model)
+    outcome = results[model]
+    bad = {item: (r.verdict.value, r.at("compat").value, r.reason, [f.got for f in r.findings][:2])
+           for item, r in outcome.items()
+           if r.verdict in (Verdict.FAIL, Verdict.WARN, Verdict.ERROR)
+           or r.at("compat") in (Verdict.FAIL, Verdict.WARN, Verdict.ERROR)}
+    assert not bad, f"{model} ({row.describe()}): {bad}"
+    unsupported = {item for item, r in outcome.items() if r.verdict == Verdict.UNSUPPORTED}
+    assert unsupported == predicted_unsupported(row), {i: outcome[i].reason for i in unsupported}
+    skipped = {item: r.reason for item, r in outcome.items() if r.verdict == Verdict.SKIPPED}
+    assert set(skipped) <= OBSERVATIONAL, skipped
+
+
+def test_the_rows_cover_each_kind_of_answer():
+    """The chosen models exercise every per-model answer of the replica: each documented 400 and each lenient row."""
+    rows = [row_for(m) for m in MODELS]
+    assert {r.thinking_mode for r in rows} >= {"adaptive", "enabled", None}
+    assert {r.accepts_temperature for r in rows} == {True, False, None}
+    assert {r.system_messages for r in rows} == {True, False, None}
+    assert {r.display_default for r in rows} >= {"omitted", None}
