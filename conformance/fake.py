@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,8 +184,7 @@ class AnthropicFake:
         self.startup_timeout = startup_timeout
         self.base_url = ""
         self._recorder: _Recorder | None = None
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._served: Any = None  # reference_server.server.InThread
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -231,43 +228,19 @@ class AnthropicFake:
 
     def start(self) -> AnthropicFake:
         """Bind a free loopback port and serve on it from a daemon thread; returns once it accepts connections."""
-        import uvicorn
-
         from reference_server.app import create_app
-        from reference_server.server import base_url, bind, uvicorn_config
+        from reference_server.server import InThread
 
         app = create_app(self._check_key, self.rules)
         self._recorder = _Recorder(app)
-        config = uvicorn_config(app)
-        config.app = self._recorder
-        sock = bind("127.0.0.1", 0)
-        self.base_url = base_url(sock)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, args=(sock,), name="anthropic-fake", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + self.startup_timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the Anthropic fake did not start")
-            time.sleep(0.01)
+        self._served = InThread(app, self._recorder, what="Anthropic fake", startup_timeout=self.startup_timeout)
+        self.base_url = self._served.start().base_url
         return self
-
-    def _run(self, sock: Any) -> None:
-        try:
-            self._server.run(sockets=[sock])
-        finally:
-            sock.close()
 
     def stop(self) -> None:
         """Stop serving (streams in flight finish at once) and wait for the thread."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        server.config.app.app.drain()
-        server.should_exit = True
-        thread.join(timeout=10)
-        self._server = self._thread = None
+        if self._served is not None:
+            self._served.stop()
 
     def __enter__(self) -> AnthropicFake:
         return self.start()

@@ -86,6 +86,55 @@ def uvicorn_config(app: ReferenceApp) -> uvicorn.Config:
     )
 
 
+class InThread:
+    """The reference app (behind an ASGI wrapper that records or directs, if given) served from a daemon thread on a
+    socket bound first: the in-process fake and gateway mode's recording upstream."""
+
+    def __init__(self, reference: ReferenceApp, served: Any = None, *, what: str = "reference server",
+                 startup_timeout: float = 10.0) -> None:
+        self.reference, self.served, self.what = reference, served or reference, what
+        self.startup_timeout = startup_timeout
+        self.base_url, self.port = "", 0
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> InThread:
+        """Bind (OSError when the port is taken) and serve; returns once it accepts connections."""
+        import time
+
+        sock = bind(host, port)
+        self.base_url, self.port = base_url(sock), sock.getsockname()[1]
+        config = uvicorn_config(self.reference)
+        config.app = self.served
+        self._server = server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, args=(server, sock), name=self.what, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + self.startup_timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the {self.what} did not start")
+            time.sleep(0.01)
+        return self
+
+    @staticmethod
+    def _run(server: uvicorn.Server, sock: socket.socket) -> None:
+        try:
+            server.run(sockets=[sock])
+        finally:
+            sock.close()
+
+    def stop(self) -> None:
+        """Stop serving (streams in flight finish at once) and wait for the thread."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        self.reference.drain()
+        server.should_exit = True
+        thread.join(timeout=10)
+        self._server = self._thread = None
+
+
 class DrainingServer(uvicorn.Server):
     """uvicorn's server that, on SIGINT/SIGTERM, also makes the app drain before uvicorn's graceful shutdown."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from typing import Any
 
@@ -203,45 +202,20 @@ class Upstream:
         self.recorder = Recorder()
         self.app = UpstreamApp(self.recorder)
         self.base_url = ""
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._served: Any = None  # reference_server.server.InThread
 
     def start(self) -> Upstream:
         """Bind (OSError when the port is taken) and serve; returns once it accepts connections."""
-        import uvicorn
+        from reference_server.server import InThread
 
-        from reference_server.server import base_url, bind, uvicorn_config
-
-        sock = bind(self.host, self.port)
-        self.base_url = base_url(sock)
-        self.port = sock.getsockname()[1]
-        config = uvicorn_config(self.app.app)
-        config.app = self.app
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, args=(sock,), name="conformance-upstream", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + self.startup_timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the recording upstream did not start")
-            time.sleep(0.01)
+        self._served = InThread(self.app.app, self.app, what="recording upstream",
+                                startup_timeout=self.startup_timeout).start(self.host, self.port)
+        self.base_url, self.port = self._served.base_url, self._served.port
         return self
 
-    def _run(self, sock: Any) -> None:
-        try:
-            self._server.run(sockets=[sock])
-        finally:
-            sock.close()
-
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        self.app.app.drain()
-        server.should_exit = True
-        thread.join(timeout=10)
-        self._server = self._thread = None
+        if self._served is not None:
+            self._served.stop()
 
     def __enter__(self) -> Upstream:
         return self.start()
