@@ -171,7 +171,7 @@ class HostileServer:
             connection["doomed"] = await self._relay(request, path, writer) >= 400
             return True
         if mode.startswith("rate-limit-"):
-            if self._over_limit(spec, int(mode.rpartition("-")[2]), writer):
+            if self._over_limit(spec, int(mode.rpartition("-")[2]), writer, head_only=request.method == "HEAD"):
                 await writer.drain()
                 return True
             await self._relay(request, path, writer)
@@ -218,8 +218,8 @@ class HostileServer:
             await writer.drain()
             return answer.status_code
 
-    def _over_limit(self, spec: str, limit: int, writer: asyncio.StreamWriter) -> bool:
-        """Count the request in its window; past `limit`, answer 429 as the real API does."""
+    def _over_limit(self, spec: str, limit: int, writer: asyncio.StreamWriter, head_only: bool = False) -> bool:
+        """Count the request in its window; past `limit`, answer 429 as the real API does (no body to a HEAD)."""
         now = time.monotonic()
         start, count = self.windows.get(spec, (now, 0))
         if now - start >= WINDOW:
@@ -234,7 +234,8 @@ class HostileServer:
         extra = (f"retry-after: {wait}\r\nanthropic-ratelimit-requests-limit: {limit}\r\n"
                  f"anthropic-ratelimit-requests-remaining: 0\r\nanthropic-ratelimit-requests-reset: {reset}\r\n"
                  "x-should-retry: true\r\n")
-        writer.write(_head("429 Too Many Requests", "application/json", extra, len(body), keep=True) + body)
+        writer.write(_head("429 Too Many Requests", "application/json", extra, len(body), keep=True)
+                     + (b"" if head_only else body))
         return True
 
     async def _echo(self, request: Request, writer: asyncio.StreamWriter) -> bool:

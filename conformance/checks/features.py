@@ -176,8 +176,10 @@ def user_citations_2026(ctx: Context):
 @check("features/head-root", rule="FEAT-HEAD-ROOT", tier="free")
 def head_root(ctx: Context):
     """HEAD / (Claude Code's connectivity probe, without key or version) is answered below 500, without hanging."""
+    # the connection is closed after it: a target that sends a body with its answer to HEAD (it must not) would
+    # otherwise leave that body in a kept-alive connection, to be read as the status line of the next exchange
     request = WireRequest(method="HEAD", path="/", auth="none", version=None,
-                          headers=(("user-agent", "Bun/1.4.0"), ("accept", "*/*")))
+                          headers=(("user-agent", "Bun/1.4.0"), ("accept", "*/*"), ("connection", "close")))
     ex = ctx.session.exchange("head-root", lambda: request, ctx.remaining())
     ctx.used.append(ex)
     if ex.error and ex.status is None and "timed out" not in ex.error:
