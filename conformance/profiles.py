@@ -1,4 +1,5 @@
-"""Client readiness profiles: named sets of required and optional checks, judged from compat verdicts."""
+"""Client readiness profiles: for each client, the checks whose failure breaks it (required) and those whose failure
+degrades it (degrading), derived from real clients by conformance/profile_evidence.py; judged from compat verdicts."""
 
 from __future__ import annotations
 
@@ -9,10 +10,57 @@ from conformance.data import load_json
 from conformance.verdicts import MODEL_GATED_REASON
 
 BROKEN = {"fail", "error", "unsupported"}
+# Gates: a check that judges a header other checks' requests carry, and those checks. The raw probes send
+# anthropic-version 2023-06-01; the sdk/* checks run the Python SDK 2.x, which sends Authorization: Bearer and
+# 2026-10-21. When the target refuses a gate's header, the checks carrying it fail as a consequence. A client that
+# sends other headers is not judged by those consequences (its own header check judges it); a client that sends the
+# same ones is broken by the gate, named once.
+GATES = {
+    "headers/anthropic-version[2023-06-01]": ("*",),
+    "headers/anthropic-version[2026-10-21]": ("sdk/*",),
+    "auth/bearer": ("sdk/*",),
+    "auth/wrong-bearer": ("sdk/error-classes",),
+}
+REFUSED = {"fail", "unsupported"}  # a gate that errored (a 429, a dropped connection) refused nothing
+
+
+def consequences(verdicts: dict[str, str]) -> dict[str, str]:
+    """Each failing check -> the gate whose refusal made it fail (the first gate, in GATES order, that failed and
+    whose requests it carries)."""
+    out: dict[str, str] = {}
+    for gate, carried in GATES.items():
+        if verdicts.get(gate) not in REFUSED:
+            continue
+        for item, verdict in verdicts.items():
+            if verdict in BROKEN and item != gate and item not in out \
+                    and any(fnmatchcase(item, p) for p in carried):
+                out[item] = gate
+    return out
+
+
+STATUSES = ("ready", "degraded", "not-covered", "not-ready")  # best first
+LEGACY_STATUS = {"limited": "degraded"}  # what reports written before 2026-12 called degraded
+
+
+def status_of(profile: dict) -> str:
+    """A report's profile status, in today's words (an old report's `limited` is `degraded`)."""
+    status = profile.get("status", "")
+    return LEGACY_STATUS.get(status, status)
 
 
 def profiles() -> dict[str, dict]:
     return load_json("fixtures", "profiles.json")["profiles"]
+
+
+def patterns(entries: list) -> list[str]:
+    """A profile's entries as patterns: a derived entry is {"check": id, "effect": ..., "evidence": [...]}."""
+    return [e["check"] if isinstance(e, dict) else e for e in entries]
+
+
+def effects(spec: dict) -> dict[str, str]:
+    """check id -> what the client does when it fails (from the evidence)."""
+    return {e["check"]: e.get("effect", "") for key in ("required", "degrading") for e in spec.get(key, [])
+            if isinstance(e, dict)}
 
 
 def matching(patterns: list[str], ids: list[str]) -> list[str]:
@@ -26,10 +74,10 @@ def _matching(patterns: tuple[str, ...], ids: tuple[str, ...]) -> tuple[str, ...
     return tuple(sorted({i for i in ids for p in literal if fnmatchcase(i, p) or fnmatchcase(i.split("[")[0], p)}))
 
 
-def readiness(results: list[dict], all_ids: list[str]) -> dict[str, dict]:
-    """Profile name -> {status, failing, limiting, not_run}.
+def readiness(results: list[dict], all_ids: list[str], specs: dict | None = None) -> dict[str, dict]:
+    """Profile name -> {status, description, failing, limiting, not_run, causes}.
 
-    status: ready (every required and optional check passes or warns for clients), limited (an optional
+    status: ready (every required and degrading check passes or warns for clients), degraded (a degrading
     check fails or is unsupported), not-ready (a required check fails, errors or is unsupported), or
     not-covered (no required check failed, but some required checks did not run: deselected or skipped).
     A check skipped because its precondition is missing stands for the check that reports the cause (its
@@ -40,28 +88,40 @@ def readiness(results: list[dict], all_ids: list[str]) -> dict[str, dict]:
                 and r.get("reason", "").startswith(f"unsupported: {MODEL_GATED_REASON} (")
                 else r.get("compat_verdict") or r["verdict"] for r in results}
     roots = root_causes(results)
-
-    def cause(item: str) -> str:
-        return roots.get(item, item)
+    refused = consequences(verdicts)
 
     out = {}
-    for name, spec in profiles().items():
-        required = matching(spec["required"], all_ids)
-        optional = [i for i in matching(spec.get("optional", []), all_ids) if i not in required]
-        failing = _unique(cause(i) for i in required if verdicts.get(cause(i)) in BROKEN)
-        limiting = _unique(cause(i) for i in optional if verdicts.get(cause(i)) in BROKEN and cause(i) not in failing)
-        not_run = [i for i in required if verdicts.get(cause(i)) in (None, "skipped")]
+    for name, spec in (specs or profiles()).items():
+        required = matching(patterns(spec["required"]), all_ids)
+        optional = [i for i in matching(patterns(spec.get("degrading", spec.get("optional", []))), all_ids)
+                    if i not in required]
+        listed = set(required) | set(optional)
+        judged = {i: _cause(i, roots, refused, listed) for i in required + optional}
+        failing = _unique(judged[i] for i in required if verdicts.get(judged[i]) in BROKEN)
+        limiting = _unique(judged[i] for i in optional if verdicts.get(judged[i]) in BROKEN and judged[i] not in failing)
+        not_run = [i for i in required if judged[i] and verdicts.get(judged[i]) in (None, "skipped")]
         if failing:
             status = "not-ready"
         elif not_run:
             status = "not-covered"
         elif limiting:
-            status = "limited"
+            status = "degraded"
         else:
             status = "ready"
         out[name] = {"status": status, "description": spec["description"], "failing": failing,
                      "limiting": limiting, "not_run": not_run}
     return out
+
+
+def _cause(item: str, roots: dict[str, str], refused: dict[str, str], listed: set[str]) -> str:
+    """The check that reports why `item` is broken for a client: its root cause, or the gate that refused the
+    request it carries when the client sends that header too; "" when not judged for this client (it sends
+    another header than the one refused)."""
+    root = roots.get(item, item)
+    gate = refused.get(root)
+    if gate is None:
+        return root
+    return gate if gate in listed else ""
 
 
 def root_causes(results: list[dict]) -> dict[str, str]:
