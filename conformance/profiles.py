@@ -3,6 +3,7 @@ degrades it (degrading), derived from real clients by conformance/profile_eviden
 
 from __future__ import annotations
 
+from collections import Counter
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
@@ -75,7 +76,9 @@ def _matching(patterns: tuple[str, ...], ids: tuple[str, ...]) -> tuple[str, ...
 
 
 def readiness(results: list[dict], all_ids: list[str], specs: dict | None = None) -> dict[str, dict]:
-    """Profile name -> {status, description, failing, limiting, not_run, causes}.
+    """Profile name -> {status, description, failing, limiting, not_run, causes}: `causes` are the failing (required)
+    then the limiting (degrading) checks by impact, the checks that break most clients first (a stable sort: among
+    equals, the report's order), each with what the client does when it fails (`effect`, from the evidence).
 
     status: ready (every required and degrading check passes or warns for clients), degraded (a degrading
     check fails or is unsupported), not-ready (a required check fails, errors or is unsupported), or
@@ -90,8 +93,10 @@ def readiness(results: list[dict], all_ids: list[str], specs: dict | None = None
     roots = root_causes(results)
     refused = consequences(verdicts)
 
+    specs = specs or profiles()
+    breaks = Counter(c for spec in specs.values() for c in patterns(spec["required"]))  # how many clients it breaks
     out = {}
-    for name, spec in (specs or profiles()).items():
+    for name, spec in specs.items():
         required = matching(patterns(spec["required"]), all_ids)
         optional = [i for i in matching(patterns(spec.get("degrading", spec.get("optional", []))), all_ids)
                     if i not in required]
@@ -108,8 +113,12 @@ def readiness(results: list[dict], all_ids: list[str], specs: dict | None = None
             status = "degraded"
         else:
             status = "ready"
+        said = effects(spec)
+        causes = sorted(failing, key=lambda c: -breaks[c]) + sorted(limiting, key=lambda c: -breaks[c])
         out[name] = {"status": status, "description": spec["description"], "failing": failing,
-                     "limiting": limiting, "not_run": not_run}
+                     "limiting": limiting, "not_run": not_run,
+                     "causes": [{"check": c, "kind": "required" if c in failing else "degrading",
+                                 **({"effect": said[c]} if said.get(c) else {})} for c in causes]}
     return out
 
 

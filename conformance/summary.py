@@ -179,13 +179,29 @@ def _not_run(items: list[str], report: dict) -> str:
                      for said, ids in sorted(why.items(), key=lambda kv: -len(kv[1])))
 
 
+EXPLAINED = 2  # causes shown with what the client does; the rest by id
+EFFECT_WIDTH = 80
+
+
 def profile_line(name: str, profile: dict, report: dict) -> str:
-    """`  claude-code   not-ready: auth/x-api-key, errors/envelope[21 cases]`: the causes by impact; for a profile
-    not covered, which required checks did not run and why."""
-    if profile["status"] == "not-covered":
+    """`  claude-code   not-ready: acceptance/metadata-user-id — Claude Code stops: 400 metadata: Extra inputs are
+    not permitted; …`: the causes by impact (required before degrading, the checks that break most clients first),
+    the first with what the client does, from the evidence; for a profile not covered, which required checks did
+    not run and why."""
+    from conformance.profiles import status_of
+
+    status = status_of(profile)
+    if status == "not-covered":
         return f"  {name:24} not-covered: {_not_run(profile['not_run'], report)}"
-    causes = _by_impact(profile["failing"], report) + _by_impact(profile["limiting"], report)
-    return f"  {name:24} {profile['status']}" + (f": {_ids(causes)}" if causes else "")
+    causes = profile.get("causes")
+    if causes is None:  # a report written before causes were explained
+        ids = _by_impact(profile["failing"], report) + _by_impact(profile["limiting"], report)
+        return f"  {name:24} {status}" + (f": {_ids(ids)}" if ids else "")
+    said = [f"{c['check']} — {clip(c['effect'], EFFECT_WIDTH)}" if c.get("effect") else c["check"]
+            for c in causes[:EXPLAINED]]
+    rest = [c["check"] for c in causes[EXPLAINED:]]
+    text = "; ".join(said) + (f"; also {_ids(rest)}" if rest else "")
+    return f"  {name:24} {status}" + (f": {text}" if text else "")
 
 
 def counts_line(report: dict, level: str) -> str:
