@@ -40,6 +40,13 @@ def test_the_agreement_command_exits_0_and_prints_the_agreement_per_client(capsy
     assert "claude-code-model" in out and " of 795 agree" in out
 
 
+def test_the_readiness_doc_is_in_sync():
+    profiles = json.loads(pe.PROFILES_FIXTURE.read_text(encoding="utf-8"))
+    doc = pe.ROOT_MATRIX.parent / pe.READINESS_DOC
+    assert doc.read_text(encoding="utf-8") == pe.markdown(VERDICTS, MATRIX, profiles), \
+        "run: python -m conformance.profile_evidence docs"
+
+
 def test_a_disagreement_nobody_explained_fails_with_the_fault_the_client_the_prediction_and_the_outcome():
     matrix = json.loads(json.dumps(MATRIX))
     row = next(r for r in matrix["rows"] if r["name"] == "reject-metadata")
