@@ -179,6 +179,12 @@ def outcome(matrix_row: dict, profile: str) -> tuple[str, str]:
 
 # --- the derivation ------------------------------------------------------------------------------------------------
 
+def tripped_verdicts(verdicts: dict, row: str) -> dict[str, str]:
+    """tripped(), with each check's verdict (fail, or unsupported: the target refused what the check sent)."""
+    results = verdicts["rows"][row]["results"]
+    return {check: results[check][0] for check in tripped(verdicts, row)}
+
+
 def tripped(verdicts: dict, row: str) -> list[str]:
     """The checks a row makes fail (compat fail or unsupported), but those that fail only because a gate's header
     was refused (profiles.GATES): consequences, not evidence about the check."""
@@ -198,20 +204,33 @@ def derive(verdicts: dict, matrix: dict, old: dict | None = None) -> dict:
     rows = [r for r in matrix["rows"] if r["name"] in verdicts["rows"] and r["name"] not in CONTENT_ROWS]
     out = {}
     for profile, cols in COLUMNS.items():
-        by_check: dict[str, list[tuple[str, str, str]]] = {}  # check -> [(fault, outcome, column)]
+        # (check, its verdict) -> [(fault, outcome, column)]: a check the target refuses (unsupported) and a check
+        # whose answer is wrong (fail) are two pieces of evidence, each judged on its own
+        by_check: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
         for row in rows:
             result, column = outcome(row, profile)
             if result == "not-run":
                 continue
-            for check in tripped(verdicts, row["name"]):
-                by_check.setdefault(check, []).append((row["name"], result, column))
-        required, degrading = [], []
-        for check, seen in sorted(by_check.items()):
+            for check, verdict in tripped_verdicts(verdicts, row["name"]).items():
+                by_check.setdefault((check, verdict), []).append((row["name"], result, column))
+        kinds: dict[str, dict[str, str]] = {}  # check -> verdict -> required | degrading | irrelevant
+        for (check, verdict), seen in by_check.items():
             results = {r for _, r, _ in seen}
-            if WORKS in results:
-                continue
-            entry = _entry(check, seen, rows, columns)
-            (required if results == {BREAKS} else degrading).append(entry)
+            kinds.setdefault(check, {})[verdict] = "irrelevant" if WORKS in results else \
+                "required" if results == {BREAKS} else "degrading"
+        required, degrading = [], []
+        for check in sorted(kinds):
+            by_kind: dict[str, list[str]] = {}
+            for verdict, kind in sorted(kinds[check].items()):
+                by_kind.setdefault(kind, []).append(verdict)
+            for kind, on in by_kind.items():
+                if kind == "irrelevant":
+                    continue
+                seen = [s for v in on for s in by_check[(check, v)]]
+                entry = _entry(check, seen, rows, columns)
+                if len(by_kind) > 1:  # judged differently when refused and when wrong: say on which verdicts
+                    entry = {"check": check, "on": on, **{k: v for k, v in entry.items() if k != "check"}}
+                (required if kind == "required" else degrading).append(entry)
         spec = dict(old_profiles.get(profile, {}))
         spec.pop("optional", None)
         version = columns[cols[0]].get("version")
@@ -222,7 +241,9 @@ def derive(verdicts: dict, matrix: dict, old: dict | None = None) -> dict:
         "from": ["docs/client-matrix.json", "fixtures/selftest_verdicts.json"],
         "rule": "a check some fault makes fail (compat fail or unsupported) is required when every such fault breaks "
                 "the client, degrading when they only degrade it or some break and some degrade, irrelevant when "
-                "the client works under any of them; harness errors (429s) are not counted as evidence",
+                "the client works under any of them; a check refused (unsupported) and a check failed are judged "
+                "apart (`on` says which verdicts an entry counts when they differ); harness errors (429s) are not "
+                "counted as evidence",
         "rows_left_out": CONTENT_ROWS}, "profiles": out}
 
 
@@ -399,7 +420,8 @@ def markdown(verdicts: dict, matrix: dict, profiles_doc: dict) -> str:
             for e in spec[kind]:
                 faults = ", ".join(f"`{f}`" for f in e["breaks_under"]) or "-"
                 faults += " / " + (", ".join(f"`{f}`" for f in e["degrades_under"]) or "-")
-                lines.append(f"| {kind} | `{e['check']}` | {_cell(e['effect'])} | {faults} |")
+                when = f" (when {' or '.join(e['on'])})" if e.get("on") else ""
+                lines.append(f"| {kind} | `{e['check']}`{when} | {_cell(e['effect'])} | {faults} |")
         lines.append("")
     lines += ["## Agreement", "", "For every row of the matrix but the content rows, every column: the profile "
               "computed from the harness's verdicts for that row (ready, degraded, not-ready, not-covered) against the "

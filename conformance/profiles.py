@@ -58,10 +58,22 @@ def patterns(entries: list) -> list[str]:
     return [e["check"] if isinstance(e, dict) else e for e in entries]
 
 
-def effects(spec: dict) -> dict[str, str]:
-    """check id -> what the client does when it fails (from the evidence)."""
-    return {e["check"]: e.get("effect", "") for key in ("required", "degrading") for e in spec.get(key, [])
+def effects(spec: dict) -> dict[tuple[str, str], str]:
+    """(check id, required | degrading) -> what the client does when it fails (from the evidence)."""
+    return {(e["check"], key): e.get("effect", "") for key in ("required", "degrading") for e in spec.get(key, [])
             if isinstance(e, dict)}
+
+
+def _verdicts_that_count(entries: list, ids: list[str]) -> dict[str, set[str]]:
+    """item -> the verdicts that make it count as broken: all of BROKEN, or those an entry's `on` names (a check the
+    target refuses, `unsupported`, and one it answers wrongly, `fail`, can matter differently to a client)."""
+    out: dict[str, set[str]] = {}
+    for entry in entries:
+        pattern = entry["check"] if isinstance(entry, dict) else entry
+        on = set(entry.get("on") or BROKEN) if isinstance(entry, dict) else BROKEN
+        for item in matching([pattern], ids):
+            out.setdefault(item, set()).update(on)
+    return out
 
 
 def matching(patterns: list[str], ids: list[str]) -> list[str]:
@@ -97,14 +109,15 @@ def readiness(results: list[dict], all_ids: list[str], specs: dict | None = None
     breaks = Counter(c for spec in specs.values() for c in patterns(spec["required"]))  # how many clients it breaks
     out = {}
     for name, spec in specs.items():
-        required = matching(patterns(spec["required"]), all_ids)
-        optional = [i for i in matching(patterns(spec.get("degrading", spec.get("optional", []))), all_ids)
-                    if i not in required]
-        listed = set(required) | set(optional)
-        judged = {i: _cause(i, roots, refused, listed) for i in required + optional}
-        failing = _unique(judged[i] for i in required if verdicts.get(judged[i]) in BROKEN)
-        limiting = _unique(judged[i] for i in optional if verdicts.get(judged[i]) in BROKEN and judged[i] not in failing)
-        not_run = [i for i in required if judged[i] and verdicts.get(judged[i]) in (None, "skipped")]
+        needs = _verdicts_that_count(spec["required"], all_ids)
+        uses = _verdicts_that_count(spec.get("degrading", spec.get("optional", [])), all_ids)
+        listed = set(needs) | set(uses)
+        judged = {i: _cause(i, roots, refused, listed) for i in listed}
+
+        failing = _unique(judged[i] for i in sorted(needs) if _broken(i, judged[i], needs, verdicts))
+        limiting = _unique(judged[i] for i in sorted(uses)
+                           if _broken(i, judged[i], uses, verdicts) and judged[i] not in failing)
+        not_run = [i for i in sorted(needs) if judged[i] and verdicts.get(judged[i]) in (None, "skipped")]
         if failing:
             status = "not-ready"
         elif not_run:
@@ -114,12 +127,22 @@ def readiness(results: list[dict], all_ids: list[str], specs: dict | None = None
         else:
             status = "ready"
         said = effects(spec)
-        causes = sorted(failing, key=lambda c: -breaks[c]) + sorted(limiting, key=lambda c: -breaks[c])
+        for item, cause in judged.items():  # a root cause the profile does not list says what its checks do
+            for kind in ("required", "degrading"):
+                if (item, kind) in said and (cause, kind) not in said:
+                    said[cause, kind] = f"{said[item, kind].partition(': ')[0]}: it blocks {item}"
+        causes = [(c, "required") for c in sorted(failing, key=lambda c: -breaks[c])]
+        causes += [(c, "degrading") for c in sorted(limiting, key=lambda c: -breaks[c])]
         out[name] = {"status": status, "description": spec["description"], "failing": failing,
                      "limiting": limiting, "not_run": not_run,
-                     "causes": [{"check": c, "kind": "required" if c in failing else "degrading",
-                                 **({"effect": said[c]} if said.get(c) else {})} for c in causes]}
+                     "causes": [{"check": c, "kind": kind, **({"effect": said[c, kind]} if said.get((c, kind)) else {})}
+                                for c, kind in causes]}
     return out
+
+
+def _broken(item: str, cause: str, counted: dict[str, set[str]], verdicts: dict[str, str]) -> bool:
+    """Whether `item` counts as broken: its cause's verdict is one its entry counts (a root cause: any of BROKEN)."""
+    return verdicts.get(cause) in (counted[item] if cause == item else BROKEN)
 
 
 def _cause(item: str, roots: dict[str, str], refused: dict[str, str], listed: set[str]) -> str:
