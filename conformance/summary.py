@@ -209,8 +209,9 @@ def profile_line(name: str, profile: dict, report: dict) -> str:
 
 def _explained(cause: dict, result: dict | None) -> str:
     """`Claude Code stops: <why>` ("" when the evidence does not say): what the client does (from the evidence,
-    e.g. "Claude Code stops"), with this target's own refusal when it refused (an HTTP error, or a feature declined), else what the client said when
-    the evidence was taken (an answer that is wrong reads better as the client's error than as the answer)."""
+    e.g. "Claude Code stops"), with this target's own refusal when it refused (an HTTP error, or a feature
+    declined), else what the client said when the evidence was taken (an answer that is wrong reads better as the
+    client's error than as the answer)."""
     if not cause.get("effect"):
         return ""
     does, _, then = cause["effect"].partition(": ")
