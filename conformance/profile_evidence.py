@@ -442,6 +442,12 @@ def markdown(verdicts: dict, matrix: dict, profiles_doc: dict) -> str:
         cols = ", ".join(f"`{e['column']}`" for e in mine)
         lines.append(f"| `{row}` | {cols} | {mine[0]['prediction']} | "
                      f"{mine[0]['outcome']}: {_cell(mine[0]['observed'])} | {_cell(why)} |")
+    lines += ["", "## Beyond the reference server", "",
+              "The faults are what the matrix can show; a real server can fail in ways no fault reproduces. "
+              "`docs/backends/README.md` compares these profiles with what the clients really did against the nine "
+              "third-party servers of `examples/compare_backends.py`, and names the gaps (Claude Code's default "
+              "model refused by a server's model catalogue; a refusal of role: system worded so that Claude Code "
+              "does not resend)."]
     return "\n".join(lines) + "\n"
 
 
