@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--markdown", default=None, metavar="PATH", help="write the detection matrix as markdown")
     selftest.add_argument("--workers", type=at_least(1), default=8, help="faults run in parallel (default 8)")
     selftest.add_argument("--only", default=None, metavar="NAMES", help="comma-separated faults to run (default all)")
+    selftest.add_argument("--clients", action="store_true", help="compare the client profiles with docs/client-matrix.json")
 
     compare = sub.add_parser("compare", help="run several targets side by side and render the matrix",
                              epilog=exit_codes(COMPARE_EXIT_CODES))
@@ -200,6 +201,9 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     from reference_server import FAULTS
 
     only = [name.strip() for name in args.only.split(",")] if args.only else None
+    if args.clients:  # every profile, from a fresh self-test, against the real clients' outcomes
+        from conformance.profile_evidence import main as agreement
+        return agreement(["agree", "--fresh", "--workers", str(args.workers)])
     try:
         check_outputs({"--markdown": args.markdown})
         if unknown := sorted(set(only or ()) - set(FAULTS)):

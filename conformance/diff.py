@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BAD = {"fail", "error"}
-PROFILE_ORDER = {"ready": 0, "limited": 1, "not-covered": 2, "not-ready": 3}
+PROFILE_ORDER = {"ready": 0, "degraded": 1, "limited": 1, "not-covered": 2, "not-ready": 3}  # limited: old reports' degraded
 
 
 @dataclass

@@ -16,7 +16,7 @@ h1{font-size:1.4em}h2{font-size:1.2em;margin-top:1.6em}h3{font-size:1.05em;margi
 table{border-collapse:collapse;margin:.3em 0}th,td{border:1px solid var(--line);padding:.25em .5em;vertical-align:top;
 text-align:left}th{background:#f2f4f6;position:sticky;top:0}td.id{font-family:ui-monospace,monospace;white-space:nowrap}
 .v-pass,.p-ready{background:var(--pass)}.v-fail,.p-not-ready{background:var(--fail);font-weight:600}
-.v-error{background:var(--error);font-weight:600}.v-warn,.p-limited{background:var(--warn)}
+.v-error{background:var(--error);font-weight:600}.v-warn,.p-degraded,.p-limited{background:var(--warn)}
 .v-unsupported{background:var(--unsupported)}.v-skipped,.p-not-covered{background:var(--skipped)}
 .v-not-run,.v-other{background:var(--notrun);color:var(--muted)}
 .compat{display:block;font-size:.8em;font-weight:400;color:var(--muted)}
@@ -77,7 +77,7 @@ def _html_profile(cell: ProfileCell, anchors: dict[str, str]) -> str:
         return f'<td class="v-not-run">{NOT_RUN}</td>'
     cls = "p-" + (cell.status if cell.status in PROFILE_STATUSES else "not-covered")
     parts = []
-    for label, ids in (("failing", cell.failing), ("limiting", cell.limiting), ("not run", cell.not_run)):
+    for label, ids in (("failing", cell.failing), ("degrading", cell.limiting), ("not run", cell.not_run)):
         if ids:
             items = "".join(f'<li><a href="#{anchors[i]}">{_e(i)}</a></li>' if i in anchors else f"<li>{_e(i)}</li>"
                             for i in ids)

@@ -15,7 +15,7 @@ NOT_RUN = "not run"
 FAILING = ("fail", "error")
 SHORT = {"pass": "PASS", "fail": "FAIL", "warn": "WARN", "unsupported": "UNSUP", "skipped": "SKIP", "error": "ERR",
          NOT_RUN: "-"}
-PROFILE_STATUSES = ("ready", "limited", "not-ready", "not-covered")
+PROFILE_STATUSES = ("ready", "degraded", "not-ready", "not-covered")
 DATE_KEYS = ("generated_at", "date", "created_at", "created", "timestamp", "started_at", "finished_at")
 
 
@@ -107,7 +107,7 @@ class Area:
 
 @dataclass(frozen=True)
 class ProfileCell:
-    status: str  # ready | limited | not-ready | not-covered | "not run" (the report has no such profile)
+    status: str  # ready | degraded | not-ready | not-covered | "not run" (the report has no such profile)
     failing: tuple[str, ...] = ()
     limiting: tuple[str, ...] = ()
     not_run: tuple[str, ...] = ()
@@ -238,7 +238,9 @@ def _cell(result: dict | None) -> Cell:
 def _profile_cell(profile: dict | None) -> ProfileCell:
     if not profile:
         return ProfileCell(NOT_RUN)
-    return ProfileCell(str(profile.get("status", "")), *(tuple(map(str, profile.get(k) or ()))
+    from conformance.profiles import status_of
+
+    return ProfileCell(status_of(profile), *(tuple(map(str, profile.get(k) or ()))
                                                         for k in ("failing", "limiting", "not_run")))
 
 
@@ -338,7 +340,7 @@ def _md_profile(cell: ProfileCell) -> str:
         return f"{word}: {len(cell.failing)} failing ({', '.join(_md(x) for x in cell.failing[:3])}" \
                f"{', …' if len(cell.failing) > 3 else ''})"
     if cell.limiting:
-        return f"{word}: {len(cell.limiting)} limiting"
+        return f"{word}: {len(cell.limiting)} degrading"
     if cell.not_run:
         return f"{word}: {len(cell.not_run)} not run"
     return word

@@ -12,14 +12,17 @@ from conformance.wire import WireRequest
 
 _CONSONANTS = "bdfgklmnprstvz"
 _VOWELS = "aeiou"
-# What Claude Code 2.1.197 sends with its POST /v1/messages?beta=true (`claude -p`, default model claude-opus-4-8;
-# docs/claude-code-request.md has the capture). With a model it does not know it leaves out context-1m-2025-08-07.
-CLAUDE_CODE_VERSION = "2.1.197"
+# What Claude Code 2.1.332 sends with its POST /v1/messages?beta=true (`claude -p`, default model claude-opus-5-5;
+# docs/claude-code-request.md has the capture). With a model it does not know it leaves out per-turn-control-2026-07-01
+# (and the per-message output_config that beta allows).
+CLAUDE_CODE_VERSION = "2.1.332"
+CLAUDE_CODE_DEFAULT_MODEL = "claude-opus-5-5"  # what it sends without --model; the capture's shape is this model's
+CLAUDE_CODE_PER_TURN_BETA = "per-turn-control-2026-07-01"  # only with its default model
 CLAUDE_CODE_USER_AGENT = f"claude-cli/{CLAUDE_CODE_VERSION} (external, sdk-cli)"
 CLAUDE_CODE_BETAS = (
-    "claude-code-20250219,context-1m-2025-08-07,interleaved-thinking-2025-05-14,"
-    "thinking-token-count-2026-05-13,context-management-2025-06-27,prompt-caching-scope-2026-01-05,"
-    "mid-conversation-system-2026-04-07,effort-2025-11-24"
+    "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27,per-turn-control-2026-07-01,"
+    "mid-conversation-tool-changes-2026-07-01,thinking-token-count-2026-05-13,advanced-tool-use-2025-11-20,"
+    "effort-2025-11-24"
 )
 # Its headers besides auth, anthropic-version, content-type and accept (application/json, also for streams), in the
 # order it sends them; X-Claude-Code-Session-Id (a UUID per session) is added per run.
@@ -28,15 +31,28 @@ CLAUDE_CODE_HEADERS = (
     ("x-stainless-arch", "x64"),
     ("x-stainless-lang", "js"),
     ("x-stainless-os", "Linux"),
-    ("x-stainless-package-version", "0.94.0"),
+    ("x-stainless-package-version", "0.128.0"),
     ("x-stainless-retry-count", "0"),
     ("x-stainless-runtime", "node"),
-    ("x-stainless-runtime-version", "v26.3.0"),
+    ("x-stainless-runtime-version", "v26.12.1"),
     ("x-stainless-timeout", "600"),
     ("anthropic-beta", CLAUDE_CODE_BETAS),
     ("anthropic-dangerous-direct-browser-access", "true"),
     ("x-app", "cli"),
 )
+
+
+def claude_code_betas(model: str) -> str:
+    """Claude Code's anthropic-beta list for `model`: the captured list with its default model, without the
+    per-turn-control beta with any other (docs/claude-code-request.md)."""
+    if model == CLAUDE_CODE_DEFAULT_MODEL:
+        return CLAUDE_CODE_BETAS
+    return ",".join(b for b in CLAUDE_CODE_BETAS.split(",") if b != CLAUDE_CODE_PER_TURN_BETA)
+
+
+def claude_code_headers_for(model: str) -> tuple[tuple[str, str], ...]:
+    """CLAUDE_CODE_HEADERS as Claude Code sends them with `model`."""
+    return tuple((k, claude_code_betas(model) if k == "anthropic-beta" else v) for k, v in CLAUDE_CODE_HEADERS)
 
 
 class Nonces:

@@ -10,6 +10,7 @@ from collections import Counter
 from conformance.html_view import csp_hash
 from conformance.junit import one_line
 from conformance.matrix import FAILING, PROFILE_STATUSES, VERDICTS
+from conformance.profiles import status_of
 
 _CSS = """
 :root{--pass:#d9f2dd;--fail:#f8d0cc;--error:#e6ccf2;--warn:#fcebc2;--unsupported:#dde4ee;--skipped:#ececec;
@@ -19,7 +20,7 @@ h1{font-size:1.4em}h2{font-size:1.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.3em 0}th,td{border:1px solid var(--line);padding:.25em .5em;vertical-align:top;
 text-align:left}th{background:#f2f4f6}.id{font-family:ui-monospace,monospace;overflow-wrap:anywhere}
 .v-pass,.p-ready{background:var(--pass)}.v-fail,.p-not-ready{background:var(--fail);font-weight:600}
-.v-error{background:var(--error);font-weight:600}.v-warn,.p-limited{background:var(--warn)}
+.v-error{background:var(--error);font-weight:600}.v-warn,.p-degraded,.p-limited{background:var(--warn)}
 .v-unsupported{background:var(--unsupported)}.v-skipped,.p-not-covered{background:var(--skipped)}
 .counts span{display:inline-block;padding:.2em .6em;margin:0 .3em .3em 0;border-radius:.3em}
 .meta,.src{color:var(--muted)}.src{font-size:.85em}
@@ -79,13 +80,13 @@ def _source(text: str) -> str:
 def _profile_members(results: list[dict]) -> dict[str, list[str]]:
     """Check id -> the profiles that count it (from the packaged profile definitions), for the profile filter."""
     try:
-        from conformance.profiles import matching, profiles
+        from conformance.profiles import matching, patterns, profiles
 
         ids = [str(r.get("id", "")) for r in results]
         out: dict[str, list[str]] = {}
         for name, profile in profiles().items():
-            patterns = [*profile.get("required", []), *profile.get("optional", [])]
-            for check_id in matching(patterns, ids):
+            listed = patterns([*profile.get("required", []), *profile.get("degrading", profile.get("optional", []))])
+            for check_id in matching(listed, ids):
                 out.setdefault(check_id, []).append(name)
         return out
     except Exception:  # noqa: BLE001 - a view never fails over a filter
@@ -166,7 +167,7 @@ def render_report_html(report: dict) -> str:
     if profiles:
         body.append("<h2>Client readiness</h2><table><tr><th>profile</th><th>status</th><th>held back by</th></tr>")
         for pname, p in profiles.items():
-            status = str(p.get("status", ""))
+            status = status_of(p)
             cls = "p-" + (status if status in PROFILE_STATUSES else "not-covered")
             ids = [*(p.get("failing") or []), *(p.get("limiting") or [])] or list(p.get("not_run") or [])
             links = ", ".join(f'<a href="#{anchors[i]}">{_e(i)}</a>' if i in anchors else _e(i) for i in ids[:12])

@@ -179,13 +179,54 @@ def _not_run(items: list[str], report: dict) -> str:
                      for said, ids in sorted(why.items(), key=lambda kv: -len(kv[1])))
 
 
+EXPLAINED = 2  # causes shown with what the client does; the rest by id
+EFFECT_WIDTH = 64
+
+
 def profile_line(name: str, profile: dict, report: dict) -> str:
-    """`  claude-code   not-ready: auth/x-api-key, errors/envelope[21 cases]`: the causes by impact; for a profile
-    not covered, which required checks did not run and why."""
-    if profile["status"] == "not-covered":
+    """`  claude-code   not-ready: acceptance/metadata-user-id — Claude Code stops: 400 metadata: Extra inputs are
+    not permitted; …`: the causes by impact (required before degrading, the checks that break most clients first),
+    the first with what the client does, from the evidence; for a profile not covered, which required checks did
+    not run and why."""
+    from conformance.profiles import status_of
+
+    status = status_of(profile)
+    if status == "not-covered":
         return f"  {name:24} not-covered: {_not_run(profile['not_run'], report)}"
-    causes = _by_impact(profile["failing"], report) + _by_impact(profile["limiting"], report)
-    return f"  {name:24} {profile['status']}" + (f": {_ids(causes)}" if causes else "")
+    causes = profile.get("causes")
+    if causes is None:  # a report written before causes were explained
+        ids = _by_impact(profile["failing"], report) + _by_impact(profile["limiting"], report)
+        return f"  {name:24} {status}" + (f": {_ids(ids)}" if ids else "")
+    results = {r["id"]: r for r in report.get("results", [])}
+    groups: dict[str, list[str]] = {}  # what the client does -> the checks that make it do so, by impact
+    for cause in causes:
+        groups.setdefault(_explained(cause, results.get(cause["check"])), []).append(cause["check"])
+    said = [f"{_ids(checks, 3)} — {why}" if why else _ids(checks, 3) for why, checks in list(groups.items())[:EXPLAINED]]
+    rest = [check for checks in list(groups.values())[EXPLAINED:] for check in checks]
+    text = "; ".join(said) + (f"; also {_ids(rest)}" if rest else "")
+    return f"  {name:24} {status}" + (f": {text}" if text else "")
+
+
+def _explained(cause: dict, result: dict | None) -> str:
+    """`Claude Code stops: <why>` ("" when the evidence does not say): what the client does (from the evidence,
+    e.g. "Claude Code stops"), with this target's own refusal when it refused (an HTTP error, or a feature
+    declined), else what the client said when the evidence was taken (an answer that is wrong reads better as the
+    client's error than as the answer)."""
+    if not cause.get("effect"):
+        return ""
+    does, _, then = cause["effect"].partition(": ")
+    here = _here(result) if result else ""
+    return f"{does}: {clip(here or then, EFFECT_WIDTH)}"
+
+
+def _here(result: dict) -> str:
+    """What the target refused for this check: why it was unsupported, or the first finding's HTTP error; else ""."""
+    reason = str(result.get("reason") or "")
+    if reason.startswith("unsupported: "):
+        return reason.split(": ", 1)[1]
+    bad = [f for f in result.get("findings") or [] if f.get("verdict") not in ("pass", "skipped")]
+    got = str(bad[0].get("got", "")) if bad else ""
+    return got if got.startswith(("HTTP 4", "HTTP 5")) else ""
 
 
 def counts_line(report: dict, level: str) -> str:

@@ -371,14 +371,16 @@ def test_repeated_identical_findings_are_one_line(reference_server):
 
 def test_what_a_run_without_expensive_did_not_test_is_said(reference_server):
     proc = run_cli("run", "--base-url", reference_server.base_url, "--model", "reference-model",
-                   "-k", "thinking or acceptance/image or auth/x-api-key",
+                   "-k", "thinking or acceptance/image or acceptance/claude-code-request or auth/x-api-key",
                    env={"ANTHROPIC_API_KEY": reference_server.api_key.reveal()})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = closing_summary(proc.stdout)
     assert re.search(r"^  NOT TESTED  (images and thinking|thinking and images) \(\d+ expensive checks\) were not tested: "
                      r"add --expensive$", proc.stdout, re.M), lines
     (claude_code,) = [line for line in lines if line.split()[0] == "claude-code"]
-    assert re.search(r"not-covered: .*\d+ required checks? needs? --expensive \(.*thinking/", claude_code), claude_code
+    # Claude Code's expensive required check (profiles derived from the clients x faults matrix): its request replica
+    assert re.search(r"not-covered: .*\d+ required checks? needs? --expensive \(acceptance/claude-code-request\)",
+                     claude_code), claude_code
 
 
 def test_pytests_own_report_is_one_flag_away(reference_server):

@@ -18,6 +18,7 @@ SCHEMAS = data_dir("schemas") / "fixtures"
 # fixture file (a glob under fixtures/) -> its schema under schemas/fixtures/
 FIXTURE_SCHEMAS = {
     "profiles.json": "profiles.schema.json",
+    "selftest_verdicts.json": "selftest_verdicts.schema.json",
     "defects.json": "defects.schema.json",
     "fault_map.json": "fault_map.schema.json",
     "models.json": "models.schema.json",

@@ -29,6 +29,7 @@ def proxy_url(reference_server):
 
 # One model of each behaviour class of the table (thinking forms, display, effort, sampling, role: system).
 MODELS = {
+    "claude-opus-5-5": "Claude Code's default model: its request as captured (per-message output_config and its beta)",
     "claude-opus-4-8": "adaptive only, signature-only thinking, temperature rejected, role: system taken",
     "claude-opus-4-7": "adaptive only, signature-only thinking, role: system rejected",
     "claude-opus-4-6": "enabled and adaptive, temperature taken, role: system rejected",
@@ -97,3 +98,34 @@ def test_the_rows_cover_each_kind_of_answer():
     assert {r.accepts_temperature for r in rows} == {True, False, None}
     assert {r.system_messages for r in rows} == {True, False, None}
     assert {r.display_default for r in rows} >= {"omitted", None}
+
+
+def _claude_code_request(model: str) -> tuple[dict, dict]:
+    from types import SimpleNamespace
+
+    from conformance.checks.acceptance import claude_code_body, claude_code_headers
+    from conformance.probes import Nonces
+
+    ctx = SimpleNamespace(target=SimpleNamespace(model=model, model_row=row_for(model)),
+                          session=SimpleNamespace(nonces=Nonces(7)))
+    return claude_code_body(ctx, ["alpha", "beta"]), dict(claude_code_headers(ctx))
+
+
+def test_the_claude_code_replica_sends_each_model_what_claude_code_sends_it():
+    """docs/claude-code-request.md: the default model gets the capture as it is; any other model the form Claude Code
+    sends a model it does not know (effort high, no per-message output_config, no per-turn-control beta)."""
+    body, headers = _claude_code_request("claude-opus-5-5")
+    (system,) = [m for m in body["messages"] if m["role"] == "system"]
+    assert system["output_config"] == {"effort": "medium"} and body["output_config"] == {"effort": "medium"}
+    assert body["thinking"] == {"type": "adaptive", "display": "omitted"}
+    assert "per-turn-control-2026-07-01" in headers["anthropic-beta"].split(",")
+    for model in ("claude-fable-5", "reference-model"):
+        body, headers = _claude_code_request(model)
+        (system,) = [m for m in body["messages"] if m["role"] == "system"]
+        assert "output_config" not in system and body["output_config"] == {"effort": "high"}, model
+        assert body["thinking"] == {"type": "adaptive", "display": "omitted"}, model
+        betas = headers["anthropic-beta"].split(",")
+        assert "per-turn-control-2026-07-01" not in betas and "effort-2025-11-24" in betas, model
+    body, _ = _claude_code_request("claude-sonnet-4-5")  # extended thinking only, no effort: the row's settings
+    assert body["thinking"]["type"] == "enabled" and "output_config" not in body
+    assert all("output_config" not in m for m in body["messages"])

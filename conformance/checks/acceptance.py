@@ -21,7 +21,7 @@ from conformance.checks.common import (
 )
 from conformance.data import load_json
 from conformance.engine import Context, Unsupported, check, fail, finding
-from conformance.probes import CLAUDE_CODE_HEADERS, reply_with
+from conformance.probes import CLAUDE_CODE_DEFAULT_MODEL, claude_code_headers_for, reply_with
 from conformance.verdicts import Finding
 from conformance.wire import Exchange, WireRequest
 
@@ -223,42 +223,54 @@ def claude_code_session_id(ctx: Context) -> str:
 
 
 def claude_code_body(ctx: Context, words: list[str], role_system: bool = True) -> dict:
-    """The Claude Code request body from fixtures/requests/claude-code.json, with this run's nonces; without its
-    role: system messages when `role_system` is false (what Claude Code sends a model that does not take them); its
-    thinking and effort as the target model's row takes them (the capture's adaptive thinking where the row does
-    not say)."""
+    """The Claude Code request body from fixtures/requests/claude-code.json, with this run's nonces; as Claude Code
+    sends the target's model: the capture as it is for its default model, else the form it sends a model it does not
+    know (effort high, max_tokens 32000, no per-message output_config); without its role: system messages when
+    `role_system` is false (what Claude Code sends a model that does not take them); its thinking and effort as the
+    target model's row takes them (the capture's adaptive thinking where the row does not say)."""
     from conformance.model_table import BUDGET_TOKENS, thinking_fragment
 
     template = json.dumps(load_json("fixtures", "requests/claude-code.json")["body"])
     body = json.loads(template.replace("{{MODEL}}", ctx.target.model).replace("{{DIRECTIVE}}", reply_with(words))
                       .replace("{{USER_ID}}", ctx.session.nonces.word("cc-user"))
                       .replace("{{SESSION_ID}}", claude_code_session_id(ctx)))
+    if ctx.target.model != CLAUDE_CODE_DEFAULT_MODEL:  # docs/claude-code-request.md: `--model reference-model`
+        body["max_tokens"], body["output_config"] = 32000, {"effort": "high"}
+        for message in body["messages"]:
+            if isinstance(message, dict) and message.get("role") == "system":
+                message.pop("output_config", None)
     body["max_tokens"] = min(body["max_tokens"], CLAUDE_CODE_MAX_TOKENS)
     row = ctx.target.model_row
     effort = body.get("output_config", {}).get("effort")
     if row.thinking_mode == "enabled":  # room for the budget and the reply
         body["max_tokens"] += BUDGET_TOKENS
     if (fragment := thinking_fragment(row, body["max_tokens"], effort)) is not None:
-        body["thinking"] = fragment["thinking"]
+        if fragment["thinking"]["type"] != body["thinking"]["type"]:  # same type: the capture's, with its display
+            body["thinking"] = fragment["thinking"]
         if "output_config" in fragment:
             body["output_config"] = fragment["output_config"]
         elif row.effort_supported is False or row.effort_levels is not None:  # the row says it does not take it
             body.pop("output_config", None)
+            for message in body["messages"]:
+                if isinstance(message, dict):
+                    message.pop("output_config", None)
     if not role_system:
         body["messages"] = [m for m in body["messages"] if not (isinstance(m, dict) and m.get("role") == "system")]
     return body
 
 
 def claude_code_headers(ctx: Context) -> tuple[tuple[str, str], ...]:
-    """The headers Claude Code sends (its User-Agent, X-Stainless-* set, anthropic-beta, x-app ...) for this run."""
-    return (*CLAUDE_CODE_HEADERS, ("x-claude-code-session-id", claude_code_session_id(ctx)))
+    """The headers Claude Code sends with the target's model (its User-Agent, X-Stainless-* set, anthropic-beta,
+    x-app ...) for this run."""
+    return (*claude_code_headers_for(ctx.target.model), ("x-claude-code-session-id", claude_code_session_id(ctx)))
 
 
 @check("acceptance/claude-code-request", rule="ACC-CLAUDE-CODE", tier="expensive", feature="thinking")
 def claude_code_request(ctx: Context):
-    """Claude Code's streamed request as it sends it (24 tools, system blocks with its attribution block, a
-    role: system message where the model's row takes them, its thinking and effort as the row takes them,
-    context_management, metadata, its User-Agent, headers and anthropic-beta set, ?beta=true) gets a clean stream."""
+    """Claude Code's streamed request as it sends the target's model (12 tools, one deferred; system blocks with its
+    attribution block; a role: system message with content blocks where the model's row takes them; its thinking and
+    effort as the row takes them; context_management, metadata, its User-Agent, headers and anthropic-beta set,
+    ?beta=true) gets a clean stream."""
     words = ctx.probes.text_words("claude-code")
 
     def build(role_system: bool = True):
