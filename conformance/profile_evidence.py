@@ -54,13 +54,16 @@ def collect_verdicts(workers: int = 4, only: list[str] | None = None, log=print)
     from reference_server import FAULTS
 
     items = sorted(i for check in all_checks().values() for i in check.item_ids())
-    plan = [("clean", "clean")] + [(f.name, f.kind) for f in FAULTS.values() if not only or f.name in only]
+    # a fault of a layer in front of one model (Fault.model) is judged on that model, as the self-test does
+    plan = [("clean", "clean", None)] + [(f.name, f.kind, f.model) for f in FAULTS.values()
+                                         if not only or f.name in only]
     started = time.monotonic()
 
     def row(spec):
-        name, kind = spec
+        name, kind, model = spec
         prefix = "" if kind == "clean" else f"/faults/{name}"
-        target = server.target(prefix, retries=2, retry_base=0.05, limits=Limits(max_backoff=2.0))
+        target = server.target(prefix, retries=2, retry_base=0.05, limits=Limits(max_backoff=2.0),
+                               **({"model": model} if model else {}))
         session = Session(target, expensive=True, idle_gap_limit=1.0)
         out = {}
         try:
@@ -274,6 +277,8 @@ PROFILES_COMMENT = (
 
 # --- the agreement ---------------------------------------------------------------------------------------------------
 
+REPLAY_WHY = ("thinking/replay-accepted also fails for an empty text block or a thinking block without signature, "
+              "which Claude Code works through")
 # Disagreements that remain, each explained (docs/client-readiness.md): row -> (the columns, why). All of them are a
 # profile softer than the client (ready for a client that degrades or breaks): every check the row makes fail also
 # fails under a fault the same client works through, so requiring it would be a false alarm there. None is a false
@@ -304,13 +309,17 @@ EXPLAINED = {
                                   "the model rejects role: system; the harness judges that as a feature of the model "
                                   "(unsupported by the model: no break), and Claude Code recovers by resending "
                                   "without it, after a rejected request"),
-    "reject-context-management": (("claude-code", "claude-code-model"),
-                                  "Claude Code resends without context_management; only "
-                                  "acceptance/claude-code-request sends it, and that check also fails under stream "
-                                  "faults Claude Code works through"),
-    "reject-thinking-replay": (("claude-code", "claude-code-model"),
-                               "thinking/replay-accepted also fails for an empty text block or a thinking block "
-                               "without signature, which Claude Code works through"),
+    "reject-thinking-replay": (("claude-code", "claude-code-model"), REPLAY_WHY),
+    "thinking-signature-blanked": (("claude-code", "claude-code-model"), REPLAY_WHY),
+    "drop-signature-only-thinking": (("claude-code", "claude-code-model"), REPLAY_WHY),
+    "role-system-rejected": (("claude-code", "claude-code-model"),
+                             "system/role-system-message also fails where a layer turns the model's documented 400 "
+                             "into a 500 (model-gated-500, on a model Claude Code sends no role: system), which "
+                             "Claude Code works through; here Claude Code resends without the role: system message"),
+    "reject-defer-loading": (("claude-code", "claude-code-model"),
+                             "features/defer-loading also fails where a layer demands input_schema of the typed tool "
+                             "search tool (typed-tools-need-input-schema), which Claude Code does not send; here "
+                             "Claude Code resends without the deferred tool"),
     "sse-tool-input-differs": (("claude-code", "claude-code-model"),
                                "the checks it trips (streaming/tool-input, parity/tool-input) also trip for tool "
                                "input sent as a string or a stream without stop_reason, which Claude Code tolerates"),

@@ -13,14 +13,16 @@ from conformance.verdicts import MODEL_GATED_REASON
 BROKEN = {"fail", "error", "unsupported"}
 # Gates: a check that judges a header other checks' requests carry, and those checks. The raw probes send
 # anthropic-version 2023-06-01; the sdk/* checks run the Python SDK 2.x, which sends Authorization: Bearer and
-# 2026-10-21. When the target refuses a gate's header, the checks carrying it fail as a consequence. A client that
-# sends other headers is not judged by those consequences (its own header check judges it); a client that sends the
-# same ones is broken by the gate, named once.
+# 2026-10-21; two checks send Claude Code's anthropic-beta values. When the target refuses a gate's header, the
+# checks carrying it fail as a consequence. A client that sends other headers is not judged by those consequences
+# (its own header check judges it); a client that sends the same ones is broken by the gate, named once.
 GATES = {
     "headers/anthropic-version[2023-06-01]": ("*",),
     "headers/anthropic-version[2026-10-21]": ("sdk/*",),
     "auth/bearer": ("sdk/*",),
     "auth/wrong-bearer": ("sdk/error-classes",),
+    # requests carrying Claude Code's betas (all of them, or context-management's, which is one of them)
+    "headers/claude-code-betas": ("acceptance/claude-code-request", "features/context-management"),
 }
 REFUSED = {"fail", "unsupported"}  # a gate that errored (a 429, a dropped connection) refused nothing
 

@@ -152,6 +152,8 @@ def test_the_plan_has_the_clean_server_first_then_every_fault_and_variant():
     rows = plan()
     assert rows[0][0] == "clean" and [r[0] for r in rows[1:]] == list(FAULTS)
     assert [r[0] for r in plan(["crlf"])] == ["clean", "crlf"]
+    # a per-model fault is run with its model, as the self-test judges it
+    assert {r[0]: r[3] for r in rows if r[3]} == {f.name: f.model for f in FAULTS.values() if f.model}
     with pytest.raises(ValueError, match="unknown faults: nope"):
         plan(["nope"])
 
@@ -198,3 +200,20 @@ def test_the_recording_app_logs_each_response_under_its_fault_prefix():
     assert recording.since(mark, "") == [Exchange("POST", "/v1/messages", 200)]
     assert recording.since(mark, "/faults/x") == [Exchange("POST", "/faults/x/v1/messages", 400)]
     assert recording.since(recording.mark(), "/faults/x") == []
+
+
+def test_a_partial_run_merges_into_the_matrix_in_catalogue_order_and_only_at_the_same_versions():
+    old = fake_matrix()
+    again = Row("auth-not-enforced", "fault", "any key | none", {"python-sdk-2": Cell(WORKS, results(create=OK)),
+                                                                  "claude-code": Cell(WORKS, results(prompt=OK))})
+    new_fault = Row("a-new-fault", "fault", "new", {"python-sdk-2": Cell(WORKS, results(create=OK)),
+                                                    "claude-code": Cell(DEGRADED, results(prompt=DIFFERS))})
+    columns = [{**c, "models_seen": ["m2"]} if "models_seen" in c else c for c in old.columns]
+    new = ClientMatrix(columns, [old.rows[0], new_fault, again], 3.0)
+    merged = outcome.merged(old, new, ["clean", "a-new-fault", "auth-not-enforced"])
+    assert [r.name for r in merged.rows] == ["clean", "a-new-fault", "auth-not-enforced"]
+    assert merged.rows[2].cells["claude-code"].outcome == WORKS and merged.seconds == 15.0
+    assert merged.columns[1]["models_seen"] == ["m1", "m2"]
+    newer = ClientMatrix([{**c, "version": "10.0.0"} for c in old.columns], [new_fault], 1.0)
+    with pytest.raises(ValueError, match="client versions differ"):
+        outcome.merged(old, newer, ["clean"])

@@ -53,6 +53,8 @@ def predicted_unsupported(row: ModelRow) -> set[str]:
         out.add("headers/temperature-2023")
     if row.system_messages is False:
         out.add("system/role-system-message")
+    if row.accepts_thinking("adaptive") is False:
+        out.add("features/adaptive-effort")
     mode = row.thinking_mode or "enabled"  # what the thinking checks probe with
     if row.accepts_thinking(mode) is False:
         out |= {i for i in ITEMS if i.startswith("thinking/")}

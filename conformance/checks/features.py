@@ -1,5 +1,5 @@
-"""Checks of the late-2026 features gateways break today: structured outputs, server tools, tool search, cache ttl,
-context_management with its beta, the 2026-10-21 content rules, and Claude Code's `HEAD /` probe.
+"""Checks of the late-2026 features gateways break today: structured outputs, server tools, tool search, adaptive
+thinking with effort, cache ttl, context_management with its beta, the 2026-10-21 content rules, and Claude Code's `HEAD /` probe.
 
 An optional feature the target does not offer is unsupported when declined cleanly (a 4xx in the Anthropic envelope,
 or the real API's model-gated 400). What fails is what breaks clients: a 5xx, another error body, a 400 only a layer
@@ -122,6 +122,41 @@ def defer_loading(ctx: Context):
     body = _text_body(ctx, "defer-loading", tools=[search, deferred])
     return _optional(ctx, "defer-loading", lambda: ctx.request(body), "tool search (defer_loading)",
                      ("defer_loading", UNKNOWN_FIELD, UNKNOWN.format("defer_loading")), SCHEMA_DEMANDED)
+
+
+# the 4xx of a layer whose schema knows only the older thinking types ("Input should be 'enabled' or 'disabled'")
+OLD_THINKING_TYPES = re.compile(r"\benabled\b.{0,20}\bdisabled\b|input should be|unknown variant|not one of|"
+                                r"invalid (value|tag|enum)", re.IGNORECASE)
+
+
+@check("features/adaptive-effort", rule="FEAT-ADAPTIVE-EFFORT", tier="cheap")
+def adaptive_effort(ctx: Context):
+    """thinking {type: adaptive} with output_config.effort (what Claude Code sends every model) is accepted: a
+    Message, or the model's documented 400. A layer's schema refusing either field fails, as does any 4xx where
+    the model's row says it takes both."""
+    row = ctx.target.model_row
+    words = ctx.probes.text_words("adaptive-effort")
+    body = {"model": ctx.target.model, "max_tokens": 512, "thinking": {"type": "adaptive"},
+            "messages": [{"role": "user", "content": reply_with(words)}]}
+    if row.effort_supported is not False:  # "low": every documented level list has it, and it costs least
+        body["output_config"] = {"effort": "low"}
+
+    def build():
+        return ctx.request(body)
+
+    first = ctx.exchange("adaptive-effort", build)
+    model_gated(first, "adaptive thinking with effort")
+    refusals = (("output_config", UNKNOWN_FIELD, UNKNOWN.format("output_config")),
+                ("thinking", UNKNOWN_FIELD, UNKNOWN.format("thinking")),
+                ("thinking", OLD_THINKING_TYPES, "a layer whose schema knows only thinking types enabled and disabled "
+                 "refused adaptive"))
+    if found := _layer_refusal(first, refusals):
+        return found
+    if first.status is not None and 400 <= first.status < 500 and row.accepts_thinking("adaptive") is True \
+            and row.effort_supported is True:
+        return [fail(f"a Message: the {row.describe()} row takes adaptive thinking and effort",
+                     f"HTTP {first.status} {error_detail(first)[:200]}")]
+    return accepted(ctx, "adaptive-effort", build, words, "adaptive thinking with effort")
 
 
 @check("features/cache-ttl", rule="FEAT-CACHE-TTL", tier="cheap")

@@ -163,6 +163,24 @@ def to_markdown(matrix: ClientMatrix) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def merged(old: ClientMatrix, new: ClientMatrix, order: list[str]) -> ClientMatrix:
+    """`old` with the rows of `new` in place of its rows of the same name (added where it has none), in `order` (the
+    catalogue's; rows it does not know keep their place at the end). The columns must be the same clients at the same
+    versions: a matrix mixes no versions. The run time is the sum; the notes are the new run's."""
+    def key(column: dict) -> tuple:
+        return column["id"], column.get("version")
+
+    if [key(c) for c in old.columns] != [key(c) for c in new.columns]:
+        raise ValueError("cannot merge: the columns or client versions differ from the existing matrix ("
+                         + ", ".join(f"{i} {v}" for i, v in map(key, old.columns)) + "); run the whole matrix")
+    rows = {row.name: row for row in old.rows} | {row.name: row for row in new.rows}
+    place = {name: i for i, name in enumerate(order)}
+    ordered = sorted(rows.values(), key=lambda row: place.get(row.name, len(place)))
+    columns = [{**c, "models_seen": sorted(set(c.get("models_seen", [])) | set(n.get("models_seen", [])))}
+               if "models_seen" in c else c for c, n in zip(old.columns, new.columns)]
+    return ClientMatrix(columns, ordered, old.seconds + new.seconds, new.timeouts, new.notes)
+
+
 def write(matrix: ClientMatrix, out: Path) -> tuple[Path, Path]:
     """`out` without suffix: writes out.json and out.md; returns both paths."""
     json_path, md_path = out.with_suffix(".json"), out.with_suffix(".md")

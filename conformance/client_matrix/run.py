@@ -4,31 +4,35 @@ server and every fault and variant (two at a time, bounded), and write docs/clie
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .install import DEFAULT_CACHE, INSTALLERS, Client, InstallError
-from .outcome import NOT_RUN, Cell, ClientMatrix, Row, classify, write
-from .scenarios import COLUMNS, Column, Redactor, run_claude_code, run_sdk
+from .outcome import NOT_RUN, Cell, ClientMatrix, Row, classify, from_json, merged, write
+from .scenarios import COLUMNS, MODEL, Column, Redactor, run_claude_code, run_sdk
 from .server import RecordingServer
 
-CLEAN = ("clean", "clean", "the reference server as it is")
+CLEAN = ("clean", "clean", "the reference server as it is", None)
 
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def plan(only: list[str] | None = None) -> list[tuple[str, str, str]]:
-    """The rows: the clean server first, then every fault and variant of the registry (or those in `only`)."""
+def plan(only: list[str] | None = None) -> list[tuple[str, str, str, str | None]]:
+    """The rows (name, kind, description, model): the clean server first, then every fault and variant of the
+    registry (or those in `only`). A fault of a layer in front of one model (Fault.model) is run with that model, as
+    the self-test judges it: the SDKs and Claude Code's --model column send it (its default-model column does not)."""
     from reference_server import FAULTS
 
     unknown = sorted(set(only or []) - set(FAULTS) - {"clean"})
     if unknown:
         raise ValueError(f"unknown faults: {', '.join(unknown)}")
-    rows = [(f.name, f.kind, f.description) for f in FAULTS.values() if not only or f.name in only]
+    rows = [(f.name, f.kind, f.description + (f" Run with {f.model}." if f.model else ""), f.model)
+            for f in FAULTS.values() if not only or f.name in only]
     return [CLEAN, *rows]
 
 
@@ -46,21 +50,24 @@ def install_all(columns: list[Column], cache: Path, log=_log) -> tuple[dict[str,
 
 
 def run_cell(column: Column, client: Client, base_url: str, key: str, timeouts: dict, redact: Redactor,
-             models: dict[str, set], exchanges=None) -> Cell:
+             models: dict[str, set], exchanges=None, row_model: str | None = None) -> Cell:
+    """One client against one row; `row_model` (a per-model fault's) replaces the target's model."""
     if column.client == "claude-code":
-        results, used = run_claude_code(client, base_url, key, column.model, timeouts["claude-code"], redact,
-                                        exchanges)
+        model = row_model if row_model and column.model else column.model
+        results, used = run_claude_code(client, base_url, key, model, timeouts["claude-code"], redact, exchanges)
         models.setdefault(column.id, set()).update(used)
     else:
-        results = run_sdk(client, base_url, key, timeouts["sdk"], redact)
+        results = run_sdk(client, base_url, key, timeouts["sdk"], redact, row_model or MODEL)
     return Cell(classify(results, column.main), results)
 
 
 def run_matrix(clients: list[str] | None = None, only: list[str] | None = None, cache: Path = DEFAULT_CACHE,
                workers: int = 2, budget: float | None = None, sdk_timeout: float = 20.0,
-               claude_timeout: float = 60.0, out: Path | None = None, log=_log) -> ClientMatrix:
+               claude_timeout: float = 60.0, out: Path | None = None, log=_log,
+               merge_into: ClientMatrix | None = None) -> ClientMatrix:
     """Every column x (clean + faults + variants); cells past the time budget are `not-run`. Writes `out`.{json,md}
-    when given. Never hangs: every client process has a timeout and its process group is killed after it."""
+    when given; with `merge_into`, the rows run replace that matrix's rows of the same name (outcome.merged). Never
+    hangs: every client process has a timeout and its process group is killed after it."""
     columns = [c for c in COLUMNS if not clients or c.id in clients or c.client in clients]
     rows_plan = plan(only)
     timeouts = {"claude-code": claude_timeout, "sdk": sdk_timeout}
@@ -78,8 +85,8 @@ def run_matrix(clients: list[str] | None = None, only: list[str] | None = None, 
         key = server.api_key.reveal()
         redact = Redactor((key, "<key>"), (server.base_url, "<base-url>"))
 
-        def run_row(spec: tuple[str, str, str]) -> Row:
-            name, kind, description = spec
+        def run_row(spec: tuple[str, str, str, str | None]) -> Row:
+            name, kind, description, row_model = spec
             row = Row(name, kind, description)
             prefix = "" if kind == "clean" else f"/faults/{name}"
             base_url = server.base_url + prefix
@@ -98,7 +105,7 @@ def run_matrix(clients: list[str] | None = None, only: list[str] | None = None, 
                     row.cells[column.id] = Cell(NOT_RUN, note=f"the time budget of {budget:.0f} s ran out")
                 else:
                     row.cells[column.id] = run_cell(column, client, base_url, key, timeouts, redact, models,
-                                                      exchanges)
+                                                      exchanges, row_model)
             done_count[0] += 1
             log(f"[{done_count[0]}/{len(rows_plan)}] {name} ({time.monotonic() - row_started:.0f} s): "
                 + ", ".join(f"{c}={cell.outcome}" for c, cell in row.cells.items()))
@@ -117,6 +124,8 @@ def run_matrix(clients: list[str] | None = None, only: list[str] | None = None, 
             entry["models_seen"] = sorted(models.get(column.id, set()))
         described.append(entry)
     matrix = ClientMatrix(described, rows, time.monotonic() - started, timeouts, notes)
+    if merge_into is not None:
+        matrix = merged(merge_into, matrix, [spec[0] for spec in plan()])
     if out is not None:
         for path in write(matrix, out):
             log(f"wrote {path}")
@@ -137,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sdk-timeout", type=float, default=20.0, help="per SDK scenario (default 20 s)")
     parser.add_argument("--claude-timeout", type=float, default=60.0, help="per claude -p run (default 60 s)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the clients are installed")
+    parser.add_argument("--merge", action="store_true", help="with --only: fold the rows run into the existing "
+                        "OUT.json (same clients at the same versions) instead of writing a matrix of those rows only")
     args = parser.parse_args(argv)
     split = lambda text: [part.strip() for part in text.split(",") if part.strip()] if text else None  # noqa: E731
     known = {c.id for c in COLUMNS} | set(INSTALLERS)
@@ -145,9 +156,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown clients: {', '.join(sorted(set(clients) - known))}")
     if args.workers < 1 or args.sdk_timeout <= 0 or args.claude_timeout <= 0:
         parser.error("--workers, --sdk-timeout and --claude-timeout must be positive")
+    existing = None
+    if args.merge:
+        path = args.out.with_suffix(".json")
+        if not args.only or clients:
+            parser.error("--merge takes --only (the rows to run again) and every client (no --clients)")
+        try:
+            existing = from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError) as error:
+            parser.error(f"--merge: cannot read the matrix {path}: {error}")
     try:
         matrix = run_matrix(clients, split(args.only), args.cache, args.workers, args.budget, args.sdk_timeout,
-                            args.claude_timeout, args.out)
+                            args.claude_timeout, args.out, merge_into=existing)
     except ValueError as error:
         parser.error(str(error))
     for column, counts in matrix.counts().items():

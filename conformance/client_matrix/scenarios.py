@@ -112,13 +112,13 @@ class Redactor:
 # The SDKs: one probe process, every scenario
 
 
-def sdk_spec(timeout: float) -> tuple[dict, dict]:
+def sdk_spec(timeout: float, model: str = MODEL) -> tuple[dict, dict]:
     """The probe's SPEC_JSON and what each scenario must give back."""
     words, key, answer = random_words(), random_word(), " ".join(random_words())
     name = f"lookup_{random_word()}"
     tool = {"name": name, "description": "Looks a key up in the probe's table and returns its value.",
             "input_schema": {"type": "object", "properties": {"key": {"type": "string"}}, "required": ["key"]}}
-    spec = {"model": MODEL, "max_tokens": MAX_TOKENS, "timeout": timeout, "prompt": reply_prompt(words),
+    spec = {"model": model, "max_tokens": MAX_TOKENS, "timeout": timeout, "prompt": reply_prompt(words),
             "tool": tool, "table": {key: answer}, "tool_prompt": tool_prompt(name, {"key": key})}
     return spec, {"text": " ".join(words), "tool": name, "key": key, "answer": answer}
 
@@ -178,9 +178,10 @@ def judge_sdk(scenario: str, record: dict, expect: dict) -> tuple[str, str]:
     raise ValueError(f"unknown scenario {scenario}")
 
 
-def run_sdk(client: Client, base_url: str, api_key: str, timeout: float, redact: Redactor) -> list[ScenarioResult]:
-    """Every SDK scenario in one probe process; the process itself is bounded too."""
-    spec, expect = sdk_spec(timeout)
+def run_sdk(client: Client, base_url: str, api_key: str, timeout: float, redact: Redactor,
+            model: str = MODEL) -> list[ScenarioResult]:
+    """Every SDK scenario in one probe process (with `model`); the process itself is bounded too."""
+    spec, expect = sdk_spec(timeout, model)
     work = Path(tempfile.mkdtemp(prefix="cm-sdk-"))
     limit = timeout * len(SDK_SCENARIOS) + 30
     try:
