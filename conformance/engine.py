@@ -109,7 +109,8 @@ class Session:
 
     def __post_init__(self) -> None:
         self.nonces = Nonces(self.seed)
-        self.probes = Probes(self.nonces, self.target.model)
+        self.probes = Probes(self.nonces, self.target.model,
+                             forced=self.target.model_row.forced_tool_choice is not False)
         self.breaker = Breaker(self.target.limits.max_failures)
         self.slots = Slots(self.target.limits.max_concurrency, self.slots_dir)
         self.pacer = target_pacer(self.target, self.slots_dir)  # in the same shared folder as the slots

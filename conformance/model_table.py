@@ -112,6 +112,15 @@ class ModelRow:
     def structured_outputs(self) -> bool | None:
         return self.data["structured_outputs"]["supported"]
 
+    @property
+    def forced_tool_choice(self) -> bool | None:
+        """tool_choice any / tool (forced tool use) accepted; False: the documented 400 (`forced_tool_rejection`)."""
+        return self.data["tool_choice"]["forced"]
+
+    @property
+    def forced_tool_rejection(self) -> str | None:
+        return self.data["tool_choice"]["rejected_wording"]
+
     def describe(self) -> str:
         """For a report: which row was used and why."""
         return f"{self.name} (no row matched: conservative expectations)" if self.fallback else self.name
@@ -210,8 +219,8 @@ def models_page() -> str:
              "check fails a target on it. `--model-profile NAME` picks a row by name; an id that matches no row gets "
              "`default`. Sources are in the JSON, one per fact.", "",
              "| row | ids | thinking: enabled / adaptive / disabled | thinking default | display | effort levels "
-             "(default) | temperature | role system | context / max output |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "(default) | temperature | role system | forced tool_choice | context / max output |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name in row_names():
         r = row_for(None, override=name)
         modes = r.thinking_modes
@@ -220,7 +229,8 @@ def models_page() -> str:
             f"{' / '.join(_cell(modes[m]) for m in ('enabled', 'adaptive', 'disabled'))} | "
             f"{_cell(r.thinking_default)} | {_cell(r.display_default)} | "
             f"{_cell(r.effort_levels)} ({_cell(r.effort_default)}) | {_cell(r.sampling('temperature'))} | "
-            f"{_cell(r.system_messages)} | {_cell(r.context_window)} / {_cell(r.max_output_tokens)} |")
+            f"{_cell(r.system_messages)} | {_cell(r.forced_tool_choice)} | {_cell(r.context_window)} / "
+            f"{_cell(r.max_output_tokens)} |")
     rules = table()["rules"]
     lines += ["", "## Rules on every model", "",
               f"- `role: \"system\"` placement: {'; '.join(placement()['rules'])}. A leading one: 400 "

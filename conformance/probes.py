@@ -117,9 +117,12 @@ def call_tool_text(spec: ProbeSpec) -> str:
 class Probes:
     """Builds every probe request of a run from its nonces; the model name comes from the target."""
 
-    def __init__(self, nonces: Nonces, model: str) -> None:
+    def __init__(self, nonces: Nonces, model: str, forced: bool = True) -> None:
         self.n = nonces
         self.model = model
+        # False where the model's row says it refuses forced tool use (tool_choice any / tool: a documented 400):
+        # the tool probes then ask for the call in words, with tool_choice auto, as a client of that model does
+        self.forced = forced
         self._builders: dict[str, Callable[[], WireRequest]] = {}
 
     # -- text -----------------------------------------------------------------------------------
@@ -151,13 +154,17 @@ class Probes:
     def tool(self, key: str) -> ProbeSpec:
         return tool_spec(self.n, key)
 
+    def tool_choice(self, spec: ProbeSpec) -> dict:
+        """The tool_choice of a directed tool call: forcing `spec`'s tool, or auto where the model refuses that."""
+        return {"type": "tool", "name": spec.name} if self.forced else {"type": "auto"}
+
     def tool_body(self, key: str, *, stream: bool = False) -> dict:
         spec = self.tool(key)
         body = {
             "model": self.model,
             "max_tokens": 256,
             "tools": [spec.tool],
-            "tool_choice": {"type": "tool", "name": spec.name},
+            "tool_choice": self.tool_choice(spec),
             "messages": [{"role": "user", "content": call_tool_text(spec)}],
         }
         if stream:

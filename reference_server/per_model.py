@@ -30,6 +30,7 @@ PLACEMENT = ("messages.{n}: a system message must immediately follow a user turn
 EFFORT_UNSUPPORTED = "`output_config.effort` is not supported on this model."
 EFFORT_LEVEL = "This model does not support effort level '{effort}'."
 TOGETHER = "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
+FORCED_REJECTED = 'tool_choice: type "tool" and "any" are not supported for this model.'
 BAD_SIGNATURE = "messages.{n}.content.{i}: Invalid `signature` in `thinking` block"
 LOST_THINKING = ("messages.{n}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{found}`. When "
                  "`thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the "
@@ -53,7 +54,7 @@ def check(body: dict[str, Any]) -> ApiError | None:
     model = row(body.get("model"))
     if model is None:
         return None
-    for rule in (_system_messages, _thinking, _effort, _sampling, _replayed_thinking):
+    for rule in (_system_messages, _thinking, _effort, _sampling, _forced_tool_choice, _replayed_thinking):
         if (error := rule(body, model)) is not None:
             return error
     return None
@@ -127,6 +128,14 @@ def _effort(body: dict[str, Any], model: ModelRow) -> ApiError | None:
     levels = model.effort_levels
     if levels is not None and effort not in levels:
         return invalid_request(EFFORT_LEVEL.format(effort=effort))
+    return None
+
+
+def _forced_tool_choice(body: dict[str, Any], model: ModelRow) -> ApiError | None:
+    """tool_choice any / tool on a model without forced tool use (messages and count_tokens alike)."""
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") in ("any", "tool") and model.forced_tool_choice is False:
+        return invalid_request(model.forced_tool_rejection or FORCED_REJECTED)
     return None
 
 

@@ -29,7 +29,8 @@ def proxy_url(reference_server):
 
 # One model of each behaviour class of the table (thinking forms, display, effort, sampling, role: system).
 MODELS = {
-    "claude-opus-5-5": "Claude Code's default model: its request as captured (per-message output_config and its beta)",
+    "claude-opus-5-5": "Claude Code's default model: its request as captured (per-message output_config and its "
+                       "beta); forced tool use refused",
     "claude-opus-4-8": "adaptive only, signature-only thinking, temperature rejected, role: system taken",
     "claude-opus-4-7": "adaptive only, signature-only thinking, role: system rejected",
     "claude-opus-4-6": "enabled and adaptive, temperature taken, role: system rejected",
@@ -53,6 +54,8 @@ def predicted_unsupported(row: ModelRow) -> set[str]:
         out.add("headers/temperature-2023")
     if row.system_messages is False:
         out.add("system/role-system-message")
+    if row.forced_tool_choice is False:  # the documented 400; the tool probes ask in words instead
+        out |= {"tools/forced-call", "tools/choice-any"}
     if row.accepts_thinking("adaptive") is False:
         out.add("features/adaptive-effort")
     mode = row.thinking_mode or "enabled"  # what the thinking checks probe with
@@ -100,6 +103,7 @@ def test_the_rows_cover_each_kind_of_answer():
     assert {r.accepts_temperature for r in rows} == {True, False, None}
     assert {r.system_messages for r in rows} == {True, False, None}
     assert {r.display_default for r in rows} >= {"omitted", None}
+    assert {r.forced_tool_choice for r in rows} == {True, False, None}
 
 
 def _claude_code_request(model: str) -> tuple[dict, dict]:

@@ -137,3 +137,21 @@ def test_models_that_think_by_default_think_unasked_until_told_not_to():
     assert [b["type"] for b in answer("claude-opus-5", thinking={"type": "disabled"}).json()["content"]] == ["text"]
     assert [b["type"] for b in answer("claude-opus-4-8").json()["content"]] == ["text"]  # off
     assert [b["type"] for b in answer("claude-haiku-5-5").json()["content"]] == ["text"]  # unknown: as asked
+
+
+@pytest.mark.parametrize("model", table_models())
+def test_forced_tool_use_follows_the_row_on_messages_and_count_tokens(model):
+    row = row_for(model)
+    for choice in ({"type": "any"}, {"type": "tool", "name": TOOL["name"]}):
+        for path in ("/v1/messages", "/v1/messages/count_tokens"):
+            fields = {"tools": [TOOL], "tool_choice": choice}
+            request = body(model=model, max_tokens=MAX, **fields)
+            if path.endswith("count_tokens"):
+                request.pop("max_tokens")
+            response = post(request, path=path)
+            if row.forced_tool_choice is False:
+                assert_error(response, 400, "invalid_request_error", row.forced_tool_rejection)
+            else:
+                assert response.status_code == 200, (model, choice, path, response.text)
+    for choice in ({"type": "auto"}, {"type": "none"}):  # accepted on every model
+        assert answer(model, tools=[TOOL], tool_choice=choice).status_code == 200, (model, choice)

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from conformance.engine import Context, Unsupported, fail, strict
+from conformance.engine import Context, Unsupported, fail, finding, strict
 from conformance.verdicts import MODEL_GATED_REASON, Finding, Verdict
 from conformance.wire import Exchange
 
@@ -60,6 +60,16 @@ def model_gated(ex: Exchange, what: str) -> None:
     message = error.get("message") if error else None
     if ex.status == 400 and isinstance(message, str) and MODEL_GATED.search(message):
         raise Unsupported(f"{MODEL_GATED_REASON} ({what}): HTTP 400 {short(message, 160)}")
+
+
+def missing_call(ctx: Context, name: str, got: str, where: str, *, rule: str = "") -> Finding:
+    """No tool_use for `name` in a directed call: a failure when tool_choice forced it; where it could only be asked
+    in words (tool_choice auto: the model's row says it refuses forced tool use), the model's choice: a content
+    verdict."""
+    if ctx.probes.forced:
+        return fail(f"a tool_use block calling {name} (tool_choice forces it)", got, where, rule=rule)
+    return finding(ctx.content_verdict(), f"a tool_use block calling {name} (asked in words with tool_choice auto: "
+                   "the model takes no forced tool use)", got, where, rule=rule)
 
 
 def error_detail(ex: Exchange) -> str:

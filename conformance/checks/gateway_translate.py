@@ -22,7 +22,7 @@ def tool_probe(ctx: Context) -> tuple[Sent, Any]:
 
     def build(nonce_token: str):
         body = {"model": ctx.target.model, "max_tokens": 256, "tools": [spec.tool],
-                "tool_choice": {"type": "tool", "name": spec.name},
+                "tool_choice": ctx.probes.tool_choice(spec),
                 "messages": [{"role": "user", "content": call_tool_text(spec) + "\n" + nonce_token}]}
         return ctx.request(body)
 

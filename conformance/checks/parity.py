@@ -29,7 +29,7 @@ def tool_pair(ctx: Context):
     spec = ctx.probes.tool("parity-tool")
     return spec, pair(ctx, "parity-tool", {
         "model": ctx.target.model, "max_tokens": 256, "tools": [spec.tool],
-        "tool_choice": {"type": "tool", "name": spec.name},
+        "tool_choice": ctx.probes.tool_choice(spec),
         "messages": [{"role": "user", "content": f"Call the tool {spec.name} with input {json.dumps(spec.arguments)}"}]})
 
 
@@ -84,7 +84,8 @@ def parity_stop_reason(ctx: Context):
 
 @check("parity/tool-input", rule="PARITY-TOOL-INPUT", tier="cheap")
 def parity_tool_input(ctx: Context):
-    """A forced tool call has the same input streamed (accumulated partial_json) and not."""
+    """A directed tool call (forced where the model takes that) has the same input streamed (accumulated
+    partial_json) and not."""
     spec, (plain, streamed) = tool_pair(ctx)
     findings = both_ok(ctx, plain, streamed)
     if findings:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 import traceback
 
-from conformance.checks.common import contains_words, controlled_miss, short, unserved
+from conformance.checks.common import MODEL_GATED, contains_words, controlled_miss, missing_call, short, unserved
 from conformance.engine import Context, HarnessError, Unsupported, check, fail, finding, strict
 from conformance.pacing import BUSY
 from conformance.probes import call_tool_text
 from conformance.transport import describe, limit_in
-from conformance.verdicts import Evidence, Finding
+from conformance.verdicts import MODEL_GATED_REASON, Evidence, Finding
 
 
 def sdk_http():
@@ -157,6 +157,10 @@ def _sdk_run(ctx: Context, call: str, body, *, rule: str = "") -> list[Finding]:
     except (Unsupported, HarnessError):
         raise
     except Exception as exc:
+        message = getattr(exc, "message", "")
+        if getattr(exc, "status_code", None) == 400 and isinstance(message, str) and MODEL_GATED.search(message):
+            # the real API's documented 400 for what the model does not offer (see common.model_gated)
+            raise Unsupported(f"{MODEL_GATED_REASON} ({call}): HTTP 400 {short(message, 160)}") from None
         return [_sdk_error(ctx, call, exc, rule=rule)]
 
 
@@ -201,7 +205,8 @@ def sdk_models_list(ctx: Context):
 
 @check("sdk/tool-round-trip", rule="SDK-TOOLS", tier="cheap")
 def sdk_tool_round_trip(ctx: Context):
-    """A forced tool call through the SDK, the tool_result sent back, and an answer that uses it."""
+    """A directed tool call (forced where the model takes that) through the SDK, the tool_result sent back, and an
+    answer that uses it."""
     spec = ctx.probes.tool("sdk-tool")
     words = ctx.probes.tool_result_words("sdk-tool")
     ctx.reserve(256 + 64, "the SDK's tool round trip")
@@ -209,10 +214,10 @@ def sdk_tool_round_trip(ctx: Context):
 
     def body(client):
         first = client.messages.create(model=ctx.target.model, max_tokens=256, tools=[spec.tool],
-                                       tool_choice={"type": "tool", "name": spec.name}, messages=[question])
+                                       tool_choice=ctx.probes.tool_choice(spec), messages=[question])
         calls = [b for b in first.content if b.type == "tool_use" and b.name == spec.name]
         if not calls:
-            return [fail(f"a tool_use for {spec.name}", short([b.type for b in first.content]))]
+            return [missing_call(ctx, spec.name, short([b.type for b in first.content]), "the first reply")]
         result = {"type": "tool_result", "tool_use_id": calls[0].id, "content": " ".join(words)}
         final = client.messages.create(model=ctx.target.model, max_tokens=64, tools=[spec.tool], messages=[
             question, {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
@@ -225,18 +230,19 @@ def sdk_tool_round_trip(ctx: Context):
 
 @check("sdk/stream-tool-use", rule="SDK-STREAM-TOOLS", tier="cheap")
 def sdk_stream_tool_use(ctx: Context):
-    """messages.stream() of a forced tool call gives a final message whose tool_use input is the requested one."""
+    """messages.stream() of a directed tool call (forced where the model takes that) gives a final message whose
+    tool_use input is the requested one."""
     spec = ctx.probes.tool("sdk-stream-tool")
     ctx.reserve(256, "the SDK's streamed tool call")
 
     def body(client):
         with client.messages.stream(model=ctx.target.model, max_tokens=256, tools=[spec.tool],
-                                    tool_choice={"type": "tool", "name": spec.name},
+                                    tool_choice=ctx.probes.tool_choice(spec),
                                     messages=[{"role": "user", "content": call_tool_text(spec)}]) as stream:
             message = stream.get_final_message()
         calls = [b for b in message.content if b.type == "tool_use" and b.name == spec.name]
         if not calls:
-            return [fail(f"a tool_use for {spec.name}", short([b.type for b in message.content]))]
+            return [missing_call(ctx, spec.name, short([b.type for b in message.content]), "the final message")]
         if calls[0].input != spec.arguments:
             return [finding(ctx.content_verdict(), f"input {spec.arguments}", short(calls[0].input))]
         return []

@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 
 from conformance import schemas
-from conformance.checks.common import contains_words, controlled_miss, expect_ok, media_type_findings, short
+from conformance.checks.common import (
+    contains_words,
+    controlled_miss,
+    expect_ok,
+    media_type_findings,
+    missing_call,
+    model_gated,
+    short,
+)
 from conformance.engine import Blocked, Context, Skip, check, fail, finding, strict, warn
 from conformance.sse import event_where
 from conformance.verdicts import Finding, Verdict
@@ -174,8 +182,10 @@ def long_text(ctx: Context):
 
 @check("streaming/tool-input", rule="STREAM-TOOL-INPUT", tier="cheap")
 def tool_input(ctx: Context):
-    """A streamed forced tool call: partial_json strings concatenate to the directed input; stop_reason tool_use."""
+    """A streamed directed tool call (forced where the model takes that): partial_json strings concatenate to the
+    directed input; stop_reason tool_use."""
     ex = stream_exchange(ctx, TOOL_PROBE)
+    model_gated(ex, "forced tool use")
     findings = stream_ok(ctx, ex)
     if findings:
         return findings
@@ -190,13 +200,13 @@ def tool_input(ctx: Context):
     blocks = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_use"]
     match = [b for b in blocks if b.get("name") == spec.name]
     if not match:
-        out.append(fail(f"a tool_use block for {spec.name}",
-                        f"blocks: {short([b.get('type') for b in content if isinstance(b, dict)])}"))
+        kinds = [b.get("type") for b in content if isinstance(b, dict)]
+        out.append(missing_call(ctx, spec.name, f"blocks: {short(kinds)}", "accumulated message"))
     elif match[0].get("input") != spec.arguments:
         got = match[0].get("input")
         out.append(finding(Verdict.FAIL, f"input {spec.arguments}", short(got),
                            "accumulated partial_json") if not isinstance(got, dict) else tool_input_miss(ctx, got))
-    if validator.stop_reasons and validator.stop_reasons[-1] != "tool_use":
+    if (blocks or ctx.probes.forced) and validator.stop_reasons and validator.stop_reasons[-1] != "tool_use":
         out.append(fail("final stop_reason tool_use", short(validator.stop_reasons[-1]),
                         "message_delta $.delta.stop_reason"))
     return out

@@ -13,11 +13,14 @@ from conformance.checks.common import (
     controlled_miss,
     id_findings,
     message_text,
+    missing_call,
+    model_gated,
     require_message,
     short,
     tool_uses,
 )
-from conformance.engine import Blocked, Context, check, fail, finding
+from conformance.checks.acceptance import declined
+from conformance.engine import Blocked, Context, Unsupported, check, fail, finding
 from conformance.verdicts import Finding
 from conformance.wire import Exchange
 
@@ -27,11 +30,13 @@ TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 
 
 def forced(ctx: Context) -> Exchange:
+    """The directed tool call the tool checks judge: forced (tool_choice tool), or asked in words with tool_choice
+    auto where the model's row says it refuses forced tool use (Probes.forced)."""
     return ctx.exchange(PROBE, lambda: ctx.request(ctx.probes.tool_body(PROBE)))
 
 
 def forced_call(ctx: Context, *, rule: str = "") -> tuple[dict | None, list[Finding]]:
-    """The tool_use block of the forced call, or findings saying why there is none. Those findings are
+    """The tool_use block of the directed call, or findings saying why there is none. Those findings are
     tools/forced-call's; the checks that judge the call (its id, input, stop_reason) are skipped without one."""
     body, findings = require_message(forced(ctx), rule=rule)
     if body is None:
@@ -40,15 +45,30 @@ def forced_call(ctx: Context, *, rule: str = "") -> tuple[dict | None, list[Find
     calls = [b for b in tool_uses(body) if b.get("name") == spec.name]
     if not calls:
         kinds = block_types(body) if isinstance(body.get("content"), list) else body.get("content")
-        return None, ctx.needs([fail(f"a tool_use block calling {spec.name} (tool_choice forces it)",
-                                     f"content block types {short(kinds)}", "$.content", rule=rule)],
-                               OWNER, "no tool call to judge")
+        return None, ctx.needs([missing_call(ctx, spec.name, f"content block types {short(kinds)}", "$.content",
+                                             rule=rule)], OWNER, "no tool call to judge")
     return calls[0], []
+
+
+def _refused_forced(ctx: Context) -> None:
+    """On a model whose row says it refuses forced tool use: send the forced call anyway; the documented 400 (or
+    any clean refusal) is unsupported. Returns when the target took it: the directed call is judged then."""
+    spec = ctx.probes.tool(PROBE)
+    body = {**ctx.probes.tool_body(PROBE), "tool_choice": {"type": "tool", "name": spec.name}}
+    ex = ctx.exchange(PROBE + "-refused", lambda: ctx.request(body))
+    model_gated(ex, "forced tool use")
+    if refusal := declined(ex):
+        raise Unsupported(f"forced tool use: the {ctx.target.model_row.describe()} row says the model refuses it, "
+                          f"and the target declined it ({short(refusal, 160)})")
 
 
 @check("tools/forced-call", rule="TOOL-FORCED", tier="cheap")
 def forced_tool_call(ctx: Context):
-    """tool_choice {type: tool} yields a tool_use for that tool with the requested input."""
+    """tool_choice {type: tool} yields a tool_use for that tool with the requested input (the model's documented
+    400 where it refuses forced tool use: unsupported)."""
+    model_gated(forced(ctx), "forced tool use")
+    if not ctx.probes.forced:
+        _refused_forced(ctx)
     call, findings = forced_call(ctx)
     if call is None:
         return findings
@@ -189,7 +209,9 @@ def choice_auto(ctx: Context):
 def choice_any(ctx: Context):
     """tool_choice any: some tool is called even without being asked, with stop_reason tool_use."""
     _, build = _choice_request(ctx, "choice-any", {"type": "any"}, directed=False)
-    body, findings = require_message(ctx.exchange("choice-any", build))
+    first = ctx.exchange("choice-any", build)
+    model_gated(first, "forced tool use (tool_choice any)")
+    body, findings = require_message(first)
     if body is None:
         return findings
     out = []
