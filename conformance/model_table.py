@@ -212,6 +212,20 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def model_rows_plan() -> list[tuple[str, str, str, str]]:
+    """One row per model family of the table, for the runs that go through every family (the clients x faults
+    matrix, the self-test verdicts): (name "model:<id>", kind "model", description, the row's first id)."""
+    out = []
+    for name in row_names():
+        if name == "default":
+            continue
+        row = row_for(None, override=name)
+        model = row.data["ids"][0]
+        out.append((f"model:{model}", "model", f"The clean reference server, every client run with {model} (row "
+                    f"{name} of fixtures/models.json): what a correct server gives that model.", model))
+    return out
+
+
 def models_page() -> str:
     """docs/models.md: the table for people, generated from fixtures/models.json."""
     lines = [GENERATED, "",

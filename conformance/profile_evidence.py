@@ -50,6 +50,7 @@ def collect_verdicts(workers: int = 4, only: list[str] | None = None, log=print)
     what profiles need (the compat verdict, and the check a skipped one was blocked by) for every non-pass item."""
     from conformance.embedded import EmbeddedServer
     from conformance.engine import Session, all_checks, run_check
+    from conformance.model_table import model_rows_plan
     from conformance.transport import Limits
     from reference_server import FAULTS
 
@@ -57,11 +58,12 @@ def collect_verdicts(workers: int = 4, only: list[str] | None = None, log=print)
     # a fault of a layer in front of one model (Fault.model) is judged on that model, as the self-test does
     plan = [("clean", "clean", None)] + [(f.name, f.kind, f.model) for f in FAULTS.values()
                                          if not only or f.name in only]
+    plan += [(name, kind, model) for name, kind, _, model in model_rows_plan() if not only or name in only]
     started = time.monotonic()
 
     def row(spec):
         name, kind, model = spec
-        prefix = "" if kind == "clean" else f"/faults/{name}"
+        prefix = "" if kind in ("clean", "model") else f"/faults/{name}"
         target = server.target(prefix, retries=2, retry_base=0.05, limits=Limits(max_backoff=2.0),
                                **({"model": model} if model else {}))
         session = Session(target, expensive=True, idle_gap_limit=1.0)

@@ -310,6 +310,23 @@ def claude_code_request(ctx: Context):
     return out
 
 
+@check("acceptance/claude-code-default-model", rule="ACC-CLAUDE-CODE-MODEL", tier="cheap")
+def claude_code_default_model(ctx: Context):
+    """Claude Code's default model (what it sends without --model or ANTHROPIC_MODEL) is served: a Message. A clean
+    refusal of that model is unsupported, a deployment's choice; Claude Code then works only when told a model the
+    target serves."""
+    words = ctx.probes.text_words("claude-code-default-model")
+    body = {"model": CLAUDE_CODE_DEFAULT_MODEL, "max_tokens": 64,
+            "messages": [{"role": "user", "content": reply_with(words)}]}
+    first = ctx.exchange("claude-code-default-model", lambda: ctx.request(body))
+    if refusal := declined(first):
+        raise Unsupported(f"the target does not serve Claude Code's default model {CLAUDE_CODE_DEFAULT_MODEL} "
+                          f"({short(refusal, 160)}): Claude Code works only with --model or ANTHROPIC_MODEL naming "
+                          "a model the target serves")
+    _, findings = require_message(first)
+    return findings  # the words are not judged: the model may think its 64 tokens away
+
+
 @check("acceptance/multiple-stop-sequences", rule="ACC-STOP-SEQUENCES", tier="cheap")
 def multiple_stop_sequences(ctx: Context):
     """Several stop_sequences are accepted; the one that occurs ends the reply."""

@@ -44,7 +44,7 @@ class Cell:
 @dataclass
 class Row:
     name: str
-    kind: str  # clean | fault | variant
+    kind: str  # clean | fault | variant | model (the clean server with one model family)
     description: str
     cells: dict[str, Cell] = field(default_factory=dict)
 
@@ -58,15 +58,17 @@ class ClientMatrix:
     notes: list[str] = field(default_factory=list)
 
     def problems(self) -> list[str]:
-        """What makes the run untrustworthy: a client that does not work against the clean server."""
+        """What makes the run untrustworthy: a client that does not work against the clean server (with any model
+        family: the reference server would then answer that model as no correct server does)."""
         out = []
         for row in self.rows:
-            if row.kind != "clean":
+            if row.kind not in ("clean", "model"):
                 continue
+            model = f" with {row.name.removeprefix('model:')}" if row.kind == "model" else ""
             for column, cell in row.cells.items():
                 if cell.outcome != WORKS:
                     detail = "; ".join(f"{r.scenario}: {r.evidence}" for r in cell.failures()) or cell.note
-                    out.append(f"{column} does not work against the clean server ({cell.outcome}): {detail}")
+                    out.append(f"{column} does not work against the clean server{model} ({cell.outcome}): {detail}")
         return out
 
     def counts(self) -> dict[str, dict[str, int]]:

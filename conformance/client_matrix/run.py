@@ -24,16 +24,19 @@ def _log(message: str) -> None:
 
 def plan(only: list[str] | None = None) -> list[tuple[str, str, str, str | None]]:
     """The rows (name, kind, description, model): the clean server first, then every fault and variant of the
-    registry (or those in `only`). A fault of a layer in front of one model (Fault.model) is run with that model, as
-    the self-test judges it: the SDKs and Claude Code's --model column send it (its default-model column does not)."""
+    registry, then the clean server with one model of each family of fixtures/models.json (or those in `only`). A
+    fault of a layer in front of one model (Fault.model) is run with that model, as the self-test judges it: the SDKs
+    and Claude Code's --model column send it (its default-model column does not)."""
+    from conformance.model_table import model_rows_plan
     from reference_server import FAULTS
 
-    unknown = sorted(set(only or []) - set(FAULTS) - {"clean"})
+    families = model_rows_plan()
+    unknown = sorted(set(only or []) - set(FAULTS) - {"clean"} - {spec[0] for spec in families})
     if unknown:
         raise ValueError(f"unknown faults: {', '.join(unknown)}")
     rows = [(f.name, f.kind, f.description + (f" Run with {f.model}." if f.model else ""), f.model)
             for f in FAULTS.values() if not only or f.name in only]
-    return [CLEAN, *rows]
+    return [CLEAN, *rows, *(spec for spec in families if not only or spec[0] in only)]
 
 
 def install_all(columns: list[Column], cache: Path, log=_log) -> tuple[dict[str, Client], list[str]]:
@@ -88,7 +91,7 @@ def run_matrix(clients: list[str] | None = None, only: list[str] | None = None, 
         def run_row(spec: tuple[str, str, str, str | None]) -> Row:
             name, kind, description, row_model = spec
             row = Row(name, kind, description)
-            prefix = "" if kind == "clean" else f"/faults/{name}"
+            prefix = "" if kind in ("clean", "model") else f"/faults/{name}"
             base_url = server.base_url + prefix
 
             def exchanges():  # the statuses of this row's POST /v1/messages from now on (columns run in turn)

@@ -99,6 +99,8 @@ ORDER = (
     # per model: layers in front of a model of fixtures/models.json (Fault.model)
     "reject-adaptive-thinking", "reject-output-config", "thinking-signature-blanked", "drop-signature-only-thinking",
     "model-gated-500",
+    # a fixed model catalogue
+    "narrow-model-catalogue",
 )
 
 

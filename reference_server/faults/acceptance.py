@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import ApiError, internal, invalid_request
+from ..errors import ApiError, internal, invalid_request, not_found
 from ..hooks import Fault
 from .common import blocks, messages, reject_field, rejecting, with_content
 
@@ -106,6 +106,15 @@ def mangle_non_ascii(message: dict[str, Any]) -> dict[str, Any]:
     return with_content(message, content)
 
 
+def catalogue_of_one(body: dict[str, Any], endpoint: str) -> ApiError | None:
+    """A server with a fixed model catalogue (the target's model only): any other model is 404, as the real API
+    answers a model it does not serve."""
+    model = body.get("model")
+    if isinstance(model, str) and model != "reference-model":
+        return not_found(f"model: {model}")
+    return None
+
+
 FAULTS = [
     rejecting(
         "reject-consecutive-roles",
@@ -158,4 +167,6 @@ FAULTS = [
         "fault",
         message=mangle_non_ascii,
     ),
+    rejecting("narrow-model-catalogue", "Only the target's own model is served: any other model (Claude Code's "
+              "default among them) gets the API's 404 for a model it does not serve.", catalogue_of_one),
 ]
