@@ -232,7 +232,7 @@ def derive(verdicts: dict, matrix: dict, old: dict | None = None) -> dict:
                 if kind == "irrelevant":
                     continue
                 seen = [s for v in on for s in by_check[(check, v)]]
-                entry = _entry(check, seen, rows, columns)
+                entry = _entry(check, seen, rows, columns, _scope(seen, rows, cols))
                 if len(by_kind) > 1:  # judged differently when refused and when wrong: say on which verdicts
                     entry = {"check": check, "on": on, **{k: v for k, v in entry.items() if k != "check"}}
                 (required if kind == "required" else degrading).append(entry)
@@ -247,23 +247,53 @@ def derive(verdicts: dict, matrix: dict, old: dict | None = None) -> dict:
         "rule": "a check some fault makes fail (compat fail or unsupported) is required when every such fault breaks "
                 "the client, degrading when they only degrade it or some break and some degrade, irrelevant when "
                 "the client works under any of them; a check refused (unsupported) and a check failed are judged "
-                "apart (`on` says which verdicts an entry counts when they differ); harness errors (429s) are not "
-                "counted as evidence",
+                "apart (`on` says which verdicts an entry counts when they differ); an entry whose faults hurt the "
+                "client run one way only (Claude Code with its default model, not with --model) says so in "
+                "`columns`; harness errors (429s) are not counted as evidence",
         "rows_left_out": CONTENT_ROWS}, "profiles": out}
 
 
-def _entry(check: str, seen: list[tuple[str, str, str]], rows: list[dict], columns: dict) -> dict:
+def _scope(seen: list[tuple[str, str, str]], rows: list[dict], cols: tuple[str, ...]) -> list[str] | None:
+    """The columns an entry holds for, when the client is run several ways (Claude Code with its default model and
+    with --model) and under every fault of the evidence only some of them are hurt while the others work: None when
+    it holds for all."""
+    if len(cols) < 2:
+        return None
+    by_name = {r["name"]: r for r in rows}
+    hurt = [c for c in cols if any(by_name[f]["cells"].get(c, {}).get("outcome") in (BREAKS, DEGRADED)
+                                   for f, _, _ in seen)]
+    unhurt = all(by_name[f]["cells"].get(c, {}).get("outcome") == WORKS for c in cols if c not in hurt
+                 for f, _, _ in seen)
+    return hurt if hurt and len(hurt) < len(cols) and unhurt else None
+
+
+def _entry(check: str, seen: list[tuple[str, str, str]], rows: list[dict], columns: dict,
+           scope: list[str] | None = None) -> dict:
     by_name = {r["name"]: r for r in rows}
     breaking = [s for s in seen if s[1] == BREAKS]
     fault, result, column = (breaking or seen)[0]
     cell = by_name[fault]["cells"][column]
     client = CLIENT_NAMES.get(columns[column]["client"], columns[column]["label"])
+    if scope:  # "Claude Code, its default model": the way it was run is the point
+        client = " or ".join(columns[c]["label"] for c in scope)
     verb = "stops" if result == BREAKS else "degrades"
     evidence = [{"fault": f, "column": c, "client_version": columns[c].get("version"), "outcome": r,
                  "observed": observed(by_name[f]["cells"][c])} for f, r, c in seen[:3]]
-    return {"check": check, "effect": f"{client} {verb}: {observed(cell)}",
-            "breaks_under": [f for f, r, _ in seen if r == BREAKS],
-            "degrades_under": [f for f, r, _ in seen if r == DEGRADED], "evidence": evidence}
+    entry = {"check": check, "effect": f"{client} {verb}: {observed(cell)}",
+             "breaks_under": [f for f, r, _ in seen if r == BREAKS],
+             "degrades_under": [f for f, r, _ in seen if r == DEGRADED], "evidence": evidence}
+    if scope:
+        entry["columns"] = scope
+    return entry
+
+
+def for_column(profiles: dict, column: str) -> dict:
+    """The profiles as they judge one way of running their client: without the entries that hold only for others."""
+    def kept(entries: list) -> list:
+        return [e for e in entries if not isinstance(e, dict) or column in e.get("columns", [column])]
+
+    return {name: {**spec, "required": kept(spec["required"]), "degrading": kept(spec.get("degrading", []))}
+            for name, spec in profiles.items()}
 
 
 PROFILES_COMMENT = (
@@ -281,6 +311,9 @@ PROFILES_COMMENT = (
 
 REPLAY_WHY = ("thinking/replay-accepted also fails for an empty text block or a thinking block without signature, "
               "which Claude Code works through")
+MODEL_ROLE_SYSTEM_WHY = ("the clean server with a model whose row says it refuses role: system messages (the "
+                         "documented 400): Claude Code sends one to it, then resends without; any correct server "
+                         "answers that model so, and the harness judges the refusal the model's (unsupported)")
 # Disagreements that remain, each explained (docs/client-readiness.md): row -> (the columns, why). All of them are a
 # profile softer than the client (ready for a client that degrades or breaks): every check the row makes fail also
 # fails under a fault the same client works through, so requiring it would be a false alarm there. None is a false
@@ -311,6 +344,8 @@ EXPLAINED = {
                                   "the model rejects role: system; the harness judges that as a feature of the model "
                                   "(unsupported by the model: no break), and Claude Code recovers by resending "
                                   "without it, after a rejected request"),
+    "model:claude-mythos-preview": (("claude-code-model",), MODEL_ROLE_SYSTEM_WHY),
+    "model:claude-sonnet-5": (("claude-code-model",), MODEL_ROLE_SYSTEM_WHY),
     "reject-thinking-replay": (("claude-code", "claude-code-model"), REPLAY_WHY),
     "thinking-signature-blanked": (("claude-code", "claude-code-model"), REPLAY_WHY),
     "drop-signature-only-thinking": (("claude-code", "claude-code-model"), REPLAY_WHY),
@@ -333,23 +368,26 @@ EXPLAINED = {
 def agreement(verdicts: dict, matrix: dict, profiles: dict | None = None) -> tuple[list[dict], list[dict]]:
     """For every row of the matrix (content rows apart) and every column: the profile computed from the harness's
     verdicts for that row against the client's outcome. Returns (all comparisons, disagreements)."""
+    from conformance.profiles import profiles as load_profiles
     from conformance.profiles import readiness
 
+    profiles = profiles or load_profiles()
     items = verdicts["items"]
     compared, wrong = [], []
     for row in matrix["rows"]:
         if row["name"] in CONTENT_ROWS or row["name"] not in verdicts["rows"]:
             continue
-        computed = readiness(results_of(verdicts, row["name"]), items, profiles)
+        results = results_of(verdicts, row["name"])
+        computed = {c: readiness(results, items, for_column(profiles, c)) for cols in COLUMNS.values() for c in cols}
         for profile, cols in COLUMNS.items():
             for column in cols:
                 cell = row["cells"].get(column)
                 if not cell or cell["outcome"] not in PREDICTS:
                     continue
-                status = computed[profile]["status"]
+                status = computed[column][profile]["status"]
                 entry = {"row": row["name"], "kind": row["kind"], "profile": profile, "column": column,
                          "prediction": status, "outcome": cell["outcome"],
-                         "causes": computed[profile]["failing"] + computed[profile]["limiting"],
+                         "causes": computed[column][profile]["failing"] + computed[column][profile]["limiting"],
                          "observed": observed(cell) if cell["outcome"] != WORKS else ""}
                 compared.append(entry)
                 if PREDICTS[cell["outcome"]] != status:

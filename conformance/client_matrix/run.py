@@ -91,7 +91,8 @@ def run_matrix(clients: list[str] | None = None, only: list[str] | None = None, 
         def run_row(spec: tuple[str, str, str, str | None]) -> Row:
             name, kind, description, row_model = spec
             row = Row(name, kind, description)
-            prefix = "" if kind in ("clean", "model") else f"/faults/{name}"
+            # a model row is the clean server under a prefix of its own, so its exchanges are told from the others'
+            prefix = "" if kind == "clean" else f"/family/{row_model}" if kind == "model" else f"/faults/{name}"
             base_url = server.base_url + prefix
 
             def exchanges():  # the statuses of this row's POST /v1/messages from now on (columns run in turn)

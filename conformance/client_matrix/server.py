@@ -1,7 +1,8 @@
 """The reference server run in this process for the matrix, logging every request's method, path and status, so that
 what a client sent (a request rejected, then resent without what was rejected) can be read back for one run.
 
-Each row of the matrix has its own fault prefix (`/faults/<name>`) and runs its columns one after another, so the
+Each row of the matrix has its own prefix (`/faults/<name>`, or `/family/<model>` for the clean server with one model
+family: the server answers under any base-URL prefix) and runs its columns one after another, so the
 entries under a prefix between the start and the end of one client run are that run's exchanges.
 """
 
@@ -13,6 +14,10 @@ import time
 from dataclasses import dataclass
 
 from conformance.target import Secret
+
+
+# the path prefixes that keep rows apart: a fault's, and a model row's (any base-URL prefix reaches the same server)
+ROW_PREFIXES = ("/faults/", "/family/")
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ class RecordingApp:
             entries = self.log[mark:]
         if prefix:
             return [e for e in entries if e.path.startswith(prefix + "/")]
-        return [e for e in entries if not e.path.startswith("/faults/")]
+        return [e for e in entries if not e.path.startswith(ROW_PREFIXES)]
 
 
 class RecordingServer:
