@@ -53,7 +53,7 @@ def predicted_unsupported(row: ModelRow) -> set[str]:
     if row.accepts_temperature is False:
         out.add("headers/temperature-2023")
     if row.system_messages is False:
-        out.add("system/role-system-message")
+        out |= {"system/role-system-message", "system/role-system-refusal"}
     if row.forced_tool_choice is False:  # the documented 400; the tool probes ask in words instead
         out |= {"tools/forced-call", "tools/choice-any"}
     if row.accepts_thinking("adaptive") is False:

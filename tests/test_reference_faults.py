@@ -844,6 +844,9 @@ FAULT_CHECKS.update({
                          500, "api_error")
         and fpost(f, with_fields(model="claude-opus-4-7")).status_code == 200
     ),
+    "role-system-rejected-own-words": lambda f: assert_error(
+        fpost(f, with_fields(messages=[USER, {"role": "system", "content": "x"}])), 400, "invalid_request_error",
+        "messages[1].role must be 'user' or 'assistant', got 'system'"),
     "narrow-model-catalogue": lambda f: (
         assert_error(fpost(f, with_fields(model="claude-opus-5-5")), 404, "not_found_error", "claude-opus-5-5")
         and fpost(f).status_code == 200

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
-from conformance.checks.common import contains_words, controlled_miss, message_text, model_gated, require_message, short
-from conformance.engine import Context, Unsupported, check
-from conformance.verdicts import Finding
+import re
+
+from conformance.checks.common import (
+    contains_words,
+    controlled_miss,
+    error_detail,
+    message_text,
+    model_gated,
+    require_message,
+    short,
+)
+from conformance.engine import Context, Unsupported, check, fail
+from conformance.verdicts import MODEL_GATED_REASON, Finding
+
+# A refusal that says it is about the role: system message, as every refusal of the real API does ("role 'system' is
+# not supported on this model", "use the top-level `system` parameter ...", "a system message must ...") and as a
+# schema's does ("Input should be 'user' or 'assistant'", "unknown variant `system`"): what a client needs to know
+# it may resend without the message (Claude Code 2.1.332 does, and stops on a refusal in other words).
+SYSTEM_REFUSAL = re.compile(r"system messages?\b|\brole\W{0,3}system\b|\bsystem\W{0,3}role\b|top-level\W{0,3}system|"
+                            r"unknown variant\W{0,3}system\b|"
+                            r"input should be\W{1,3}(user|assistant)\W{1,3}or\W{1,3}(user|assistant)\b", re.IGNORECASE)
 
 
 def system_findings(ctx: Context, form: str, *, rule: str = "") -> list[Finding]:
@@ -49,3 +67,26 @@ def system_blocks(ctx: Context):
 def system_role_message(ctx: Context):
     """A role: system message after the user turn is accepted and takes effect."""
     return system_findings(ctx, "role-message")
+
+
+@check("system/role-system-refusal", rule="SYS-ROLE-REFUSAL", tier="cheap")
+def system_role_refusal(ctx: Context):
+    """A role: system message after the user turn is accepted, or refused (400/422) in words that name it, so that a
+    client can resend without it; a refusal in other words, or any other answer, fails."""
+    row = ctx.target.model_row
+    if row.system_messages is False:  # the model refuses them anyway: a client that knows it sends it none
+        raise Unsupported(f"{MODEL_GATED_REASON} (role: system messages: the {row.describe()} row says the model "
+                          "refuses them)")
+    ex = ctx.exchange("system-role-message", lambda: ctx.request(ctx.probes.system_body("role-message")))
+    if ex.ok:
+        return []  # accepted: nothing to recover from (whether it took effect is system/role-system-message's)
+    detail = error_detail(ex)
+    if ex.status in (400, 422) and SYSTEM_REFUSAL.search(detail):
+        return []
+    if ex.status in (400, 422):
+        return [fail("a refusal naming the role: system message (as the API's own do: \"role 'system' is not "
+                     "supported on this model\"), so a client can resend without it",
+                     f"HTTP {ex.status} {short(detail, 200)}", "$.error.message")]
+    if ex.status is None:
+        return require_message(ex)[1]
+    return [fail("HTTP 200, or a 400 naming the role: system message", f"HTTP {ex.status} {short(detail, 200)}")]

@@ -101,6 +101,7 @@ ORDER = (
     "model-gated-500",
     # a fixed model catalogue
     "narrow-model-catalogue",
+    "role-system-rejected-own-words",
 )
 
 

@@ -12,11 +12,18 @@ from ..hooks import Fault
 from .common import messages, rejecting, settings
 
 
-def reject_role_system(body: dict[str, Any], endpoint: str) -> ApiError | None:
-    for number, message in enumerate(messages(body)):
-        if isinstance(message, dict) and message.get("role") == "system":
-            return invalid_request(f"messages.{number}.role: Input should be 'user' or 'assistant'")
-    return None
+def refuse_role_system(wording: str) -> Any:
+    """A validate hook: 400 for the first role: system message, in `wording` (formatted with its index `n`)."""
+    def hook(body: dict[str, Any], endpoint: str) -> ApiError | None:
+        for number, message in enumerate(messages(body)):
+            if isinstance(message, dict) and message.get("role") == "system":
+                return invalid_request(wording.format(n=number))
+        return None
+
+    return hook
+
+
+reject_role_system = refuse_role_system("messages.{n}.role: Input should be 'user' or 'assistant'")
 
 
 def model_without_role_system(body: dict[str, Any], endpoint: str) -> ApiError | None:
@@ -40,6 +47,9 @@ FAULTS = [
         responder=settings(system_blocks=False),
     ),
     Fault("role-system-rejected", "role: system messages get 400.", "fault", validate=reject_role_system),
+    rejecting("role-system-rejected-own-words", "role: system messages get 400 in a layer's own words, naming "
+              "neither a system message nor a schema's role choice (\"messages[1].role must be 'user' or 'assistant', "
+              "got 'system'\").", refuse_role_system("messages[{n}].role must be 'user' or 'assistant', got 'system'")),
     # what the real API answers for a model that does not offer a feature: the checks call it unsupported
     rejecting("model-without-role-system", "A model without role: system messages: 400 \"role 'system' is not "
               "supported on this model\".", model_without_role_system),
