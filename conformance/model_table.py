@@ -74,6 +74,12 @@ class ModelRow:
     def effort_default(self) -> str | None:
         return self.data["effort"]["default"]
 
+    @property
+    def effort_without_thinking(self) -> tuple[str, str] | None:
+        """(the highest effort accepted with thinking off, the 400's wording with {effort}), where the row says."""
+        rule = self.data["effort"].get("without_thinking")
+        return (rule["max_level"], rule["wording"]) if rule else None
+
     def sampling(self, param: str) -> str | None:
         """"accepted", "rejected" or None for `temperature`, `top_p`, `top_k` or `temperature_with_top_p`."""
         return self.data["sampling"][param]

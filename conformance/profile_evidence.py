@@ -525,11 +525,19 @@ def main(argv: list[str] | None = None) -> int:
                                                               "the committed verdicts (about 1-2 min)")
     parser.add_argument("--workers", type=int, default=4, help="self-test rows run in parallel (default 4)")
     args = parser.parse_args(argv)
-    matrix = load_matrix(args.matrix)
     if args.action == "verdicts":
         write_json(args.verdicts, collect_verdicts(args.workers))
         print(f"wrote {args.verdicts.name}")
         return 0
+    if not args.matrix.is_file():  # docs/ is in a checkout of the repository, not in the installed package
+        print(f"error: no clients x faults matrix at {args.matrix}: run this from a checkout of anthropic-conformance "
+              "(its docs/client-matrix.json), or give --matrix", file=sys.stderr)
+        return 2
+    try:
+        matrix = load_matrix(args.matrix)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read the clients x faults matrix {args.matrix}: {exc}", file=sys.stderr)
+        return 2
     verdicts = collect_verdicts(args.workers) if args.fresh else load_verdicts(args.verdicts)
     if args.action == "docs":
         out = args.matrix.parent / READINESS_DOC

@@ -30,6 +30,7 @@ PLACEMENT = ("messages.{n}: a system message must immediately follow a user turn
 EFFORT_UNSUPPORTED = "`output_config.effort` is not supported on this model."
 EFFORT_LEVEL = "This model does not support effort level '{effort}'."
 TOGETHER = "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
+EFFORT_ORDER = ("low", "medium", "high", "xhigh", "max")
 FORCED_REJECTED = 'tool_choice: type "tool" and "any" are not supported for this model.'
 BAD_SIGNATURE = "messages.{n}.content.{i}: Invalid `signature` in `thinking` block"
 LOST_THINKING = ("messages.{n}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{found}`. When "
@@ -128,7 +129,19 @@ def _effort(body: dict[str, Any], model: ModelRow) -> ApiError | None:
     levels = model.effort_levels
     if levels is not None and effort not in levels:
         return invalid_request(EFFORT_LEVEL.format(effort=effort))
+    limit = model.effort_without_thinking
+    if limit is not None and effort in EFFORT_ORDER and EFFORT_ORDER.index(effort) > EFFORT_ORDER.index(limit[0]) \
+            and _thinking_off(body, model):
+        return invalid_request(limit[1].format(effort=effort))
     return None
+
+
+def _thinking_off(body: dict[str, Any], model: ModelRow) -> bool:
+    """Thinking off for this request: disabled, or not asked for on a model whose thinking is off by default."""
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict):
+        return thinking.get("type") == "disabled"
+    return thinking is None and model.thinking_default == "off"
 
 
 def _forced_tool_choice(body: dict[str, Any], model: ModelRow) -> ApiError | None:

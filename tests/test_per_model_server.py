@@ -155,3 +155,17 @@ def test_forced_tool_use_follows_the_row_on_messages_and_count_tokens(model):
                 assert response.status_code == 200, (model, choice, path, response.text)
     for choice in ({"type": "auto"}, {"type": "none"}):  # accepted on every model
         assert answer(model, tools=[TOOL], tool_choice=choice).status_code == 200, (model, choice)
+
+
+def test_effort_above_high_needs_thinking_where_the_row_says_so():
+    """Opus 5 takes thinking disabled at effort high or below; Opus 4.8 (thinking off by default) refuses xhigh
+    without thinking (anthropics/claude-code#76689)."""
+    for model in ("claude-opus-5", "claude-opus-4-8"):
+        wording = row_for(model).effort_without_thinking[1].format(effort="xhigh")
+        assert_error(answer(model, thinking={"type": "disabled"}, output_config={"effort": "xhigh"}), 400,
+                     "invalid_request_error", wording)
+        assert answer(model, thinking={"type": "disabled"}, output_config={"effort": "high"}).status_code == 200
+        assert answer(model, thinking={"type": "adaptive"}, output_config={"effort": "max"}).status_code == 200
+    assert_error(answer("claude-opus-4-8", output_config={"effort": "max"}), 400, "invalid_request_error",
+                 "'max' is not supported when thinking is disabled")
+    assert answer("claude-opus-5", output_config={"effort": "max"}).status_code == 200  # thinking on by default

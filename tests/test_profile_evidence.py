@@ -110,3 +110,12 @@ def test_the_committed_self_test_verdicts_are_what_the_self_test_gives_today():
     fresh = pe.collect_verdicts(workers=2, log=lambda _: None)
     changes = pe.verdict_changes(VERDICTS, fresh)
     assert not changes, "run: python -m conformance.profile_evidence verdicts (then derive)\n" + "\n".join(changes)
+
+
+def test_without_the_matrix_the_command_says_so_in_one_sentence(tmp_path, capsys):
+    assert pe.main(["agree", "--matrix", str(tmp_path / "client-matrix.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no clients x faults matrix at ") and err.count("\n") == 1
+    (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+    assert pe.main(["agree", "--matrix", str(tmp_path / "broken.json")]) == 2
+    assert capsys.readouterr().err.startswith("error: cannot read the clients x faults matrix")
