@@ -123,7 +123,8 @@ def run_inputs(settings, args: Namespace) -> None:
 
 def targets_schema() -> dict[str, Any]:
     """The JSON Schema of a targets file, built from the tables it must agree with (the settings offered in a targets
-    file, the limits' ranges, the optional features); schemas/targets.schema.json is this, written out (`python -m conformance.inputs`)."""
+    file, the limits' ranges, the optional features); schemas/targets.schema.json is this, written out
+    (`python -m conformance.inputs`)."""
     from conformance.engine import FEATURES
     from conformance.limits import LEAST, Limits, whole
     from conformance.settings import TARGETS, options

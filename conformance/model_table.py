@@ -1,4 +1,5 @@
-"""Per-model truth of the Messages API, read from `fixtures/models.json` (validated by `schemas/fixtures/models.schema.json`).
+"""Per-model truth of the Messages API, read from `fixtures/models.json` (validated by
+`schemas/fixtures/models.schema.json`).
 
 The real API's rules differ by model: which `thinking.type` values it takes, its `output_config.effort` levels,
 whether it rejects `temperature`, whether it accepts mid-conversation `role: "system"` messages. Each fact in the
@@ -12,8 +13,9 @@ after stripping a Bedrock/Vertex decoration), else the conservative `default` ro
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from conformance.data import load_json
 

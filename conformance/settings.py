@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.limits import LIMIT_OPTIONS, Limits, LimitError, requirement
+from conformance.limits import LIMIT_OPTIONS, LimitError, Limits, requirement
 
 DEFAULT_ANTHROPIC_VERSION = "2023-06-01"  # the only place it is written for a run's probes
 PLUGIN_PREFIX = "conformance-"

@@ -15,17 +15,17 @@ FAULTS = ("strip-beta", "drop-unknown-fields", "rewrap-errors", "buffer-streams"
 HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive", "accept-encoding"}
 
 
-class Proxy:
-    """ASGI: forwards every request to `upstream` (base URL) and streams the answer back, bytes as they come."""
+class Gateway:
+    """An ASGI gateway in front of `upstream` (base URL), with one `fault` ("" for none): the HTTP client it forwards
+    with, and the request body read whole."""
 
     def __init__(self, upstream: str, fault: str = "") -> None:
         self.upstream = upstream.rstrip("/")
         self.fault = fault
         self.client: httpx.AsyncClient | None = None
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
+    async def body(self, receive: Any) -> bytes:
+        """The request's body (and the client made on first use)."""
         if self.client is None:
             self.client = httpx.AsyncClient(timeout=30.0)
         body = b""
@@ -33,7 +33,32 @@ class Proxy:
             message = await receive()
             body += message.get("body", b"")
             if not message.get("more_body"):
-                break
+                return body
+
+
+def run_gateway_checks(upstream: Any, gateway: Gateway, model: str = "reference-model") -> dict:
+    """Every gateway/* item against `gateway` served on loopback, the recording `upstream` attached: item -> result."""
+    from conformance.engine import Session, all_checks, run_check
+    from conformance.target import Secret, Target
+
+    items = sorted(i for c in all_checks().values() if c.area == "gateway" for i in c.item_ids())
+    with Served(gateway) as served:
+        target = Target(base_url=served.base_url, api_key=Secret("sk-test-gateway-key"), model=model, retries=0)
+        session = Session(target)
+        session.upstream = upstream.recorder
+        try:
+            return {item: run_check(session, item) for item in items}
+        finally:
+            session.close()
+
+
+class Proxy(Gateway):
+    """ASGI: forwards every request to `upstream` (base URL) and streams the answer back, bytes as they come."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = await self.body(receive)
         headers = [(k.decode(), v.decode()) for k, v in scope["headers"] if k.decode().lower() not in HOP]
         if self.fault == "strip-beta":
             headers = [(k, v) for k, v in headers if k.lower() != "anthropic-beta"]

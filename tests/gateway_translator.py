@@ -16,6 +16,7 @@ import secrets
 from typing import Any
 
 import httpx
+from gateway_proxies import Gateway
 
 TRANSLATOR_FAULTS = ("wrong-finish", "invent-tool-ids", "drop-usage", "no-stream-usage", "rate-limit-as-api-error",
                      "drop-retry-after", "done-after-stream-error", "stream-error-as-text")
@@ -125,25 +126,13 @@ def event(name: str, data: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-class Translator:
+class Translator(Gateway):
     """ASGI: POST /v1/messages -> POST {upstream}/v1/chat/completions, and the answer back in Anthropic form."""
-
-    def __init__(self, upstream: str, fault: str = "") -> None:
-        self.upstream = upstream.rstrip("/")
-        self.fault = fault
-        self.client: httpx.AsyncClient | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        if self.client is None:
-            self.client = httpx.AsyncClient(timeout=30.0)
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        raw = await self.body(receive)
         if scope["method"] != "POST" or scope["path"].rstrip("/") != "/v1/messages":
             await self.json(send, 404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}})
             return

@@ -8,7 +8,7 @@ import socket
 
 import httpx
 import pytest
-from gateway_proxies import FAULTS, Proxy, Served
+from gateway_proxies import FAULTS, Proxy, Served, run_gateway_checks
 
 from conformance.engine import Session, all_checks, run_check
 from conformance.gateway.records import Record, Recorder, correlate, new_nonce, token
@@ -36,15 +36,7 @@ def upstream():
 
 
 def run_through(upstream: Upstream, fault: str = "") -> dict:
-    with Served(Proxy(upstream.base_url, fault)) as gateway:
-        target = Target(base_url=gateway.base_url, api_key=Secret("sk-test-gateway-key"), model="reference-model",
-                        retries=0)
-        session = Session(target)
-        session.upstream = upstream.recorder
-        try:
-            return {item: run_check(session, item) for item in ITEMS}
-        finally:
-            session.close()
+    return run_gateway_checks(upstream, Proxy(upstream.base_url, fault))
 
 
 def test_a_transparent_proxy_passes_every_gateway_check(upstream):

@@ -6,12 +6,11 @@ blamed for what the checks could not observe."""
 from __future__ import annotations
 
 import pytest
-from gateway_proxies import Served
+from gateway_proxies import run_gateway_checks
 from gateway_translator import TRANSLATOR_FAULTS, Translator
 
-from conformance.engine import Session, all_checks, run_check
+from conformance.engine import all_checks
 from conformance.gateway.upstream import Upstream
-from conformance.target import Secret, Target
 from conformance.verdicts import Verdict
 
 ITEMS = sorted(i for c in all_checks().values() if c.area == "gateway" for i in c.item_ids())
@@ -36,15 +35,7 @@ def upstream():
 
 
 def run_through(upstream: Upstream, fault: str = "") -> dict:
-    with Served(Translator(upstream.base_url, fault)) as gateway:
-        target = Target(base_url=gateway.base_url, api_key=Secret("sk-test-gateway-key"), model="reference-model",
-                        retries=0)
-        session = Session(target)
-        session.upstream = upstream.recorder
-        try:
-            return {item: run_check(session, item) for item in ITEMS}
-        finally:
-            session.close()
+    return run_gateway_checks(upstream, Translator(upstream.base_url, fault))
 
 
 def test_a_faithful_translator_passes_every_translate_check_and_skips_the_pass_through_ones(upstream):

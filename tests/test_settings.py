@@ -6,8 +6,20 @@ import argparse
 
 import pytest
 
-from conformance.settings import (BY_NAME, COMPARE, GATEWAY, OPTIONS, PLUGIN, RUN, TARGETS, Settings, SettingsError,
-                                  add_arguments, add_pytest_options, options)
+from conformance.settings import (
+    BY_NAME,
+    COMPARE,
+    GATEWAY,
+    OPTIONS,
+    PLUGIN,
+    RUN,
+    TARGETS,
+    Settings,
+    SettingsError,
+    add_arguments,
+    add_pytest_options,
+    options,
+)
 
 
 def flags_of(place: str) -> set[str]:

@@ -1,5 +1,6 @@
 """Checks of the late-2026 features gateways break today: structured outputs, server tools, tool search, adaptive
-thinking with effort, cache ttl, context_management with its beta, the 2026-10-21 content rules, and Claude Code's `HEAD /` probe.
+thinking with effort, cache ttl, context_management with its beta, the 2026-10-21 content rules, and Claude Code's
+`HEAD /` probe.
 
 An optional feature the target does not offer is unsupported when declined cleanly (a 4xx in the Anthropic envelope,
 or the real API's model-gated 400). What fails is what breaks clients: a 5xx, another error body, a 400 only a layer

@@ -7,6 +7,7 @@ import re
 
 import jsonschema
 
+from conformance.checks.acceptance import declined
 from conformance.checks.common import (
     block_types,
     contains_words,
@@ -19,7 +20,6 @@ from conformance.checks.common import (
     short,
     tool_uses,
 )
-from conformance.checks.acceptance import declined
 from conformance.engine import Blocked, Context, Unsupported, check, fail, finding
 from conformance.verdicts import Finding
 from conformance.wire import Exchange

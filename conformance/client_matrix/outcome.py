@@ -180,7 +180,7 @@ def merged(old: ClientMatrix, new: ClientMatrix, order: list[str]) -> ClientMatr
     place = {name: i for i, name in enumerate(order)}
     ordered = sorted(rows.values(), key=lambda row: place.get(row.name, len(place)))
     columns = [{**c, "models_seen": sorted(set(c.get("models_seen", [])) | set(n.get("models_seen", [])))}
-               if "models_seen" in c else c for c, n in zip(old.columns, new.columns)]
+               if "models_seen" in c else c for c, n in zip(old.columns, new.columns, strict=True)]
     return ClientMatrix(columns, ordered, old.seconds + new.seconds, new.timeouts, new.notes)
 
 

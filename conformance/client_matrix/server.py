@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from conformance.target import Secret
 
-
 # the path prefixes that keep rows apart: a fault's, and a model row's (any base-URL prefix reaches the same server)
 ROW_PREFIXES = ("/faults/", "/family/")
 

@@ -98,8 +98,8 @@ def body(ctx: Context, key: str, nonce_token: str, *, stream: bool = False, max_
     return value
 
 
-def probe(ctx: Context, name: str, directive: str = "", *, stream: bool = False, headers=(), version=DEFAULT_ANTHROPIC_VERSION,
-          path: str = "/v1/messages", max_tokens: int = 32, **extra: Any) -> Sent:
+def probe(ctx: Context, name: str, directive: str = "", *, stream: bool = False, headers=(),
+          version=DEFAULT_ANTHROPIC_VERSION, path: str = "/v1/messages", max_tokens: int = 32, **extra: Any) -> Sent:
     """A text probe through the gateway (with `extra` body fields and `headers`), and what reached the upstream."""
     gw = link(ctx)
     return gw.send(ctx, name, lambda t: ctx.request(body(ctx, name, t, stream=stream, max_tokens=max_tokens, **extra),
