@@ -52,12 +52,10 @@ def predicted_unsupported(row: ModelRow) -> set[str]:
     out = set()
     if row.accepts_temperature is False:
         out.add("headers/temperature-2023")
-    if row.system_messages is False:
-        out |= {"system/role-system-message", "system/role-system-refusal"}
+    if row.system_messages is False:  # (system/role-system-refusal then probes with Claude Code's default model)
+        out.add("system/role-system-message")
     if row.forced_tool_choice is False:  # the documented 400; the tool probes ask in words instead
         out |= {"tools/forced-call", "tools/choice-any"}
-    if row.accepts_thinking("adaptive") is False:
-        out.add("features/adaptive-effort")
     mode = row.thinking_mode or "enabled"  # what the thinking checks probe with
     if row.accepts_thinking(mode) is False:
         out |= {i for i in ITEMS if i.startswith("thinking/")}
@@ -135,3 +133,31 @@ def test_the_claude_code_replica_sends_each_model_what_claude_code_sends_it():
     body, _ = _claude_code_request("claude-sonnet-4-5")  # extended thinking only, no effort: the row's settings
     assert body["thinking"]["type"] == "enabled" and "output_config" not in body
     assert all("output_config" not in m for m in body["messages"])
+
+
+def test_a_feature_the_targets_model_refuses_is_probed_with_claude_codes_default_model(make_target):
+    """claude-sonnet-4-5 takes no role: system messages nor adaptive thinking: Claude Code as it comes sends them with
+    its default model, so the checks probe that model; a refusal in a layer's own words is caught there."""
+    from conformance.checks.common import unserved_feature_model
+    from conformance.engine import Unsupported
+    from conformance.verdicts import MODEL_GATED_REASON
+    from conformance.wire import Exchange, WireRequest
+
+    for fault, verdict in (("", Verdict.PASS), ("/faults/role-system-rejected-own-words", Verdict.FAIL)):
+        session = Session(make_target(fault, model="claude-sonnet-4-5"))
+        try:
+            result = run_check(session, "system/role-system-refusal")
+            adaptive = run_check(session, "features/adaptive-effort")
+        finally:
+            session.close()
+        assert result.verdict is verdict, (fault, result.reason, result.findings)
+        assert adaptive.verdict is Verdict.PASS, (adaptive.reason, adaptive.findings)
+        assert verdict is Verdict.PASS or result.evidence  # a failure shows the request, sent with the default model
+        assert all("model=claude-opus-5-5" in e.request for e in result.evidence + adaptive.evidence)
+    # a target that does not serve Claude Code's default model: no model it serves takes the feature
+    ctx = type("Ctx", (), {"target": Target(base_url="http://127.0.0.1:9", api_key="k", model="claude-sonnet-4-5")})()
+    refused = Exchange("x", WireRequest(body={}), "http://127.0.0.1:9/v1/messages", status=404,
+                       body=b'{"type":"error","error":{"type":"not_found_error","message":"model: claude-opus-5-5"}}')
+    with pytest.raises(Unsupported, match=f"^{MODEL_GATED_REASON} "):
+        unserved_feature_model(ctx, refused, "claude-opus-5-5", "role: system messages")
+    unserved_feature_model(ctx, refused, "claude-sonnet-4-5", "role: system messages")  # the target's own: not judged

@@ -62,6 +62,28 @@ def model_gated(ex: Exchange, what: str) -> None:
         raise Unsupported(f"{MODEL_GATED_REASON} ({what}): HTTP 400 {short(message, 160)}")
 
 
+def feature_model(ctx: Context, accepts: bool | None) -> str:
+    """The model to probe a feature Claude Code sends with: the target's, unless its row says that model refuses the
+    feature (Claude Code told that model sends it none); then Claude Code's default model, which Claude Code as it
+    comes sends it with."""
+    from conformance.probes import CLAUDE_CODE_DEFAULT_MODEL
+
+    return CLAUDE_CODE_DEFAULT_MODEL if accepts is False else ctx.target.model
+
+
+def unserved_feature_model(ctx: Context, ex: Exchange, model: str, what: str) -> None:
+    """Unsupported when `model` (feature_model's, not the target's) is refused by the target (a 404, or a 4xx naming
+    it): no model the target serves takes the feature, so no client sends it (acceptance/claude-code-default-model
+    reports the model)."""
+    if model == ctx.target.model or ex.status is None or not 400 <= ex.status < 500:
+        return
+    detail = error_detail(ex)
+    if ex.status == 404 or model in detail:
+        raise Unsupported(f"{MODEL_GATED_REASON} ({what}: the {ctx.target.model_row.describe()} row says "
+                          f"{ctx.target.model} refuses it, and the target does not serve {model}, which Claude Code "
+                          f"as it comes sends it with: HTTP {ex.status} {short(detail, 120)})")
+
+
 def missing_call(ctx: Context, name: str, got: str, where: str, *, rule: str = "") -> Finding:
     """No tool_use for `name` in a directed call: a failure when tool_choice forced it; where it could only be asked
     in words (tool_choice auto: the model's row says it refuses forced tool use), the model's choice: a content

@@ -14,9 +14,19 @@ import json
 import re
 
 from conformance.checks.acceptance import accepted
-from conformance.checks.common import controlled_miss, error_detail, message_text, model_gated, require_message, short
+from conformance.checks.common import (
+    controlled_miss,
+    error_detail,
+    feature_model,
+    message_text,
+    model_gated,
+    require_message,
+    short,
+    unserved_feature_model,
+)
 from conformance.checks.headers import rejected_by_the_api
 from conformance.engine import Context, HarnessError, check, fail, warn
+from conformance.model_table import row_for
 from conformance.probes import reply_with
 from conformance.verdicts import Finding
 from conformance.wire import Exchange, WireRequest
@@ -134,10 +144,12 @@ OLD_THINKING_TYPES = re.compile(r"\benabled\b.{0,20}\bdisabled\b|input should be
 def adaptive_effort(ctx: Context):
     """thinking {type: adaptive} with output_config.effort (what Claude Code sends every model) is accepted: a
     Message, or the model's documented 400. A layer's schema refusing either field fails, as does any 4xx where
-    the model's row says it takes both."""
-    row = ctx.target.model_row
+    the model's row says it takes both. Where the target's model refuses adaptive thinking by its row, the probe names
+    Claude Code's default model, which Claude Code as it comes sends it with."""
+    model = feature_model(ctx, ctx.target.model_row.accepts_thinking("adaptive"))
+    row = row_for(model)
     words = ctx.probes.text_words("adaptive-effort")
-    body = {"model": ctx.target.model, "max_tokens": 512, "thinking": {"type": "adaptive"},
+    body = {"model": model, "max_tokens": 512, "thinking": {"type": "adaptive"},
             "messages": [{"role": "user", "content": reply_with(words)}]}
     if row.effort_supported is not False:  # "low": every documented level list has it, and it costs least
         body["output_config"] = {"effort": "low"}
@@ -146,6 +158,7 @@ def adaptive_effort(ctx: Context):
         return ctx.request(body)
 
     first = ctx.exchange("adaptive-effort", build)
+    unserved_feature_model(ctx, first, model, "adaptive thinking with effort")
     model_gated(first, "adaptive thinking with effort")
     refusals = (("output_config", UNKNOWN_FIELD, UNKNOWN.format("output_config")),
                 ("thinking", UNKNOWN_FIELD, UNKNOWN.format("thinking")),

@@ -8,13 +8,15 @@ from conformance.checks.common import (
     contains_words,
     controlled_miss,
     error_detail,
+    feature_model,
     message_text,
     model_gated,
     require_message,
     short,
+    unserved_feature_model,
 )
 from conformance.engine import Context, Unsupported, check, fail
-from conformance.verdicts import MODEL_GATED_REASON, Finding
+from conformance.verdicts import Finding
 
 # A refusal that says it is about the role: system message, as every refusal of the real API does ("role 'system' is
 # not supported on this model", "use the top-level `system` parameter ...", "a system message must ...") and as a
@@ -72,12 +74,14 @@ def system_role_message(ctx: Context):
 @check("system/role-system-refusal", rule="SYS-ROLE-REFUSAL", tier="cheap")
 def system_role_refusal(ctx: Context):
     """A role: system message after the user turn is accepted, or refused (400/422) in words that name it, so that a
-    client can resend without it; a refusal in other words, or any other answer, fails."""
-    row = ctx.target.model_row
-    if row.system_messages is False:  # the model refuses them anyway: a client that knows it sends it none
-        raise Unsupported(f"{MODEL_GATED_REASON} (role: system messages: the {row.describe()} row says the model "
-                          "refuses them)")
-    ex = ctx.exchange("system-role-message", lambda: ctx.request(ctx.probes.system_body("role-message")))
+    client can resend without it; a refusal in other words, or any other answer, fails. Where the target's model
+    refuses them by its row, the probe names Claude Code's default model, which Claude Code as it comes sends them
+    with."""
+    model = feature_model(ctx, ctx.target.model_row.system_messages)
+    body = {**ctx.probes.system_body("role-message"), "model": model}
+    name = "system-role-message" if model == ctx.target.model else f"system-role-message@{model}"
+    ex = ctx.exchange(name, lambda: ctx.request(body))
+    unserved_feature_model(ctx, ex, model, "role: system messages")
     if ex.ok:
         return []  # accepted: nothing to recover from (whether it took effect is system/role-system-message's)
     detail = error_detail(ex)
