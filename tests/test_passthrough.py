@@ -15,7 +15,7 @@ import pytest
 from gateway_proxies import Proxy, Served
 
 from conformance.engine import Session, all_checks, run_check
-from conformance.model_table import ModelRow, row_for
+from conformance.model_table import ModelRow, row_for, row_names
 from conformance.target import Target
 from conformance.transport import Limits
 from conformance.verdicts import Verdict
@@ -27,8 +27,8 @@ def proxy_url(reference_server):
         yield proxy.base_url
 
 
-# One model of each behaviour class of the table (thinking forms, display, effort, sampling, role: system).
-MODELS = {
+# Every row of the table (its first id), and reference-model; the ones that stand for a behaviour class described.
+DESCRIBED = {
     "claude-opus-5-5": "Claude Code's default model: its request as captured (per-message output_config and its "
                        "beta); forced tool use refused",
     "claude-opus-4-8": "adaptive only, signature-only thinking, temperature rejected, role: system taken",
@@ -43,6 +43,8 @@ MODELS = {
     "claude-fable-5-2": "every thinking fact unknown",
     "reference-model": "no row: the conservative default",
 }
+MODELS = {**{row_for(None, override=name).data["ids"][0]: f"row {name}" for name in row_names() if name != "default"},
+          **DESCRIBED}
 ITEMS = sorted(item for check in all_checks().values() if check.area != "gateway" for item in check.item_ids())
 OBSERVATIONAL = {"streaming/error-event-shape", "headers/retry-after", "headers/ratelimit-headers"}
 
