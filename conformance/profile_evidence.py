@@ -451,7 +451,13 @@ def markdown(verdicts: dict, matrix: dict, profiles_doc: dict) -> str:
              f"- Rule: {profiles_doc['derivation']['rule']}.",
              "- A fault makes a check fail when its compat verdict is fail or unsupported (profiles are judged on "
              "compat verdicts). The client's outcome for Claude Code is the worse of its two columns (its default model "
-             "and `--model` the target's model); they agree on every row.",
+             "and `--model` the target's model); an entry whose faults hurt only one of them says so (`columns` in the "
+             "JSON, the column's name in the table), and the agreement judges each column by its own entries. The "
+             f"columns differ on {_columns_differ(matrix)}.",
+             "- Model rows (`model:<id>`): the clean reference server with one model of each family of "
+             "`fixtures/models.json`, every client run with that model (Claude Code's `--model` column; its "
+             "default-model column keeps its default). A per-model fault runs with its model too, in the matrix and "
+             "in the self-test verdicts.",
              "- Gates: a check that judges a header other checks' requests carry, and those checks: "
              + "; ".join(f"`{g}` (carried by {', '.join(f'`{c}`' for c in carried)})" for g, carried in GATES.items())
              + ". When the target refuses a gate's header, the checks carrying it fail as a consequence: they are no "
@@ -498,6 +504,13 @@ def markdown(verdicts: dict, matrix: dict, profiles_doc: dict) -> str:
               "model refused by a server's model catalogue; a refusal of role: system worded so that Claude Code "
               "does not resend)."]
     return "\n".join(lines) + "\n"
+
+
+def _columns_differ(matrix: dict) -> str:
+    """The rows where Claude Code's two columns have different outcomes, named."""
+    rows = [r["name"] for r in matrix["rows"] if len({r["cells"].get(c, {}).get("outcome")
+                                                        for c in COLUMNS["claude-code"]}) > 1]
+    return f"{len(rows)} rows ({', '.join(f'`{r}`' for r in rows)})" if rows else "no row"
 
 
 def _cell(text: str) -> str:
