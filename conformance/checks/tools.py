@@ -21,7 +21,7 @@ from conformance.checks.common import (
     tool_uses,
 )
 from conformance.engine import Blocked, Context, Unsupported, check, fail, finding
-from conformance.verdicts import Finding
+from conformance.verdicts import MODEL_GATED_REASON, Finding
 from conformance.wire import Exchange
 
 PROBE = "tool-forced"
@@ -57,9 +57,9 @@ def _refused_forced(ctx: Context) -> None:
     body = {**ctx.probes.tool_body(PROBE), "tool_choice": {"type": "tool", "name": spec.name}}
     ex = ctx.exchange(PROBE + "-refused", lambda: ctx.request(body))
     model_gated(ex, "forced tool use")
-    if refusal := declined(ex):
-        raise Unsupported(f"forced tool use: the {ctx.target.model_row.describe()} row says the model refuses it, "
-                          f"and the target declined it ({short(refusal, 160)})")
+    if refusal := declined(ex):  # the model's, by its row: no profile counts it
+        raise Unsupported(f"{MODEL_GATED_REASON} (forced tool use: the {ctx.target.model_row.describe()} row says the "
+                          f"model refuses it, and the target declined it: {short(refusal, 160)})")
 
 
 @check("tools/forced-call", rule="TOOL-FORCED", tier="cheap")
