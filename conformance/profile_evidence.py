@@ -253,6 +253,11 @@ def derive(verdicts: dict, matrix: dict, old: dict | None = None) -> dict:
         "rows_left_out": CONTENT_ROWS}, "profiles": out}
 
 
+# How an entry scoped to one way of running a client says it: (the client run that way, how it runs the other way)
+SCOPED_WORDS = {"claude-code": ("Claude Code as it comes (its default model)",
+                                "with --model naming a model the target serves, it works")}
+
+
 def _scope(seen: list[tuple[str, str, str]], rows: list[dict], cols: tuple[str, ...]) -> list[str] | None:
     """The columns an entry holds for, when the client is run several ways (Claude Code with its default model and
     with --model) and under every fault of the evidence only some of them are hurt while the others work: None when
@@ -274,9 +279,11 @@ def _entry(check: str, seen: list[tuple[str, str, str]], rows: list[dict], colum
     fault, result, column = (breaking or seen)[0]
     cell = by_name[fault]["cells"][column]
     client = CLIENT_NAMES.get(columns[column]["client"], columns[column]["label"])
-    if scope:  # "Claude Code, its default model": the way it was run is the point
-        client = " or ".join(columns[c]["label"] for c in scope)
     verb = "stops" if result == BREAKS else "degrades"
+    if scope:  # the way it was run is the point: say it, and how it runs the other way
+        words = [SCOPED_WORDS.get(c, (columns[c]["label"], "")) for c in scope]
+        client = " or ".join(w[0] for w in words)
+        verb += "".join(f" ({w[1]})" for w in words if w[1])
     evidence = [{"fault": f, "column": c, "client_version": columns[c].get("version"), "outcome": r,
                  "observed": observed(by_name[f]["cells"][c])} for f, r, c in seen[:3]]
     entry = {"check": check, "effect": f"{client} {verb}: {observed(cell)}",
