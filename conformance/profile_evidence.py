@@ -372,6 +372,7 @@ EXPLAINED = {
                          "works through; a tool call sent as text is seen as content"),
 }
 
+
 def agreement(verdicts: dict, matrix: dict, profiles: dict | None = None) -> tuple[list[dict], list[dict]]:
     """For every row of the matrix (content rows apart) and every column: the profile computed from the harness's
     verdicts for that row against the client's outcome. Returns (all comparisons, disagreements)."""

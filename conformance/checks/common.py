@@ -57,8 +57,13 @@ def model_gated(ex: Exchange, what: str) -> None:
     a model-gated feature is no failure of the layer (the clients do not send it to such a model)."""
     body = ex.json
     error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), dict) else None
-    message = error.get("message") if error else None
-    if ex.status == 400 and isinstance(message, str) and MODEL_GATED.search(message):
+    gated(ex.status, error.get("message") if error else None, what)
+
+
+def gated(status: int | None, message: object, what: str) -> None:
+    """Raise Unsupported when (`status`, error `message`) is the real API's documented 400 for what the model does not
+    offer; `model_gated` for an exchange, the SDK checks for the exception the SDK raised."""
+    if status == 400 and isinstance(message, str) and MODEL_GATED.search(message):
         raise Unsupported(f"{MODEL_GATED_REASON} ({what}): HTTP 400 {short(message, 160)}")
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 import traceback
 
-from conformance.checks.common import MODEL_GATED, contains_words, controlled_miss, missing_call, short, unserved
+from conformance.checks.common import contains_words, controlled_miss, gated, missing_call, short, unserved
 from conformance.engine import Context, HarnessError, Unsupported, check, fail, finding, strict
 from conformance.pacing import BUSY
 from conformance.probes import call_tool_text
 from conformance.transport import describe, limit_in
-from conformance.verdicts import MODEL_GATED_REASON, Evidence, Finding
+from conformance.verdicts import Evidence, Finding
 
 
 def sdk_http():
@@ -157,10 +157,7 @@ def _sdk_run(ctx: Context, call: str, body, *, rule: str = "") -> list[Finding]:
     except (Unsupported, HarnessError):
         raise
     except Exception as exc:
-        message = getattr(exc, "message", "")
-        if getattr(exc, "status_code", None) == 400 and isinstance(message, str) and MODEL_GATED.search(message):
-            # the real API's documented 400 for what the model does not offer (see common.model_gated)
-            raise Unsupported(f"{MODEL_GATED_REASON} ({call}): HTTP 400 {short(message, 160)}") from None
+        gated(getattr(exc, "status_code", None), getattr(exc, "message", None), call)
         return [_sdk_error(ctx, call, exc, rule=rule)]
 
 
