@@ -24,7 +24,9 @@ EXIT_CODES = {
 COMPARE_EXIT_CODES = {
     EXIT_OK: "every target passed at --level (or --no-gate was given)",
     EXIT_FAILED: "a target has a check that failed or errored at --level",
-    EXIT_USAGE: "usage error (bad option, targets file or deviations file)",
+    EXIT_USAGE: "usage error (bad option, targets file or deviations file; a gateway target's upstream_port that "
+                "cannot be listened on, or a base_url that is its upstream itself)",
+    EXIT_UNREACHABLE: "a gateway target (upstream_port) did not answer within its wait, or answers HTML",
     EXIT_NO_CHECKS: "the selection (-k) matched no check",
 }
 DIFF_EXIT_CODES = {
@@ -426,12 +428,32 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except (TargetsError, SettingsError, InputError) as exc:  # a bad targets file, deviations file or output
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    gateways = [spec for spec in specs if spec.upstream_port is not None]
     workers = args.workers if args.workers is not None else default_workers(specs)
+    if gateways and workers > 1:
+        print(f"error: [targets.{gateways[0].name}] is a gateway (upstream_port): its recording upstream's records "
+              "live in this process, so compare runs in one; drop --workers or pass --workers 0", file=sys.stderr)
+        return EXIT_USAGE
     extra = []
     if workers > 1 and importlib.util.find_spec("xdist") is not None:
         extra = ["-n", str(workers), "--dist", "loadgroup"]
-    run = Run(settings, targets={s.name: s.target for s in specs}, deviations=deviations, reports_dir=args.reports)
-    code = run_pytest(run, settings.keyword, extra=extra, pytest_output=args.pytest_output)
+    from conformance.gateway.command import Stop, open_upstream
+
+    opened = {}
+    try:
+        for spec in gateways:  # each gateway's upstream listening and the gateway answering, before anything runs
+            opened[spec.name] = open_upstream(spec.target.base_url, spec.upstream_port, spec.target.api_key.reveal(),
+                                              spec.target.model, spec.wait, names=(
+                                                  f"[targets.{spec.name}] base_url", f"[targets.{spec.name}] upstream_port"))
+        run = Run(settings, targets={s.name: s.target for s in specs}, deviations=deviations,
+                  reports_dir=args.reports, upstreams={name: upstream.recorder for name, upstream in opened.items()})
+        code = run_pytest(run, settings.keyword, extra=extra, pytest_output=args.pytest_output)
+    except Stop as stop:
+        print(f"error: {stop}", file=sys.stderr)
+        return stop.code
+    finally:
+        for upstream in opened.values():
+            upstream.stop()
     if code == pytest.ExitCode.USAGE_ERROR:
         return EXIT_USAGE
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
@@ -457,6 +479,8 @@ def default_workers(specs) -> int:
     on 2 workers over 2x); else one per target, at most the CPU count (remote targets are waited on, not computed)."""
     from urllib.parse import urlsplit
 
+    if any(spec.upstream_port is not None for spec in specs):
+        return 0  # a gateway's recording upstream lives in this process
     local = all(spec.target is None or (urlsplit(spec.target.base_url).hostname or "") in (
         "127.0.0.1", "localhost", "::1") for spec in specs)
     return 0 if local else min(len(specs), os.cpu_count() or 1)

@@ -137,6 +137,12 @@ def targets_schema() -> dict[str, Any]:
                     "description": "optional features the target does not offer"},
         "deviations": {"type": "string", "description": "a known-deviations file (TOML), relative to the targets file"},
         "anthropic_version": {"type": "string", "description": "anthropic-version of the general probes"},
+        "upstream_port": {"type": "integer", "minimum": 0, "maximum": 65535,
+                          "description": "gateway mode: base_url is a gateway, and the harness is its upstream on "
+                                         "127.0.0.1 at this port (0: a free one, printed first); the gateway/* checks "
+                                         "compare both sides"},
+        "wait": {"type": "number", "exclusiveMinimum": 0,
+                 "description": "gateway mode: seconds to wait for the gateway to answer before the run (default 60)"},
     }
     properties: dict[str, Any] = {
         "api_key_env": {"type": "string", "minLength": 1,
@@ -160,7 +166,7 @@ def targets_schema() -> dict[str, Any]:
         "type": "object",
         "description": "One target. Without base_url it is the embedded reference server.",
         "additionalProperties": False,
-        "dependentRequired": {"base_url": ["api_key_env"]},
+        "dependentRequired": {"base_url": ["api_key_env"], "upstream_port": ["base_url"], "wait": ["upstream_port"]},
         "properties": properties,
     }
     return {

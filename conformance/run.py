@@ -43,7 +43,7 @@ class Run:
 
     def __init__(self, settings: Settings | None = None, *, targets: dict[str, Target | None] | None = None,
                  deviations: dict[str, dict] | None = None, reports_dir: str | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, upstreams: dict | None = None) -> None:
         self.settings = settings or Settings()
         # name -> target; None: the embedded reference server, started once by the controller
         self.targets: dict[str, Target | None] = dict(targets) if targets is not None else {
@@ -53,7 +53,8 @@ class Run:
         self.deviations = deviations
         self.reports_dir = reports_dir
         self.seed = seed
-        self.upstream = None  # gateway mode: the recording upstream's Recorder, read by the gateway/* checks
+        # gateway mode: target name -> its recording upstream's Recorder, read by the gateway/* checks
+        self.upstreams: dict[str, object] = dict(upstreams or {})
         self._upstream_server = None  # the recording upstream this run started itself (--conformance-upstream-port)
         self.ledger_path: str | None = None  # the shared ledger file, made by the controller, read by workers
         self.slots_root: str | None = None  # lock files of each target's concurrency cap, shared with the workers
@@ -114,7 +115,7 @@ class Run:
     def start(self) -> None:
         """Every target ready to judge: the embedded server up, a model chosen (RunError when a target lists none),
         and in gateway mode the recording upstream listening."""
-        if self.settings.upstream_port is not None and self.upstream is None:
+        if self.settings.upstream_port is not None and "" not in self.upstreams:
             from conformance.gateway.upstream import Upstream
 
             try:
@@ -122,7 +123,7 @@ class Run:
             except OSError as exc:
                 raise RunError(f"cannot listen on 127.0.0.1:{self.settings.upstream_port} for the recording upstream: "
                                f"{exc.strerror or exc}") from None
-            self.upstream = self._upstream_server.recorder
+            self.upstreams[""] = self._upstream_server.recorder
         for name, target in list(self.targets.items()):
             if target is None:
                 if self._server is None:
@@ -145,7 +146,8 @@ class Run:
             ledger = TokenLedger(self.budget_tokens, self.shared_ledger_path() if self.budget_tokens else None)
             slots = self.slots_folder(name) if self.slots_root else None
             self._sessions[name] = Session(self.targets[name], expensive=self.expensive, seed=self.seed,
-                                           ledger=ledger, slots_dir=slots, upstream=self.upstream)
+                                           ledger=ledger, slots_dir=slots,
+                                           upstream=self.upstreams.get(name))
         return self._sessions[name]
 
     def slots_folder(self, name: str) -> str:

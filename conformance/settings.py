@@ -113,9 +113,9 @@ OPTIONS: tuple[Option, ...] = (
            metavar="URL", places=frozenset({GATEWAY}), required=True),
     Option("upstream_port", "gateway mode: the port of the recording upstream on 127.0.0.1 that the gateway sends to "
            "(0: a free one, printed first); the gateway/* checks compare both sides", kind=port, metavar="PORT",
-           places=frozenset({GATEWAY, PLUGIN}), required=True),
+           places=frozenset({GATEWAY, PLUGIN, TARGETS}), required=True),
     Option("wait", "seconds to wait for the gateway to answer before the run (default 60)", default=60.0, kind=float,
-           metavar="S", places=frozenset({GATEWAY})),
+           metavar="S", places=frozenset({GATEWAY, TARGETS})),
     Option("api_key", "API key (default $ANTHROPIC_CONFORMANCE_API_KEY, then $ANTHROPIC_API_KEY); never printed",
            env=("ANTHROPIC_CONFORMANCE_API_KEY", "ANTHROPIC_API_KEY")),
     Option("model", "model name (default: the first model the target lists)", places=_PER_TARGET),

@@ -22,6 +22,8 @@ class TargetSpec:
     name: str
     target: Target | None  # None: the embedded reference server
     deviations: str | None  # path of a deviations file, resolved against the targets file's folder
+    upstream_port: int | None = None  # gateway mode: target is a gateway, the harness its upstream on this port
+    wait: float = 60.0  # gateway mode: seconds to wait for the gateway to answer
 
 
 def load_targets(path: str | os.PathLike, environ: dict[str, str] | None = None) -> list[TargetSpec]:
@@ -60,6 +62,15 @@ def load_targets(path: str | os.PathLike, environ: dict[str, str] | None = None)
             raise TargetsError(f"{path}: {exc}") from None
         # the run's settings table makes the target, as for `run` (the schema held each value to its range)
         values = {option.name: entry.get(option.name) for option in options(TARGETS) if option.name != "deviations"}
-        target = Settings({**values, "header": entry.get("headers"), "api_key": environ[variable]}).target()
-        specs.append(TargetSpec(name, target, deviations))
+        settings = Settings({**values, "header": entry.get("headers"), "api_key": environ[variable]})
+        if settings.upstream_port is not None and not settings.model:
+            from conformance.gateway.command import DEFAULT_MODEL
+
+            settings = settings.replace(model=DEFAULT_MODEL)  # the models the harness's upstream serves
+        specs.append(TargetSpec(name, settings.target(), deviations, settings.upstream_port, settings.wait))
+    ports = [spec.upstream_port for spec in specs if spec.upstream_port]
+    if len(ports) != len(set(ports)):
+        twice = sorted({port for port in ports if ports.count(port) > 1})
+        raise TargetsError(f"{path}: upstream_port {twice[0]} is given to more than one target; each gateway needs "
+                           "an upstream of its own (0 picks a free port)")
     return specs

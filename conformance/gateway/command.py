@@ -45,7 +45,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from conformance.gateway.upstream import Upstream
     from conformance.inputs import InputError, run_inputs
     from conformance.settings import GATEWAY, Settings
 
@@ -59,27 +58,43 @@ def run(args: argparse.Namespace) -> int:
         return said(Stop(EXIT_USAGE, str(exc)))
     except Stop as stop:
         return said(stop)
-    upstream = Upstream(port=args.upstream_port)
     try:
-        upstream.start()
-    except OSError as exc:
-        return said(Stop(EXIT_USAGE, f"cannot listen on 127.0.0.1:{args.upstream_port} for the upstream "
-                                     f"({exc.strerror or exc}); pick another --upstream-port, or 0 for a free one."))
+        upstream = open_upstream(url, args.upstream_port, settings.api_key, settings.model, settings.wait)
+    except Stop as stop:
+        return said(stop)
     try:
-        print(upstream.base_url, flush=True)
-        print(f"upstream ready: configure the gateway to send to {upstream.base_url} (any API key; models: "
-              "reference-model, claude-opus-4-8, claude-sonnet-4-5, claude-haiku-4-5; OpenAI Chat Completions at "
-              f"{upstream.base_url}/v1/chat/completions)", file=sys.stderr, flush=True)
-        try:
-            if points_at(url, upstream.port):
-                raise Stop(EXIT_USAGE, f"--gateway-url {url} is the upstream itself, not a gateway in front of it; "
-                                       "pass the gateway's own URL.")
-            wait_for_gateway(url, settings.api_key, settings.model, upstream, settings.wait)
-        except Stop as stop:
-            return said(stop)
         return run_suites(args, settings, upstream)
     finally:
         upstream.stop()
+
+
+def open_upstream(url: str, port: int, key: str, model: str, wait: float,
+                  names: tuple[str, str] = ("--gateway-url", "--upstream-port")):
+    """The recording upstream listening on 127.0.0.1:`port`, its base URL printed first, and the gateway at `url`
+    answering (within `wait` seconds). Stop, with the upstream stopped, when the port cannot be listened on, the URL
+    is the upstream itself, or the gateway does not answer. `names` say where the URL and the port were given."""
+    from conformance.gateway.upstream import Upstream
+
+    url_name, port_name = names
+    upstream = Upstream(port=port)
+    try:
+        upstream.start()
+    except OSError as exc:
+        raise Stop(EXIT_USAGE, f"cannot listen on 127.0.0.1:{port} for the upstream ({exc.strerror or exc}); pick "
+                               f"another {port_name}, or 0 for a free one.") from None
+    try:
+        print(upstream.base_url, flush=True)
+        print(f"upstream ready: configure the gateway at {url} to send to {upstream.base_url} (any API key; models: "
+              f"reference-model and the Claude ids {upstream.base_url}/v1/models lists; OpenAI Chat Completions at "
+              f"{upstream.base_url}/v1/chat/completions)", file=sys.stderr, flush=True)
+        if points_at(url, upstream.port):
+            raise Stop(EXIT_USAGE, f"{url_name} {url} is the upstream itself, not a gateway in front of it; "
+                                   "pass the gateway's own URL.")
+        wait_for_gateway(url, key, model, upstream, wait)
+    except BaseException:
+        upstream.stop()
+        raise
+    return upstream
 
 
 def said(stop: Stop) -> int:
@@ -152,7 +167,7 @@ def run_suites(args: argparse.Namespace, settings, upstream) -> int:
     from conformance.run import Run
 
     run = Run(settings)
-    run.upstream = upstream.recorder  # every session of the run reaches the upstream's records
+    run.upstreams[""] = upstream.recorder  # every session of the run reaches the upstream's records
     code = run_pytest(run, settings.keyword, pytest_output=args.pytest_output)
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         return said(Stop(EXIT_USAGE, "no check matched the selection (-k)."))
