@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance import profile_agreement as pa
 from conformance import profile_evidence as pe
 from conformance.diff import PROFILE_ORDER
 from conformance.profiles import readiness, status_of
@@ -26,28 +27,28 @@ def test_profiles_json_is_what_the_derivation_writes_from_the_committed_evidence
 
 
 def test_every_profile_agrees_with_every_real_client_on_every_fault_and_variant():
-    compared, wrong = pe.agreement(VERDICTS, MATRIX)
+    compared, wrong = pa.agreement(VERDICTS, MATRIX)
     rows = {r["name"] for r in MATRIX["rows"]} - set(pe.CONTENT_ROWS)
     assert {e["row"] for e in compared} == rows and len(compared) == len(rows) * 5
-    assert pe.unexplained(compared, wrong) == [], "\n".join(pe.agreement_lines(compared, wrong))
+    assert pa.unexplained(compared, wrong) == [], "\n".join(pa.agreement_lines(compared, wrong))
 
 
 def test_no_disagreement_is_a_false_alarm_every_one_is_a_profile_softer_than_its_client():
-    _, wrong = pe.agreement(VERDICTS, MATRIX)
+    _, wrong = pa.agreement(VERDICTS, MATRIX)
     assert all(RANK[e["prediction"]] < RANK[pe.PREDICTS[e["outcome"]]] for e in wrong), wrong
 
 
 def test_the_agreement_command_exits_0_and_prints_the_agreement_per_client(capsys):
     assert pe.main(["agree", "--matrix", str(MATRIX_PATH)]) == 0
     out = capsys.readouterr().out
-    compared, _ = pe.agreement(VERDICTS, MATRIX)
+    compared, _ = pa.agreement(VERDICTS, MATRIX)
     assert "claude-code-model" in out and f" of {len(compared)} agree" in out and len(compared) > 800
 
 
 def test_the_readiness_doc_is_in_sync():
     profiles = json.loads(pe.PROFILES_FIXTURE.read_text(encoding="utf-8"))
-    doc = MATRIX_PATH.parent / pe.READINESS_DOC
-    assert doc.read_text(encoding="utf-8") == pe.markdown(VERDICTS, MATRIX, profiles), \
+    doc = MATRIX_PATH.parent / pa.READINESS_DOC
+    assert doc.read_text(encoding="utf-8") == pa.markdown(VERDICTS, MATRIX, profiles), \
         "run: python -m conformance.profile_evidence docs"
 
 
@@ -55,9 +56,9 @@ def test_a_disagreement_nobody_explained_fails_with_the_fault_the_client_the_pre
     matrix = json.loads(json.dumps(MATRIX))
     row = next(r for r in matrix["rows"] if r["name"] == "reject-metadata")
     row["cells"]["python-sdk-2"]["outcome"] = "breaks"  # pretend a client update changed the outcome
-    compared, wrong = pe.agreement(VERDICTS, matrix)
-    assert pe.unexplained(compared, wrong) == ["reject-metadata python-sdk-2"]
-    line = next(line for line in pe.agreement_lines(compared, wrong) if line.startswith("DISAGREE"))
+    compared, wrong = pa.agreement(VERDICTS, matrix)
+    assert pa.unexplained(compared, wrong) == ["reject-metadata python-sdk-2"]
+    line = next(line for line in pa.agreement_lines(compared, wrong) if line.startswith("DISAGREE"))
     assert line.startswith("DISAGREE reject-metadata (fault) python-sdk-2: profile anthropic-python-2 says ready")
     assert line.endswith("the client breaks")
 
