@@ -22,12 +22,12 @@ def short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def upstream_record(ctx: Context, sent: Sent, what: str, rule: str) -> tuple[Record | None, list[Finding]]:
+def upstream_record(ctx: Context, sent: Sent, what: str) -> tuple[Record | None, list[Finding]]:
     """The upstream's record of the probe, or the finding that the gateway never forwarded it."""
     try:
         return reached(ctx, sent, what), []
     except NotForwarded as exc:
-        return None, [fail(f"the request forwarded to the upstream ({what})", str(exc), rule=rule)]
+        return None, [fail(f"the request forwarded to the upstream ({what})", str(exc))]
 
 
 # -- the control ---------------------------------------------------------------------------------------------------
@@ -41,7 +41,7 @@ def reaches_upstream(ctx: Context):
                          "/v1/chat/completions (translated), the two APIs the recording upstream serves",
                          f"{sent.first.method} {sent.first.path} (answered {sent.first.status}): the gateway speaks "
                          "another upstream API, so nothing it does can be compared; configure it for the Messages API "
-                         "or OpenAI Chat Completions", "upstream request", rule="GW-REACH")]
+                         "or OpenAI Chat Completions", "upstream request")]
         return []
     seen = ctx.session.upstream.all()
     ex = sent.exchange
@@ -49,7 +49,7 @@ def reaches_upstream(ctx: Context):
     return [fail("the probe (nonce in its user text) received by the recording upstream",
                  f"the gateway answered {answer}; the upstream received {len(seen)} request(s){received(seen)}, none "
                  "with the probe's nonce: is the gateway configured with the upstream's base URL (the upstream serves "
-                 "POST /v1/messages and POST /v1/chat/completions), and does it keep the user text?", rule="GW-REACH")]
+                 "POST /v1/messages and POST /v1/chat/completions), and does it keep the user text?")]
 
 
 def received(records: list[Record], most: int = 4) -> str:
@@ -65,18 +65,18 @@ def received(records: list[Record], most: int = 4) -> str:
 
 
 # -- forwarded unchanged ---------------------------------------------------------------------------------------------
-def _forwarded_field(ctx: Context, name: str, rule: str, field: str, value: Any, headers=(), **extra) -> list[Finding]:
+def _forwarded_field(ctx: Context, name: str, field: str, value: Any, headers=(), **extra) -> list[Finding]:
     pass_through_only(ctx)
     sent = probe(ctx, name, headers=headers, **{field: value}, **extra)
-    record, findings = upstream_record(ctx, sent, f"a body with {field}", rule)
+    record, findings = upstream_record(ctx, sent, f"a body with {field}")
     if record is None:
         return findings
     got = record.json if isinstance(record.json, dict) else {}
     if field not in got:
         return [fail(f"{field} forwarded unchanged: {short(value)}", f"{field} missing from the upstream's body",
-                     f"upstream body (keys: {', '.join(sorted(got))})", rule=rule)]
+                     f"upstream body (keys: {', '.join(sorted(got))})")]
     if got[field] != value:
-        return [fail(f"{field} forwarded unchanged: {short(value)}", f"{short(got[field])}", "upstream body", rule=rule)]
+        return [fail(f"{field} forwarded unchanged: {short(value)}", f"{short(got[field])}", "upstream body")]
     return []
 
 
@@ -85,13 +85,13 @@ def version_forwarded(ctx: Context, version: str):
     """The client's anthropic-version reaches the upstream unchanged."""
     pass_through_only(ctx)
     sent = probe(ctx, "version-" + version, version=version)
-    record, findings = upstream_record(ctx, sent, f"anthropic-version {version}", "GW-FWD-VERSION")
+    record, findings = upstream_record(ctx, sent, f"anthropic-version {version}")
     if record is None:
         return findings
     got = record.header("anthropic-version")
     if got != version:
         return [fail(f"anthropic-version: {version} at the upstream", got or "no anthropic-version",
-                     "upstream request headers", rule="GW-FWD-VERSION")]
+                     "upstream request headers")]
     return []
 
 
@@ -100,7 +100,7 @@ def beta_forwarded(ctx: Context):
     """Claude Code's anthropic-beta header reaches the upstream unchanged."""
     pass_through_only(ctx)
     sent = probe(ctx, "beta", headers=(("anthropic-beta", CLAUDE_CODE_BETAS),))
-    record, findings = upstream_record(ctx, sent, "anthropic-beta", "GW-FWD-BETA")
+    record, findings = upstream_record(ctx, sent, "anthropic-beta")
     if record is None:
         return findings
     got = ",".join(value for key, value in record.headers if key == "anthropic-beta")
@@ -109,19 +109,19 @@ def beta_forwarded(ctx: Context):
     wanted, have = CLAUDE_CODE_BETAS.split(","), [b.strip() for b in got.split(",") if b.strip()]
     if not have:
         return [fail(f"anthropic-beta: {CLAUDE_CODE_BETAS}", "no anthropic-beta header",
-                     "upstream request headers", rule="GW-FWD-BETA")]
+                     "upstream request headers")]
     missing = [b for b in wanted if b not in have]
     if missing:
         return [fail(f"anthropic-beta: {CLAUDE_CODE_BETAS}", f"{got} (missing: {', '.join(missing)})",
-                     "upstream request headers", rule="GW-FWD-BETA")]
-    return [warn(f"anthropic-beta byte for byte: {CLAUDE_CODE_BETAS}", got, "upstream request headers", rule="GW-FWD-BETA")]
+                     "upstream request headers")]
+    return [warn(f"anthropic-beta byte for byte: {CLAUDE_CODE_BETAS}", got, "upstream request headers")]
 
 
 @check("gateway/unknown-field-forwarded", rule="GW-FWD-UNKNOWN-FIELD", tier="cheap")
 def unknown_field_forwarded(ctx: Context):
     """A body field the gateway does not know reaches the upstream unchanged (body fields are an open list)."""
     field = "conformance_" + ctx.session.nonces.word("gateway-field")
-    return _forwarded_field(ctx, "unknown-field", "GW-FWD-UNKNOWN-FIELD", field, {"kept": [1, "two", None]})
+    return _forwarded_field(ctx, "unknown-field", field, {"kept": [1, "two", None]})
 
 
 @check("gateway/context-management-forwarded", rule="GW-FWD-CONTEXT-MANAGEMENT", tier="cheap")
@@ -129,13 +129,12 @@ def context_management_forwarded(ctx: Context):
     """context_management reaches the upstream unchanged, together with its beta."""
     beta = "context-management-2025-06-27"
     value = {"edits": [{"type": "clear_tool_uses_20250919"}]}
-    findings = _forwarded_field(ctx, "context-management", "GW-FWD-CONTEXT-MANAGEMENT", "context_management", value,
+    findings = _forwarded_field(ctx, "context-management", "context_management", value,
                                 headers=(("anthropic-beta", beta),))
     record = probe(ctx, "context-management").first
     if not findings and record is not None and beta not in (record.header("anthropic-beta") or ""):
         findings.append(fail(f"anthropic-beta: {beta} with context_management",
-                             record.header("anthropic-beta") or "no anthropic-beta header", "upstream request headers",
-                             rule="GW-FWD-CONTEXT-MANAGEMENT"))
+                             record.header("anthropic-beta") or "no anthropic-beta header", "upstream request headers"))
     return findings
 
 
@@ -145,14 +144,14 @@ def system_order_forwarded(ctx: Context):
     blocks = [{"type": "text", "text": ATTRIBUTION},
               {"type": "text", "text": "You are a conformance probe.", "cache_control": {"type": "ephemeral"}},
               {"type": "text", "text": "Answer briefly. " + ctx.session.nonces.word("gateway-system")}]
-    return _forwarded_field(ctx, "system-order", "GW-FWD-SYSTEM-ORDER", "system", blocks)
+    return _forwarded_field(ctx, "system-order", "system", blocks)
 
 
 @check("gateway/metadata-forwarded", rule="GW-FWD-METADATA", tier="cheap")
 def metadata_forwarded(ctx: Context):
     """metadata reaches the upstream unchanged."""
     value = {"user_id": "user_" + ctx.session.nonces.identifier("gateway-user")}
-    return _forwarded_field(ctx, "metadata", "GW-FWD-METADATA", "metadata", value)
+    return _forwarded_field(ctx, "metadata", "metadata", value)
 
 
 @check("gateway/tools-forwarded", rule="GW-FWD-TOOLS", tier="cheap")
@@ -162,19 +161,19 @@ def tools_forwarded(ctx: Context):
     tools = [{**spec.tool, "cache_control": {"type": "ephemeral"}},
              {"name": spec.name + "_later", "description": "Loaded on demand.", "input_schema": spec.schema,
               "defer_loading": True}]
-    return _forwarded_field(ctx, "tools", "GW-FWD-TOOLS", "tools", tools)
+    return _forwarded_field(ctx, "tools", "tools", tools)
 
 
 @check("gateway/thinking-forwarded", rule="GW-FWD-THINKING", tier="cheap")
 def thinking_forwarded(ctx: Context):
     """thinking and output_config reach the upstream unchanged."""
-    findings = _forwarded_field(ctx, "thinking", "GW-FWD-THINKING", "thinking", {"type": "adaptive"},
+    findings = _forwarded_field(ctx, "thinking", "thinking", {"type": "adaptive"},
                                 output_config={"effort": "low"}, max_tokens=256)
     record = probe(ctx, "thinking").first
     got = record.json if record is not None and isinstance(record.json, dict) else None
     if not findings and got is not None and got.get("output_config") != {"effort": "low"}:
         findings.append(fail('output_config forwarded unchanged: {"effort": "low"}',
-                             short(got.get("output_config", "missing")), "upstream body", rule="GW-FWD-THINKING"))
+                             short(got.get("output_config", "missing")), "upstream body"))
     return findings
 
 
@@ -187,14 +186,14 @@ def claude_code_headers_forwarded(ctx: Context):
                     ("x-claude-code-session-id", session_id))
     watched = {k: v for k, v in sent_headers if k.startswith("x-claude-code-") or k == "x-app"}
     sent = probe(ctx, "claude-code-headers", headers=sent_headers)
-    record, findings = upstream_record(ctx, sent, "Claude Code's headers", "GW-FWD-CLAUDE-CODE-HEADERS")
+    record, findings = upstream_record(ctx, sent, "Claude Code's headers")
     if record is None:
         return findings
     lost = {k: v for k, v in watched.items() if record.header(k) != v}
     if lost:  # the protocol lets a gateway consume these; the upstream then cannot attribute a session
         got = ", ".join(f"{k}: {record.header(k) or 'missing'}" for k in lost)
         return [warn(", ".join(f"{k}: {v}" for k, v in lost.items()), got,
-                     "upstream request headers", rule="GW-FWD-CLAUDE-CODE-HEADERS")]
+                     "upstream request headers")]
     return []
 
 
@@ -202,13 +201,13 @@ def claude_code_headers_forwarded(ctx: Context):
 def model_forwarded(ctx: Context):
     """The model id reaches the upstream as the client sent it, or as the gateway maps it (reported)."""
     sent = control(ctx)
-    record, findings = upstream_record(ctx, sent, "the model id", "GW-FWD-MODEL")
+    record, findings = upstream_record(ctx, sent, "the model id")
     if record is None:
         return findings
     got = (record.json or {}).get("model") if isinstance(record.json, dict) else None
     if not isinstance(got, str) or not got:
         return [fail(f"a model id at the upstream ({ctx.target.model} or its mapping)",
-                     short(got) if got is not None else "no model", "upstream body", rule="GW-FWD-MODEL")]
+                     short(got) if got is not None else "no model", "upstream body")]
     how = "unchanged" if got == ctx.target.model else "mapped by the gateway's configuration"
     ctx.evidence.append(Evidence(f"model sent by the client: {ctx.target.model}",
                                  f"model received by the upstream: {got} ({how})"))
@@ -219,7 +218,7 @@ def model_forwarded(ctx: Context):
 def _error_probe(ctx: Context, status: str) -> tuple[Sent, Record]:
     pass_through_only(ctx)
     sent = probe(ctx, "error-" + status, ERROR_DIRECTIVES[status])
-    record, findings = upstream_record(ctx, sent, f"a probe the upstream answers {status}", "GW-BACK-ERROR-STATUS")
+    record, findings = upstream_record(ctx, sent, f"a probe the upstream answers {status}")
     if record is None:
         raise Skip(f"not judged: {findings[0].got}")
     return sent, sent.last
@@ -236,7 +235,7 @@ def error_status(ctx: Context, status: str):
     sent, record = _error_probe(ctx, status)
     if sent.exchange.status != record.status:
         return [fail(f"HTTP {record.status}, as the upstream answered",
-                     f"HTTP {sent.exchange.status}", "response status", rule="GW-BACK-ERROR-STATUS")]
+                     f"HTTP {sent.exchange.status}", "response status")]
     return []
 
 
@@ -247,8 +246,7 @@ def error_type(ctx: Context, status: str):
     wanted, got = _error_of(record.response_json).get("type"), _error_of(sent.exchange.json).get("type")
     if got != wanted:
         return [fail(f"error.type {wanted}, as the upstream answered",
-                     f"{got!r} in {short(sent.exchange.body.decode('utf-8', 'replace'))}", "response body",
-                     rule="GW-BACK-ERROR-TYPE")]
+                     f"{got!r} in {short(sent.exchange.body.decode('utf-8', 'replace'))}", "response body")]
     return []
 
 
@@ -259,7 +257,7 @@ def error_message(ctx: Context, status: str):
     wanted, got = _error_of(record.response_json).get("message"), _error_of(sent.exchange.json).get("message")
     if got != wanted:
         return [fail(f"error.message {wanted!r}", repr(got) if got else "no error.message",
-                     "response body", rule="GW-BACK-ERROR-MESSAGE")]
+                     "response body")]
     return []
 
 
@@ -270,7 +268,7 @@ def retry_after(ctx: Context, status: str):
     wanted, got = record.response_header("retry-after"), sent.exchange.headers.get("retry-after")
     if got != wanted:
         return [fail(f"retry-after: {wanted}", f"retry-after: {got}" if got else "no retry-after",
-                     f"HTTP {sent.exchange.status} response headers", rule="GW-BACK-RETRY-AFTER")]
+                     f"HTTP {sent.exchange.status} response headers")]
     return []
 
 
@@ -279,7 +277,7 @@ def _answer(ctx: Context, which: str) -> tuple[Sent, Record]:
         return _error_probe(ctx, "429")
     pass_through_only(ctx)
     sent = control(ctx)
-    record, findings = upstream_record(ctx, sent, "a plain probe", "GW-BACK-RATELIMIT")
+    record, findings = upstream_record(ctx, sent, "a plain probe")
     if record is None:
         raise Skip(f"not judged: {findings[0].got}")
     return sent, sent.last
@@ -296,7 +294,7 @@ def ratelimit_headers(ctx: Context, which: str):
     if lost:
         got = ", ".join(f"{k}: {sent.exchange.headers.get(k, 'missing')}" for k in sorted(lost))
         return [fail(", ".join(f"{k}: {v}" for k, v in sorted(lost.items())), got,
-                     f"HTTP {sent.exchange.status} response headers", rule="GW-BACK-RATELIMIT")]
+                     f"HTTP {sent.exchange.status} response headers")]
     return []
 
 
@@ -310,6 +308,6 @@ def request_id(ctx: Context, which: str):
     got = sent.exchange.headers.get("request-id")
     if got != wanted:
         return [strict(f"request-id: {wanted}", f"request-id: {got}" if got else "no request-id",
-                       f"HTTP {sent.exchange.status} response headers", rule="GW-BACK-REQUEST-ID")]
+                       f"HTTP {sent.exchange.status} response headers")]
     return []
 

@@ -35,10 +35,10 @@ def is_ping(event: tuple[str | None, Any]) -> bool:
     return event[0] == "ping" or (isinstance(event[1], dict) and event[1].get("type") == "ping")
 
 
-def stream_probe(ctx: Context, name: str, directive: str = "", rule: str = "GW-BACK-SSE-EVENTS") -> tuple[Sent, Record]:
+def stream_probe(ctx: Context, name: str, directive: str = "") -> tuple[Sent, Record]:
     pass_through_only(ctx)
     sent = probe(ctx, name, directive, stream=True, max_tokens=64)
-    record, findings = upstream_record(ctx, sent, "a stream probe", rule)
+    record, findings = upstream_record(ctx, sent, "a stream probe")
     if record is None:
         raise Skip(f"not judged: {findings[0].got}")
     record = sent.last
@@ -49,18 +49,18 @@ def stream_probe(ctx: Context, name: str, directive: str = "", rule: str = "GW-B
     return sent, record
 
 
-def same_events(rule: str, upstream: list, client: list) -> list[Finding]:
+def same_events(upstream: list, client: list) -> list[Finding]:
     """The client's events, pings aside (a gateway may add keep-alives), equal the upstream's: names, order, JSON."""
     ours = [e for e in upstream if not is_ping(e)]
     theirs = [e for e in client if not is_ping(e)]
     for index, (want, got) in enumerate(zip(ours, theirs, strict=False)):
         if want != got:
             return [fail(f"{want[0]} {short(want[1])}", f"{got[0]} {short(got[1])}",
-                         f"event #{index} (pings aside)", rule=rule)]
+                         f"event #{index} (pings aside)")]
     if len(ours) != len(theirs):
         extra = theirs[len(ours):] or ours[len(theirs):]
         return [fail(f"{len(ours)} events (pings aside), as the upstream sent",
-                     f"{len(theirs)} events", f"from event #{min(len(ours), len(theirs))}: {extra[0][0]}", rule=rule)]
+                     f"{len(theirs)} events", f"from event #{min(len(ours), len(theirs))}: {extra[0][0]}")]
     return []
 
 
@@ -68,25 +68,25 @@ def same_events(rule: str, upstream: list, client: list) -> list[Finding]:
 def sse_events(ctx: Context):
     """Every SSE event of the upstream's stream reaches the client unchanged: name, order and JSON data."""
     sent, record = stream_probe(ctx, "stream")
-    return same_events("GW-BACK-SSE-EVENTS", upstream_events(record), client_events(sent))
+    return same_events(upstream_events(record), client_events(sent))
 
 
 @check("gateway/pings", rule="GW-BACK-PINGS", tier="cheap")
 def pings(ctx: Context):
     """The pings the upstream sends over a pause mid-stream reach the client (idle connections stay alive)."""
-    sent, record = stream_probe(ctx, "pause", f"pause-{PAUSE_MS}", "GW-BACK-PINGS")
+    sent, record = stream_probe(ctx, "pause", f"pause-{PAUSE_MS}")
     wanted = sum(1 for e in upstream_events(record) if is_ping(e))
     got = sum(1 for e in client_events(sent) if is_ping(e))
     if got < wanted:
         return [fail(f"{wanted} ping events, as the upstream sent ({wanted - 1} of them over a "
-                     f"{PAUSE_MS / 1000:g} s pause)", f"{got} ping events", "client stream", rule="GW-BACK-PINGS")]
+                     f"{PAUSE_MS / 1000:g} s pause)", f"{got} ping events", "client stream")]
     return []
 
 
 @check("gateway/not-buffered", rule="GW-BACK-NOT-BUFFERED", tier="cheap")
 def not_buffered(ctx: Context):
     """The stream is streamed: the events before the upstream's pause reach the client before the pause ends."""
-    sent, record = stream_probe(ctx, "pause", f"pause-{PAUSE_MS}", "GW-BACK-NOT-BUFFERED")
+    sent, record = stream_probe(ctx, "pause", f"pause-{PAUSE_MS}")
     times = [at for at, _ in record.chunks]
     upstream_spread = times[-1] - times[0] if len(times) > 1 else 0.0
     pause = PAUSE_MS / 1000
@@ -97,19 +97,19 @@ def not_buffered(ctx: Context):
     if spread < 0.5 * pause:
         return [fail(f"the first events at once, the rest {pause:g} s later (the upstream "
                      "paused mid-stream)", f"the whole stream within {spread:.2f} s, {chunks[0]:.2f} s after the "
-                     "response headers: buffered", "client stream timing", rule="GW-BACK-NOT-BUFFERED")]
+                     "response headers: buffered", "client stream timing")]
     return []
 
 
 @check("gateway/stream-error", rule="GW-BACK-STREAM-ERROR", tier="cheap")
 def stream_error(ctx: Context):
     """An `error` event the upstream sends mid-stream reaches the client unchanged, and nothing follows it."""
-    sent, record = stream_probe(ctx, "stream-error", "stream-error", "GW-BACK-STREAM-ERROR")
+    sent, record = stream_probe(ctx, "stream-error", "stream-error")
     events = client_events(sent)
-    findings = same_events("GW-BACK-STREAM-ERROR", upstream_events(record), events)
+    findings = same_events(upstream_events(record), events)
     if b"[DONE]" in sent.exchange.body:
         findings.append(fail("no data: [DONE] (an Anthropic stream has none)",
-                             "data: [DONE] after the error", "client stream", rule="GW-BACK-STREAM-ERROR"))
+                             "data: [DONE] after the error", "client stream"))
     return findings
 
 
@@ -124,22 +124,22 @@ def stop_reason_of(events: list) -> Any:
 def stop_reason(ctx: Context, reason: str):
     """The upstream's refusal and pause_turn stop reasons reach the client unchanged (streamed and not)."""
     directive = reason.replace("_", "-")
-    sent, record = stream_probe(ctx, "stop-" + directive, directive, "GW-BACK-STOP-REASON")
+    sent, record = stream_probe(ctx, "stop-" + directive, directive)
     findings = []
     got = stop_reason_of(client_events(sent))
     if got != reason:
-        findings.append(fail(f"stop_reason {reason}", repr(got), "stream message_delta", rule="GW-BACK-STOP-REASON"))
+        findings.append(fail(f"stop_reason {reason}", repr(got), "stream message_delta"))
     plain = probe(ctx, "stop-json-" + directive, directive)
     if plain.last is not None and plain.last.status == 200 and plain.exchange.status == 200:
         body = plain.exchange.json if isinstance(plain.exchange.json, dict) else {}
         if body.get("stop_reason") != reason:
             findings.append(fail(f"stop_reason {reason}", repr(body.get("stop_reason")),
-                                 "message (not streamed)", rule="GW-BACK-STOP-REASON"))
+                                 "message (not streamed)"))
     return findings
 
 
 @check("gateway/long-stream", rule="GW-BACK-LONG-STREAM", tier="cheap")
 def long_stream(ctx: Context):
     """A very long stream (about a thousand deltas) reaches the client whole and unchanged."""
-    sent, record = stream_probe(ctx, "long", "long", "GW-BACK-LONG-STREAM")
-    return same_events("GW-BACK-LONG-STREAM", upstream_events(record), client_events(sent))
+    sent, record = stream_probe(ctx, "long", "long")
+    return same_events(upstream_events(record), client_events(sent))

@@ -14,7 +14,8 @@ from conformance.gateway.link import Sent, control, link, probe, translating_onl
 from conformance.gateway.records import Record
 from conformance.probes import call_tool_text
 
-STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens"}
+# OpenAI finish_reason -> the Anthropic stop_reason a translating gateway must map it to
+FINISH_TO_STOP = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens"}
 
 
 def tool_probe(ctx: Context) -> tuple[Sent, Any]:
@@ -29,8 +30,8 @@ def tool_probe(ctx: Context) -> tuple[Sent, Any]:
     return link(ctx).send(ctx, "translate-tool", build), spec
 
 
-def answered(ctx: Context, sent: Sent, what: str, rule: str) -> Record:
-    record, findings = upstream_record(ctx, sent, what, rule)
+def answered(ctx: Context, sent: Sent, what: str) -> Record:
+    record, findings = upstream_record(ctx, sent, what)
     if record is None:
         raise Skip(f"not judged: {findings[0].got}")
     return sent.last
@@ -39,7 +40,7 @@ def answered(ctx: Context, sent: Sent, what: str, rule: str) -> Record:
 def stream_control(ctx: Context) -> Sent:
     """A plain stream through the gateway: the control that says whether the gateway streams at all."""
     sent = probe(ctx, "translate-stream", stream=True, max_tokens=64)
-    answered(ctx, sent, "a plain stream probe", "GW-TR-STREAM-ERROR")
+    answered(ctx, sent, "a plain stream probe")
     ex = sent.exchange
     if ex.status != 200 or "event-stream" not in (ex.headers.get("content-type") or ""):
         raise Skip(f"not judged: the gateway answers a plain stream request with HTTP {ex.status} "
@@ -97,7 +98,7 @@ def upstream_choice(record: Record) -> dict[str, Any]:
     return choices[0] if isinstance(choices[0], dict) else {}
 
 
-@check("gateway/translate-finish-reason", rule="GW-TR-FINISH", tier="cheap", params=tuple(STOP_REASONS))
+@check("gateway/translate-finish-reason", rule="GW-TR-FINISH", tier="cheap", params=tuple(FINISH_TO_STOP))
 def finish_reason(ctx: Context, reason: str):
     """The upstream's finish_reason becomes the Anthropic stop_reason (stop, tool_calls, length)."""
     translating_only(ctx)
@@ -107,17 +108,17 @@ def finish_reason(ctx: Context, reason: str):
         sent = tool_probe(ctx)[0]
     else:
         sent = probe(ctx, "translate-length", "length")
-    record = answered(ctx, sent, f"a probe the upstream ends with {reason}", "GW-TR-FINISH")
+    record = answered(ctx, sent, f"a probe the upstream ends with {reason}")
     if upstream_choice(record).get("finish_reason") != reason:
         raise Skip(f"not judged: the upstream ended with {upstream_choice(record).get('finish_reason')!r}")
     body = sent.exchange.json if isinstance(sent.exchange.json, dict) else {}
     if sent.exchange.status != 200 or body.get("type") != "message":
-        return [fail(f"HTTP 200 message with stop_reason {STOP_REASONS[reason]} (the upstream "
+        return [fail(f"HTTP 200 message with stop_reason {FINISH_TO_STOP[reason]} (the upstream "
                      f"answered 200, finish_reason {reason})", f"HTTP {sent.exchange.status} "
-                     f"{short(sent.exchange.body.decode('utf-8', 'replace'))}", "response", rule="GW-TR-FINISH")]
-    if body.get("stop_reason") != STOP_REASONS[reason]:
-        return [fail(f"stop_reason {STOP_REASONS[reason]} (upstream finish_reason {reason})",
-                     repr(body.get("stop_reason")), f"HTTP {sent.exchange.status} message", rule="GW-TR-FINISH")]
+                     f"{short(sent.exchange.body.decode('utf-8', 'replace'))}", "response")]
+    if body.get("stop_reason") != FINISH_TO_STOP[reason]:
+        return [fail(f"stop_reason {FINISH_TO_STOP[reason]} (upstream finish_reason {reason})",
+                     repr(body.get("stop_reason")), f"HTTP {sent.exchange.status} message")]
     return []
 
 
@@ -126,7 +127,7 @@ def tool_ids(ctx: Context):
     """A tool call comes back as tool_use (name and input kept), and its id maps back to the upstream's call id."""
     translating_only(ctx)
     sent, spec = tool_probe(ctx)
-    record = answered(ctx, sent, "a tool probe", "GW-TR-TOOL-IDS")
+    record = answered(ctx, sent, "a tool probe")
     calls = (upstream_choice(record).get("message") or {}).get("tool_calls") or []
     if not calls:
         raise Skip("not judged: the upstream made no tool call")
@@ -135,12 +136,12 @@ def tool_ids(ctx: Context):
     uses = [b for b in body.get("content") or [] if isinstance(b, dict) and b.get("type") == "tool_use"]
     if not uses:
         return [fail(f"a tool_use block for the upstream's call {call['id']}",
-                     short(body.get("content")), "message content", rule="GW-TR-TOOL-IDS")]
+                     short(body.get("content")), "message content")]
     use = uses[0]
     arguments = json.loads(call["function"]["arguments"])
     if use.get("name") != call["function"]["name"] or use.get("input") != arguments:
         return [fail(f"tool_use {call['function']['name']} {short(arguments)}",
-                     f"tool_use {use.get('name')} {short(use.get('input'))}", "message content[0]", rule="GW-TR-TOOL-IDS")]
+                     f"tool_use {use.get('name')} {short(use.get('input'))}", "message content[0]")]
 
     def build(nonce_token: str):
         messages = [{"role": "user", "content": call_tool_text(spec)},
@@ -150,7 +151,7 @@ def tool_ids(ctx: Context):
         return ctx.request({"model": ctx.target.model, "max_tokens": 64, "tools": [spec.tool], "messages": messages})
 
     second = link(ctx).send(ctx, "translate-tool-result", build)
-    back, findings = upstream_record(ctx, second, "the tool result", "GW-TR-TOOL-IDS")
+    back, findings = upstream_record(ctx, second, "the tool result")
     if back is None:
         return findings
     upstream_messages = (back.json or {}).get("messages") or []
@@ -158,7 +159,7 @@ def tool_ids(ctx: Context):
     got = results[0].get("tool_call_id") if results else None
     if got != call["id"]:
         return [fail(f"tool_call_id {call['id']} (the upstream's own id) in the tool message",
-                     repr(got) if results else "no role: tool message", "upstream request messages", rule="GW-TR-TOOL-IDS")]
+                     repr(got) if results else "no role: tool message", "upstream request messages")]
     return []
 
 
@@ -169,19 +170,19 @@ def usage(ctx: Context, mode: str):
     translating_only(ctx)
     if mode == "json":
         sent = control(ctx)
-        record = answered(ctx, sent, "a plain probe", "GW-TR-USAGE")
+        record = answered(ctx, sent, "a plain probe")
         upstream = upstream_completion(record).get("usage")
         if not isinstance(upstream, dict):
             raise Skip("not judged: the upstream's answer carried no usage")
         body = sent.exchange.json if isinstance(sent.exchange.json, dict) else {}
         if sent.exchange.status != 200 or body.get("type") != "message":
             return [fail("HTTP 200 message with usage", f"HTTP {sent.exchange.status} "
-                         f"{short(sent.exchange.body.decode('utf-8', 'replace'))}", "response", rule="GW-TR-USAGE")]
+                         f"{short(sent.exchange.body.decode('utf-8', 'replace'))}", "response")]
         client = body.get("usage") if isinstance(body.get("usage"), dict) else {}
         wanted = {"input_tokens": upstream.get("prompt_tokens"), "output_tokens": upstream.get("completion_tokens")}
         got = {key: client.get(key) for key in wanted}
         if got != wanted:
-            return [fail(short(wanted), short(got), "message usage", rule="GW-TR-USAGE")]
+            return [fail(short(wanted), short(got), "message usage")]
         return []
     sent = stream_control(ctx)
     record = sent.last
@@ -192,7 +193,7 @@ def usage(ctx: Context, mode: str):
             return [warn("stream_options.include_usage in the upstream request (OpenAI streams carry "
                          "usage only when asked), so that the stream's usage is the upstream's",
                          f"stream_options: {short(options) if options is not None else 'missing'}",
-                         "upstream request body", rule="GW-TR-USAGE")]
+                         "upstream request body")]
         raise Skip("not judged: the upstream's stream carried no usage")
     events = client_events(sent)
     start = next((d for n, d in events if isinstance(d, dict) and d.get("type") == "message_start"), {})
@@ -203,12 +204,11 @@ def usage(ctx: Context, mode: str):
     if last.get("output_tokens") != upstream.get("completion_tokens"):
         findings.append(fail(f"output_tokens {upstream.get('completion_tokens')} (completion_tokens)",
                              f"output_tokens {last.get('output_tokens')!r}" if delta else "no message_delta",
-                             "stream message_delta usage", rule="GW-TR-USAGE"))
+                             "stream message_delta usage"))
     input_tokens = last["input_tokens"] if "input_tokens" in last else first.get("input_tokens")
     if input_tokens != upstream.get("prompt_tokens"):
         findings.append(fail(f"input_tokens {upstream.get('prompt_tokens')} (prompt_tokens)",
-                             f"input_tokens {input_tokens!r}", "stream message_delta (or message_start) usage",
-                             rule="GW-TR-USAGE"))
+                             f"input_tokens {input_tokens!r}", "stream message_delta (or message_start) usage"))
     return findings
 
 
@@ -217,18 +217,18 @@ def rate_limit(ctx: Context):
     """The upstream's 429 becomes a 429 rate_limit_error carrying the upstream's retry-after."""
     translating_only(ctx)
     sent = probe(ctx, "translate-429", "rate-limit")
-    record = answered(ctx, sent, "a probe the upstream answers 429", "GW-TR-RATE-LIMIT")
+    record = answered(ctx, sent, "a probe the upstream answers 429")
     ex = sent.exchange
     error = (ex.json or {}).get("error") if isinstance(ex.json, dict) else None
     kind = error.get("type") if isinstance(error, dict) else None
     findings = []
     if ex.status != 429 or kind != "rate_limit_error":
         findings.append(fail("HTTP 429 rate_limit_error", f"HTTP {ex.status} {kind!r}",
-                             "response", rule="GW-TR-RATE-LIMIT"))
+                             "response"))
     wanted = record.response_header("retry-after")
     if ex.headers.get("retry-after") != wanted:
         findings.append(fail(f"retry-after: {wanted}",
-                             ex.headers.get("retry-after") or "no retry-after", "response headers", rule="GW-TR-RATE-LIMIT"))
+                             ex.headers.get("retry-after") or "no retry-after", "response headers"))
     return findings
 
 
@@ -238,7 +238,7 @@ def stream_error(ctx: Context):
     translating_only(ctx)
     stream_control(ctx)  # a gateway that does not stream at all is not judged on how its streams end
     sent = probe(ctx, "translate-stream-error", "stream-error", stream=True, max_tokens=64)
-    answered(ctx, sent, "a stream the upstream cuts with an error", "GW-TR-STREAM-ERROR")
+    answered(ctx, sent, "a stream the upstream cuts with an error")
     record = sent.last
     cut = any(isinstance(c, dict) and "error" in c for c in openai_chunks(record))
     if record.status != 200 or not cut:
@@ -246,19 +246,17 @@ def stream_error(ctx: Context):
                    f"gateway asked for {'a stream' if (record.json or {}).get('stream') is True else 'no stream'})")
     if sent.exchange.status != 200:
         return [fail("HTTP 200 stream ending in an error event (the upstream's stream had "
-                     "begun)", f"HTTP {sent.exchange.status}", "response status", rule="GW-TR-STREAM-ERROR")]
+                     "begun)", f"HTTP {sent.exchange.status}", "response status")]
     names = [name or (data.get("type") if isinstance(data, dict) else None) for name, data in client_events(sent)
              if data != "[DONE]"]
     findings = []
     if "error" not in names:
         findings.append(fail("an `error` event after the upstream's stream error",
-                             ", ".join(str(n) for n in names[-4:]) or "no events", "client stream",
-                             rule="GW-TR-STREAM-ERROR"))
+                             ", ".join(str(n) for n in names[-4:]) or "no events", "client stream"))
     elif names[-1] != "error":
         findings.append(fail("nothing after the `error` event",
-                             ", ".join(str(n) for n in names[names.index('error'):]), "client stream",
-                             rule="GW-TR-STREAM-ERROR"))
+                             ", ".join(str(n) for n in names[names.index('error'):]), "client stream"))
     if b"[DONE]" in sent.exchange.body:
         findings.append(fail("no data: [DONE] (an Anthropic stream has none)",
-                             "data: [DONE]", "client stream", rule="GW-TR-STREAM-ERROR"))
+                             "data: [DONE]", "client stream"))
     return findings
