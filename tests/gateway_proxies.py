@@ -11,7 +11,11 @@ from typing import Any
 import httpx
 
 FAULTS = ("strip-beta", "drop-unknown-fields", "rewrap-errors", "buffer-streams", "drop-ratelimit-headers",
-          "reorder-system", "swallow-pings")
+          "known-ratelimit-headers-only", "reorder-system", "swallow-pings", "drop-signature-only-thinking")
+# the per-minute families a gateway that lists the headers it passes back knows (the unified family is dropped)
+PER_MINUTE = tuple(f"anthropic-ratelimit-{kind}-{what}".encode() for kind in ("requests", "tokens", "input-tokens",
+                                                                            "output-tokens")
+                   for what in ("limit", "remaining", "reset"))
 HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive", "accept-encoding"}
 
 
@@ -62,9 +66,14 @@ class Proxy(Gateway):
         headers = [(k.decode(), v.decode()) for k, v in scope["headers"] if k.decode().lower() not in HOP]
         if self.fault == "strip-beta":
             headers = [(k, v) for k, v in headers if k.lower() != "anthropic-beta"]
-        if self.fault in ("drop-unknown-fields", "reorder-system") and body:
+        if self.fault in ("drop-unknown-fields", "reorder-system", "drop-signature-only-thinking") and body:
             data = json.loads(body)
-            if self.fault == "drop-unknown-fields":
+            if self.fault == "drop-signature-only-thinking":  # BerriAI/litellm#41361
+                for message in data.get("messages", []):
+                    if isinstance(message.get("content"), list):
+                        message["content"] = [b for b in message["content"]
+                                              if not (b.get("type") == "thinking" and not b.get("thinking"))]
+            elif self.fault == "drop-unknown-fields":
                 data = {k: v for k, v in data.items() if not k.startswith("conformance_")}
             elif isinstance(data.get("system"), list):
                 data["system"] = list(reversed(data["system"]))
@@ -76,6 +85,8 @@ class Proxy(Gateway):
             out = [(k.encode(), v.encode()) for k, v in response.headers.items() if k.lower() not in HOP]
             if self.fault == "drop-ratelimit-headers":
                 out = [(k, v) for k, v in out if not k.startswith(b"anthropic-ratelimit-")]
+            if self.fault == "known-ratelimit-headers-only":
+                out = [(k, v) for k, v in out if not k.startswith(b"anthropic-ratelimit-") or k in PER_MINUTE]
             if self.fault == "rewrap-errors" and response.status_code >= 400:
                 await response.aread()
                 content = json.dumps({"error": {"message": "Upstream request failed", "type": "proxy_error",

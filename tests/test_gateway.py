@@ -24,8 +24,10 @@ CAUGHT_BY = {
     "rewrap-errors": {f"gateway/error-{what}[{status}]" for what in ("type", "message") for status in (429, 529, 500)},
     "buffer-streams": {"gateway/not-buffered"},
     "drop-ratelimit-headers": {"gateway/ratelimit-headers[error]", "gateway/ratelimit-headers[success]"},
+    "known-ratelimit-headers-only": {"gateway/ratelimit-headers[error]", "gateway/ratelimit-headers[success]"},
     "reorder-system": {"gateway/system-order-forwarded"},
     "swallow-pings": {"gateway/pings"},
+    "drop-signature-only-thinking": {"gateway/thinking-replay-forwarded"},
 }
 
 

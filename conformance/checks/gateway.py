@@ -7,7 +7,18 @@ import json
 from typing import Any
 
 from conformance.engine import Context, Skip, check, fail, strict, warn
-from conformance.gateway.link import CONTROL, NotForwarded, Sent, control, pass_through_only, probe, protocol, reached
+from conformance.gateway.link import (
+    CONTROL,
+    NotForwarded,
+    Sent,
+    control,
+    link,
+    pass_through_only,
+    probe,
+    protocol,
+    reached,
+    text,
+)
 from conformance.gateway.records import Record
 from conformance.probes import CLAUDE_CODE_BETAS, CLAUDE_CODE_HEADERS
 from conformance.verdicts import Evidence, Finding
@@ -175,6 +186,55 @@ def thinking_forwarded(ctx: Context):
         findings.append(fail('output_config forwarded unchanged: {"effort": "low"}',
                              short(got.get("output_config", "missing")), "upstream body"))
     return findings
+
+
+REPLAY_THINKING = {"type": "adaptive", "display": "omitted"}  # signature-only blocks, as Opus 4.8 and Fable answer
+
+
+@check("gateway/thinking-replay-forwarded", rule="GW-FWD-THINKING-REPLAY", tier="cheap")
+def thinking_replay_forwarded(ctx: Context):
+    """An assistant turn replayed with the thinking blocks the upstream answered (signature-only ones included) reaches
+    the upstream unchanged, block for block: the API checks each block's signature against what it issued."""
+    pass_through_only(ctx)
+    first = probe(ctx, "thinking-replay-1", thinking=REPLAY_THINKING, max_tokens=256)
+    record, findings = upstream_record(ctx, first, "a probe with thinking")
+    if record is None:
+        return findings
+    issued = _content(first.last.response_json)  # the answer the client got (a gateway may have retried)
+    received = _content(first.exchange.json) if first.exchange.status == 200 else None
+    if not any(_thinking(b) for b in issued):
+        raise Skip("not judged: the upstream answered the probe without a thinking block (HTTP "
+                   f"{first.last.status}); nothing to replay")
+    if received is None:
+        raise Skip(f"not judged: the gateway answered the probe with HTTP {first.exchange.status}, not a message")
+    if [b for b in received if _thinking(b)] != [b for b in issued if _thinking(b)]:
+        return [fail(f"the answer's thinking blocks passed back unchanged: {short([b for b in issued if _thinking(b)])}",
+                     short([b for b in received if _thinking(b)]) or "no thinking block", "client body content")]
+    history = first.exchange.request.json["messages"] + [{"role": "assistant", "content": received}]
+    gw = link(ctx)
+    second = gw.send(ctx, "thinking-replay-2", lambda t: ctx.request({
+        "model": ctx.target.model, "max_tokens": 256, "thinking": REPLAY_THINKING,
+        "messages": [*history, {"role": "user", "content": text(ctx, "thinking-replay-2", t)}]}))
+    record, findings = upstream_record(ctx, second, "the replayed conversation")
+    if record is None:
+        return findings
+    messages = (record.json or {}).get("messages") if isinstance(record.json, dict) else None
+    got = messages[len(history) - 1].get("content") if isinstance(messages, list) and len(messages) >= len(history) \
+        and isinstance(messages[len(history) - 1], dict) else None
+    if got != received:
+        index = len(history) - 1
+        return [fail(f"messages[{index}].content forwarded unchanged: {short(received)}",
+                     short(got) if got is not None else "no such message", f"upstream body messages[{index}]")]
+    return []
+
+
+def _content(body: Any) -> list:
+    content = body.get("content") if isinstance(body, dict) else None
+    return content if isinstance(content, list) else []
+
+
+def _thinking(block: Any) -> bool:
+    return isinstance(block, dict) and block.get("type") in ("thinking", "redacted_thinking")
 
 
 @check("gateway/claude-code-headers-forwarded", rule="GW-FWD-CLAUDE-CODE-HEADERS", tier="cheap")

@@ -22,11 +22,18 @@ LONG_WORDS = 3000  # words of a `long` stream (about a thousand deltas)
 
 
 def ratelimit_headers(remaining: int) -> dict[str, str]:
-    """The anthropic-ratelimit-* family, as the real API sends on every answer (docs: api/rate-limits)."""
+    """The anthropic-ratelimit-* headers of an answer: the per-minute families the real API sends to an API key
+    (docs: api/rate-limits), and the unified family it sends to a subscription, which Claude Code reads to tell a
+    usage limit from a transient throttle (a 429 without it sends Claude Code into retries: BerriAI/litellm#37754).
+    `remaining` 0 is the 429's (rejected)."""
     return {"anthropic-ratelimit-requests-limit": "50", "anthropic-ratelimit-requests-remaining": str(remaining),
             "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:07Z",
             "anthropic-ratelimit-tokens-limit": "40000", "anthropic-ratelimit-tokens-remaining": str(remaining * 800),
-            "anthropic-ratelimit-tokens-reset": "2026-01-01T00:00:07Z"}
+            "anthropic-ratelimit-tokens-reset": "2026-01-01T00:00:07Z",
+            "anthropic-ratelimit-unified-status": "allowed" if remaining else "rejected",
+            "anthropic-ratelimit-unified-reset": "1767225607",
+            "anthropic-ratelimit-unified-representative-claim": "five_hour",
+            "anthropic-ratelimit-unified-5h-utilization": "0.02" if remaining else "1.0"}
 
 
 # status -> (error.type, message); the wording of the real API's errors (Claude Code's recovery matches on it)
