@@ -437,23 +437,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     extra = []
     if workers > 1 and importlib.util.find_spec("xdist") is not None:
         extra = ["-n", str(workers), "--dist", "loadgroup"]
-    from conformance.gateway.command import Stop, open_upstream
+    from conformance.gateway.command import Stop, upstreams_of
 
-    opened = {}
     try:
-        for spec in gateways:  # each gateway's upstream listening and the gateway answering, before anything runs
-            opened[spec.name] = open_upstream(spec.target.base_url, spec.upstream_port, spec.target.api_key.reveal(),
-                                              spec.target.model, spec.wait, names=(
-                                                  f"[targets.{spec.name}] base_url", f"[targets.{spec.name}] upstream_port"))
-        run = Run(settings, targets={s.name: s.target for s in specs}, deviations=deviations,
-                  reports_dir=args.reports, upstreams={name: upstream.recorder for name, upstream in opened.items()})
-        code = run_pytest(run, settings.keyword, extra=extra, pytest_output=args.pytest_output)
+        with upstreams_of(gateways) as upstreams:  # gateway targets: the upstream listening, the gateway answering
+            run = Run(settings, targets={s.name: s.target for s in specs}, deviations=deviations,
+                      reports_dir=args.reports, upstreams=upstreams)
+            code = run_pytest(run, settings.keyword, extra=extra, pytest_output=args.pytest_output)
     except Stop as stop:
         print(f"error: {stop}", file=sys.stderr)
         return stop.code
-    finally:
-        for upstream in opened.values():
-            upstream.stop()
     if code == pytest.ExitCode.USAGE_ERROR:
         return EXIT_USAGE
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:

@@ -8,6 +8,8 @@ import ipaddress
 import socket
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import httpx
@@ -95,6 +97,23 @@ def open_upstream(url: str, port: int, key: str, model: str, wait: float,
         upstream.stop()
         raise
     return upstream
+
+
+@contextmanager
+def upstreams_of(specs) -> Iterator[dict]:
+    """compare: for each gateway target of a targets file (`upstream_port`), its upstream listening and its gateway
+    answering, before anything runs; yields target name -> the upstream's recorder, and stops them all at the end.
+    Stop as open_upstream does, naming the target's keys."""
+    opened = {}
+    try:
+        for spec in specs:
+            keys = (f"[targets.{spec.name}] base_url", f"[targets.{spec.name}] upstream_port")
+            opened[spec.name] = open_upstream(spec.target.base_url, spec.upstream_port, spec.target.api_key.reveal(),
+                                              spec.target.model, spec.wait, names=keys)
+        yield {name: upstream.recorder for name, upstream in opened.items()}
+    finally:
+        for upstream in opened.values():
+            upstream.stop()
 
 
 def said(stop: Stop) -> int:
