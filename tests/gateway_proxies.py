@@ -16,6 +16,9 @@ FAULTS = ("strip-beta", "drop-unknown-fields", "rewrap-errors", "buffer-streams"
 PER_MINUTE = tuple(f"anthropic-ratelimit-{kind}-{what}".encode() for kind in ("requests", "tokens", "input-tokens",
                                                                             "output-tokens")
                    for what in ("limit", "remaining", "reset"))
+# the gateway answers count_tokens itself, without forwarding it (not faults of the gateway/* checks' FAULTS list:
+# the endpoint is optional, so the first is unsupported and the second a warning)
+COUNT_TOKENS_ANSWERS = ("count-tokens-unserved", "count-tokens-local")
 HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive", "accept-encoding"}
 
 
@@ -63,12 +66,19 @@ class Proxy(Gateway):
         if scope["type"] != "http":
             return
         body = await self.body(receive)
+        if self.fault in COUNT_TOKENS_ANSWERS and scope["path"].endswith("/count_tokens"):
+            await self.answer_count_tokens(body, send)
+            return
         headers = [(k.decode(), v.decode()) for k, v in scope["headers"] if k.decode().lower() not in HOP]
         if self.fault == "strip-beta":
             headers = [(k, v) for k, v in headers if k.lower() != "anthropic-beta"]
-        if self.fault in ("drop-unknown-fields", "reorder-system", "drop-signature-only-thinking") and body:
+        if self.fault in ("drop-unknown-fields", "reorder-system", "drop-signature-only-thinking", "drop-thinking") \
+                and body:
             data = json.loads(body)
-            if self.fault == "drop-signature-only-thinking":  # BerriAI/litellm#41361
+            if self.fault == "drop-thinking":  # as LiteLLM's anthropic/ provider did (docs/backends/gateways.md)
+                data.pop("thinking", None)
+                data.pop("output_config", None)
+            elif self.fault == "drop-signature-only-thinking":  # BerriAI/litellm#41361
                 for message in data.get("messages", []):
                     if isinstance(message.get("content"), list):
                         message["content"] = [b for b in message["content"]
@@ -111,6 +121,17 @@ class Proxy(Gateway):
             await send({"type": "http.response.body", "body": pending, "more_body": False})
         finally:
             await response.aclose()
+
+
+    async def answer_count_tokens(self, body: bytes, send: Any) -> None:
+        """The gateway's own answer to count_tokens: a 404 (not served) or an estimate (len // 4), never forwarded."""
+        if self.fault == "count-tokens-unserved":
+            status, answer = 404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}}
+        else:
+            status, answer = 200, {"input_tokens": max(1, len(body) // 4)}
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
 
 
 class Served:

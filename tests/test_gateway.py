@@ -19,7 +19,8 @@ from conformance.verdicts import Verdict
 ITEMS = sorted(i for c in all_checks().values() if c.area == "gateway" for i in c.item_ids())
 TRANSLATE = {i for i in ITEMS if i.startswith("gateway/translate-")}
 CAUGHT_BY = {
-    "strip-beta": {"gateway/anthropic-beta-forwarded", "gateway/context-management-forwarded"},
+    "strip-beta": {"gateway/anthropic-beta-forwarded", "gateway/context-management-forwarded",
+                   "gateway/count-tokens-forwarded"},
     "drop-unknown-fields": {"gateway/unknown-field-forwarded"},
     "rewrap-errors": {f"gateway/error-{what}[{status}]" for what in ("type", "message") for status in (429, 529, 500)},
     "buffer-streams": {"gateway/not-buffered"},
@@ -57,6 +58,27 @@ def test_a_faulty_proxy_is_caught_by_the_check_that_names_its_fault(upstream, fa
     for item in failing:
         rule = all_checks()[item.split("[")[0]].rule
         assert results[item].verdict is Verdict.FAIL and any(f.rule == rule for f in results[item].findings)
+
+
+@pytest.mark.parametrize(("answer", "verdict", "said"), [
+    ("count-tokens-unserved", Verdict.UNSUPPORTED, "does not serve it (HTTP 404"),
+    ("count-tokens-local", Verdict.WARN, "answered by the gateway itself"),
+])
+def test_count_tokens_the_gateway_answers_itself_is_optional(upstream, answer, verdict, said):
+    """count_tokens is optional for a gateway: not served is unsupported, a count of its own a warning; every other
+    gateway check still passes."""
+    results = run_through(upstream, answer)
+    result = results["gateway/count-tokens-forwarded"]
+    assert result.verdict is verdict and said in result.reason + " ".join(f.got for f in result.findings), result
+    others = {i: r.verdict for i, r in results.items() if i != "gateway/count-tokens-forwarded" and i not in TRANSLATE}
+    assert set(others.values()) == {Verdict.PASS}, others
+
+
+def test_a_gateway_that_drops_thinking_fails_once_and_the_replay_names_that_cause(upstream):
+    results = run_through(upstream, "drop-thinking")
+    assert results["gateway/thinking-forwarded"].verdict is Verdict.FAIL
+    replay = results["gateway/thinking-replay-forwarded"]
+    assert replay.verdict is Verdict.SKIPPED and replay.blocked_by == "gateway/thinking-forwarded", replay
 
 
 def test_without_an_upstream_every_gateway_check_is_skipped_with_the_reason():

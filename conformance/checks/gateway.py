@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conformance.engine import Context, Skip, check, fail, strict, warn
+from conformance.checks.common import unserved
+from conformance.engine import Blocked, Context, Skip, check, fail, strict, warn
 from conformance.gateway.link import (
     CONTROL,
     NotForwarded,
@@ -21,6 +22,7 @@ from conformance.gateway.link import (
 )
 from conformance.gateway.records import Record
 from conformance.probes import CLAUDE_CODE_BETAS, CLAUDE_CODE_HEADERS
+from conformance.settings import DEFAULT_ANTHROPIC_VERSION
 from conformance.verdicts import Evidence, Finding
 
 ATTRIBUTION = "x-anthropic-billing-header: cc_version=2.1.197.a1b; cc_entrypoint=cli;"  # Claude Code's first block
@@ -200,6 +202,10 @@ def thinking_replay_forwarded(ctx: Context):
     record, findings = upstream_record(ctx, first, "a probe with thinking")
     if record is None:
         return findings
+    if not isinstance(record.json, dict) or record.json.get("thinking") != REPLAY_THINKING:
+        raise Blocked("gateway/thinking-forwarded", "the gateway did not forward thinking unchanged, so the upstream "
+                                                    "issued no thinking block to replay; gateway/thinking-forwarded "
+                                                    "reports it")
     issued = _content(first.last.response_json)  # the answer the client got (a gateway may have retried)
     received = _content(first.exchange.json) if first.exchange.status == 200 else None
     if not any(_thinking(b) for b in issued):
@@ -272,6 +278,52 @@ def model_forwarded(ctx: Context):
     ctx.evidence.append(Evidence(f"model sent by the client: {ctx.target.model}",
                                  f"model received by the upstream: {got} ({how})"))
     return []
+
+
+COUNT_TOKENS = "/v1/messages/count_tokens"
+
+
+@check("gateway/count-tokens-forwarded", rule="GW-FWD-COUNT-TOKENS", tier="cheap")
+def count_tokens_forwarded(ctx: Context):
+    """POST /v1/messages/count_tokens (optional for a gateway) reaches the upstream unchanged, body and
+    anthropic-version/anthropic-beta alike, and the upstream's count comes back unchanged. Not served: unsupported;
+    answered by the gateway itself: a warning (its count is not the model's tokenizer's)."""
+    pass_through_only(ctx)
+    gw = link(ctx)
+    beta = (("anthropic-beta", CLAUDE_CODE_BETAS),)
+    sent = gw.send(ctx, "count-tokens", lambda t: ctx.request({
+        "model": ctx.target.model, "system": [{"type": "text", "text": "You are terse."}],
+        "messages": [{"role": "user", "content": text(ctx, "count-tokens", t)}]}, headers=beta, path=COUNT_TOKENS))
+    ex = sent.exchange
+    if sent.first is None:
+        said = ex.body[:200].decode("utf-8", "replace")
+        unserved(ex.status, f"POST {COUNT_TOKENS} through the gateway", said, ex.json, ctx.target.model)
+        reached(ctx, control(ctx), "count_tokens")  # blocked on the control when nothing reaches the upstream
+        counted = (ex.json or {}).get("input_tokens") if isinstance(ex.json, dict) else None
+        if ex.status == 200 and isinstance(counted, int):
+            return [warn(f"POST {COUNT_TOKENS} forwarded to the upstream", f"answered by the gateway itself "
+                         f"(input_tokens {counted}), never forwarded: not the model's own count", "upstream requests")]
+        return [fail(f"POST {COUNT_TOKENS} forwarded to the upstream, or a 404 when not served",
+                     f"HTTP {ex.status} from the gateway, nothing forwarded" if ex.status else f"no answer ({ex.error})",
+                     "upstream requests")]
+    record = sent.first
+    findings = []
+    if record.path.rstrip("/") != COUNT_TOKENS:
+        findings.append(fail(f"the upstream request at {COUNT_TOKENS}", f"{record.method} {record.path}",
+                             "upstream request line"))
+    for name, value in (("anthropic-version", DEFAULT_ANTHROPIC_VERSION), *beta):
+        if record.header(name) != value:
+            findings.append(fail(f"{name}: {value} at the upstream", record.header(name) or f"no {name}",
+                                 "upstream request headers"))
+    if record.json != ex.request.json:
+        findings.append(fail(f"the body forwarded unchanged: {short(ex.request.json)}", short(record.json),
+                             "upstream body"))
+    wanted = (sent.last.response_json or {}).get("input_tokens") if isinstance(sent.last.response_json, dict) else None
+    got = (ex.json or {}).get("input_tokens") if ex.status == 200 and isinstance(ex.json, dict) else None
+    if wanted is not None and got != wanted:
+        findings.append(fail(f"input_tokens {wanted} (the upstream's count) passed back", short(got) if got is not None
+                             else f"HTTP {ex.status} {short(ex.json, 120)}", "client body input_tokens"))
+    return findings
 
 
 # -- passed back unchanged ------------------------------------------------------------------------------------------
