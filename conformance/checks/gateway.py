@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from conformance.checks.common import unserved
+from conformance.checks.thinking import THINKING_MAX_TOKENS, thinking_fields
 from conformance.engine import Blocked, Context, Skip, check, fail, strict, warn
 from conformance.gateway.link import (
     CONTROL,
@@ -190,45 +191,45 @@ def thinking_forwarded(ctx: Context):
     return findings
 
 
-REPLAY_THINKING = {"type": "adaptive", "display": "omitted"}  # signature-only blocks, as Opus 4.8 and Fable answer
-
-
 @check("gateway/thinking-replay-forwarded", rule="GW-FWD-THINKING-REPLAY", tier="cheap")
 def thinking_replay_forwarded(ctx: Context):
-    """An assistant turn replayed with the thinking blocks the upstream answered (signature-only ones included) reaches
-    the upstream unchanged, block for block: the API checks each block's signature against what it issued."""
+    """An assistant turn replayed with the thinking blocks the upstream answered reaches the upstream unchanged, block
+    for block (the API checks each block's signature against what it issued). The model thinks in its row's form and
+    its own display: signature-only blocks for the models that answer so by default (Claude Code's default model)."""
     pass_through_only(ctx)
-    first = probe(ctx, "thinking-replay-1", thinking=REPLAY_THINKING, max_tokens=256)
+    fields = thinking_fields(ctx, THINKING_MAX_TOKENS)
+    first = probe(ctx, "thinking-replay-1", max_tokens=THINKING_MAX_TOKENS, **fields)
     record, findings = upstream_record(ctx, first, "a probe with thinking")
     if record is None:
         return findings
-    if not isinstance(record.json, dict) or record.json.get("thinking") != REPLAY_THINKING:
-        raise Blocked("gateway/thinking-forwarded", "the gateway did not forward thinking unchanged, so the upstream "
-                                                    "issued no thinking block to replay; gateway/thinking-forwarded "
-                                                    "reports it")
+    forwarded = record.json.get("thinking") if isinstance(record.json, dict) else None
+    if forwarded is None:
+        raise Blocked("gateway/thinking-forwarded", "the gateway did not forward thinking, so the upstream issued no "
+                                                    "thinking block to replay; gateway/thinking-forwarded reports it")
+    if forwarded != fields["thinking"]:
+        return [fail(f"thinking forwarded unchanged: {short(fields['thinking'])}", short(forwarded), "upstream body")]
     issued = _content(first.last.response_json)  # the answer the client got (a gateway may have retried)
-    received = _content(first.exchange.json) if first.exchange.status == 200 else None
     if not any(_thinking(b) for b in issued):
-        raise Skip("not judged: the upstream answered the probe without a thinking block (HTTP "
-                   f"{first.last.status}); nothing to replay")
-    if received is None:
+        raise Skip(f"not judged: the upstream answered the probe without a thinking block (HTTP {first.last.status}: "
+                   f"{short(first.last.response_json, 160)}); nothing to replay")
+    if first.exchange.status != 200:
         raise Skip(f"not judged: the gateway answered the probe with HTTP {first.exchange.status}, not a message")
+    received = _content(first.exchange.json)
     if [b for b in received if _thinking(b)] != [b for b in issued if _thinking(b)]:
         return [fail(f"the answer's thinking blocks passed back unchanged: {short([b for b in issued if _thinking(b)])}",
                      short([b for b in received if _thinking(b)]) or "no thinking block", "client body content")]
     history = first.exchange.request.json["messages"] + [{"role": "assistant", "content": received}]
-    gw = link(ctx)
-    second = gw.send(ctx, "thinking-replay-2", lambda t: ctx.request({
-        "model": ctx.target.model, "max_tokens": 256, "thinking": REPLAY_THINKING,
+    second = link(ctx).send(ctx, "thinking-replay-2", lambda t: ctx.request({
+        "model": ctx.target.model, "max_tokens": THINKING_MAX_TOKENS, **fields,
         "messages": [*history, {"role": "user", "content": text(ctx, "thinking-replay-2", t)}]}))
     record, findings = upstream_record(ctx, second, "the replayed conversation")
     if record is None:
         return findings
-    messages = (record.json or {}).get("messages") if isinstance(record.json, dict) else None
-    got = messages[len(history) - 1].get("content") if isinstance(messages, list) and len(messages) >= len(history) \
-        and isinstance(messages[len(history) - 1], dict) else None
+    index = len(history) - 1
+    messages = record.json.get("messages") if isinstance(record.json, dict) else None
+    turn = messages[index] if isinstance(messages, list) and len(messages) > index else None
+    got = turn.get("content") if isinstance(turn, dict) else None
     if got != received:
-        index = len(history) - 1
         return [fail(f"messages[{index}].content forwarded unchanged: {short(received)}",
                      short(got) if got is not None else "no such message", f"upstream body messages[{index}]")]
     return []
