@@ -81,6 +81,13 @@ def test_count_tokens_the_gateway_answers_itself_is_optional(upstream, answer, v
     assert set(others.values()) == {Verdict.PASS}, others
 
 
+def test_a_failure_shows_its_own_probe_first_not_the_control_it_only_consulted(upstream):
+    result = run_through(upstream, "strip-beta")["gateway/count-tokens-forwarded"]
+    assert result.verdict is Verdict.FAIL
+    assert [name for name, *_ in result.exchanges] == ["gateway-count-tokens"]
+    assert "/v1/messages/count_tokens" in result.evidence[0].request
+
+
 def test_a_gateway_that_drops_thinking_fails_once_and_the_replay_names_that_cause(upstream):
     results = run_through(upstream, "drop-thinking")
     assert results["gateway/thinking-forwarded"].verdict is Verdict.FAIL

@@ -53,8 +53,10 @@ class Link:
         self.sent: dict[str, Sent] = {}
         self.lock = threading.RLock()
 
-    def send(self, ctx: Context, name: str, build: Callable[[str], WireRequest], directive: str = "") -> Sent:
-        """The probe `name`, built from the text its nonce token is (`build(token)`), sent once per session."""
+    def send(self, ctx: Context, name: str, build: Callable[[str], WireRequest], directive: str = "",
+             evidence: bool = True) -> Sent:
+        """The probe `name`, built from the text its nonce token is (`build(token)`), sent once per session; with
+        `evidence`, the check shows it among its requests (a probe read only to decide what applies is not shown)."""
         with self.lock:
             if name not in self.sent:
                 nonce = new_nonce()
@@ -66,7 +68,8 @@ class Link:
                 exchange = self.wire.send("gateway-" + name, request, ctx.remaining())
                 self.sent[name] = Sent(nonce, exchange, self.recorder.find(nonce, wait=2.0))
             sent = self.sent[name]
-        ctx.use(sent.exchange, busy_ok=True)
+        if evidence:
+            ctx.use(sent.exchange, busy_ok=True)
         return sent
 
 
@@ -99,16 +102,18 @@ def body(ctx: Context, key: str, nonce_token: str, *, stream: bool = False, max_
 
 
 def probe(ctx: Context, name: str, directive: str = "", *, stream: bool = False, headers=(),
-          version=DEFAULT_ANTHROPIC_VERSION, path: str = "/v1/messages", max_tokens: int = 32, **extra: Any) -> Sent:
+          version=DEFAULT_ANTHROPIC_VERSION, path: str = "/v1/messages", max_tokens: int = 32, evidence: bool = True,
+          **extra: Any) -> Sent:
     """A text probe through the gateway (with `extra` body fields and `headers`), and what reached the upstream."""
     gw = link(ctx)
     return gw.send(ctx, name, lambda t: ctx.request(body(ctx, name, t, stream=stream, max_tokens=max_tokens, **extra),
-                                                    headers=tuple(headers), version=version, path=path), directive)
+                                                    headers=tuple(headers), version=version, path=path), directive,
+                   evidence)
 
 
-def control(ctx: Context) -> Sent:
+def control(ctx: Context, evidence: bool = True) -> Sent:
     """The plain probe every other gateway check leans on: it must reach the upstream, nonce and all."""
-    return probe(ctx, "control")
+    return probe(ctx, "control", evidence=evidence)
 
 
 def reached(ctx: Context, sent: Sent, what: str) -> Record:
@@ -143,7 +148,7 @@ def protocol(record: Record) -> str:
 
 def translating(ctx: Context) -> bool:
     """The gateway turns Messages requests into OpenAI Chat Completions (judged on the control's record)."""
-    record = reached(ctx, control(ctx), "the gateway's upstream protocol is unknown")
+    record = reached(ctx, control(ctx, evidence=ctx.check.id == CONTROL), "the gateway's upstream protocol is unknown")
     if not protocol(record) and ctx.check.id != CONTROL:
         raise Blocked(CONTROL, f"the gateway sent the probe to the upstream as {record.method} {record.path}, an API "
                                f"the upstream does not serve; {CONTROL} reports it")
