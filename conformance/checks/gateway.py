@@ -23,7 +23,6 @@ from conformance.gateway.link import (
 )
 from conformance.gateway.records import Record
 from conformance.probes import CLAUDE_CODE_BETAS, CLAUDE_CODE_HEADERS
-from conformance.settings import DEFAULT_ANTHROPIC_VERSION
 from conformance.verdicts import Evidence, Finding
 
 ATTRIBUTION = "x-anthropic-billing-header: cc_version=2.1.197.a1b; cc_entrypoint=cli;"  # Claude Code's first block
@@ -297,9 +296,9 @@ def count_tokens_forwarded(ctx: Context):
         "messages": [{"role": "user", "content": text(ctx, "count-tokens", t)}]}, headers=beta, path=COUNT_TOKENS))
     ex = sent.exchange
     if sent.first is None:
+        reached(ctx, control(ctx, evidence=False), "count_tokens")  # blocked when nothing reaches the upstream
         said = ex.body[:200].decode("utf-8", "replace")
         unserved(ex.status, f"POST {COUNT_TOKENS} through the gateway", said, ex.json, ctx.target.model)
-        reached(ctx, control(ctx), "count_tokens")  # blocked on the control when nothing reaches the upstream
         counted = (ex.json or {}).get("input_tokens") if isinstance(ex.json, dict) else None
         if ex.status == 200 and isinstance(counted, int):
             return [warn(f"POST {COUNT_TOKENS} forwarded to the upstream", f"answered by the gateway itself "
@@ -312,7 +311,7 @@ def count_tokens_forwarded(ctx: Context):
     if record.path.rstrip("/") != COUNT_TOKENS:
         findings.append(fail(f"the upstream request at {COUNT_TOKENS}", f"{record.method} {record.path}",
                              "upstream request line"))
-    for name, value in (("anthropic-version", DEFAULT_ANTHROPIC_VERSION), *beta):
+    for name, value in (("anthropic-version", ex.request.version), *beta):
         if record.header(name) != value:
             findings.append(fail(f"{name}: {value} at the upstream", record.header(name) or f"no {name}",
                                  "upstream request headers"))
