@@ -56,7 +56,7 @@ UPSTREAM_KEY = "dummy-upstream-key"
 
 
 def litellm_config(upstream: str, chat_completions: bool = True) -> str:
-    """LiteLLM proxy config: a translating model and an Anthropic-provider model, both to the harness's upstream.
+    """LiteLLM proxy config: a translating model and two Anthropic-provider models, all to the harness's upstream.
     LiteLLM sends /v1/messages for an openai/ model to the OpenAI Responses API (/v1/responses) unless
     use_chat_completions_url_for_anthropic_messages is set (litellm/llms/anthropic/messages/native/handler.py)."""
     settings = "litellm_settings:\n  use_chat_completions_url_for_anthropic_messages: true\n" if chat_completions else ""
@@ -70,6 +70,11 @@ def litellm_config(upstream: str, chat_completions: bool = True) -> str:
           - model_name: claude-sonnet-4-5
             litellm_params:
               model: anthropic/claude-sonnet-4-5
+              api_base: {upstream}
+              api_key: {UPSTREAM_KEY}
+          - model_name: claude-opus-4-8
+            litellm_params:
+              model: anthropic/claude-opus-4-8
               api_base: {upstream}
               api_key: {UPSTREAM_KEY}
         general_settings:
@@ -115,6 +120,8 @@ def _oa2a_prepare(home: Path, port: int, upstream: str) -> dict[str, str]:
 ROUTES = [
     Route("litellm-passthrough", "litellm", "/anthropic", "claude-sonnet-4-5", _litellm, _litellm_prepare),
     Route("litellm-anthropic", "litellm", "", "claude-sonnet-4-5", _litellm, _litellm_prepare),
+    # Opus 4.8 answers signature-only thinking blocks by default (BerriAI/litellm#41361 reports them dropped)
+    Route("litellm-anthropic-opus", "litellm", "", "claude-opus-4-8", _litellm, _litellm_prepare),
     Route("litellm-translate", "litellm", "", "gpt-translated", _litellm, _litellm_prepare),
     Route("litellm-responses", "litellm", "", "gpt-translated", _litellm,
           lambda h, p, u: _litellm_prepare(h, p, u, chat_completions=False)),

@@ -177,16 +177,30 @@ def tools_forwarded(ctx: Context):
     return _forwarded_field(ctx, "tools", "tools", tools)
 
 
+def thinking_probe(ctx: Context) -> tuple[dict, Sent]:
+    """The probe that asks the model to think in the form its row says it takes (adaptive, or enabled with a budget;
+    output_config.effort where the row lists effort levels): a request the model accepts, so a gateway is judged on
+    what a correct client sends. Shared by the two thinking checks."""
+    pass_through_only(ctx)
+    fields = thinking_fields(ctx, THINKING_MAX_TOKENS)
+    return fields, probe(ctx, "thinking", max_tokens=THINKING_MAX_TOKENS, **fields)
+
+
 @check("gateway/thinking-forwarded", rule="GW-FWD-THINKING", tier="cheap")
 def thinking_forwarded(ctx: Context):
-    """thinking and output_config reach the upstream unchanged."""
-    findings = _forwarded_field(ctx, "thinking", "thinking", {"type": "adaptive"},
-                                output_config={"effort": "low"}, max_tokens=256)
-    record = probe(ctx, "thinking").first
-    got = record.json if record is not None and isinstance(record.json, dict) else None
-    if not findings and got is not None and got.get("output_config") != {"effort": "low"}:
-        findings.append(fail('output_config forwarded unchanged: {"effort": "low"}',
-                             short(got.get("output_config", "missing")), "upstream body"))
+    """thinking, in the form the model takes, and output_config where the model takes effort, reach the upstream
+    unchanged."""
+    fields, sent = thinking_probe(ctx)
+    record, findings = upstream_record(ctx, sent, "a body with thinking")
+    if record is None:
+        return findings
+    got = record.json if isinstance(record.json, dict) else {}
+    for field, value in fields.items():
+        if field not in got:
+            findings.append(fail(f"{field} forwarded unchanged: {short(value)}", f"{field} missing from the "
+                                 "upstream's body", f"upstream body (keys: {', '.join(sorted(got))})"))
+        elif got[field] != value:
+            findings.append(fail(f"{field} forwarded unchanged: {short(value)}", short(got[field]), "upstream body"))
     return findings
 
 
@@ -195,9 +209,7 @@ def thinking_replay_forwarded(ctx: Context):
     """An assistant turn replayed with the thinking blocks the upstream answered reaches the upstream unchanged, block
     for block (the API checks each block's signature against what it issued). The model thinks in its row's form and
     its own display: signature-only blocks for the models that answer so by default (Claude Code's default model)."""
-    pass_through_only(ctx)
-    fields = thinking_fields(ctx, THINKING_MAX_TOKENS)
-    first = probe(ctx, "thinking-replay-1", max_tokens=THINKING_MAX_TOKENS, **fields)
+    fields, first = thinking_probe(ctx)
     record, findings = upstream_record(ctx, first, "a probe with thinking")
     if record is None:
         return findings
