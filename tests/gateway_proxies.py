@@ -75,7 +75,7 @@ class Proxy(Gateway):
         if self.fault in ("drop-unknown-fields", "reorder-system", "drop-signature-only-thinking", "drop-thinking") \
                 and body:
             data = json.loads(body)
-            if self.fault == "drop-thinking":  # as LiteLLM's anthropic/ provider did (docs/backends/gateways.md)
+            if self.fault == "drop-thinking":  # thinking and output_config dropped from every request
                 data.pop("thinking", None)
                 data.pop("output_config", None)
             elif self.fault == "drop-signature-only-thinking":  # BerriAI/litellm#41361
@@ -121,7 +121,6 @@ class Proxy(Gateway):
             await send({"type": "http.response.body", "body": pending, "more_body": False})
         finally:
             await response.aclose()
-
 
     async def answer_count_tokens(self, body: bytes, send: Any) -> None:
         """The gateway's own answer to count_tokens: a 404 (not served) or an estimate (len // 4), never forwarded."""
