@@ -183,7 +183,8 @@ class Run:
         session = self.session_for(name)
         result = run_check(session, item_id)
         target = session.target
-        reproduce = reproduce_command(target, item_id, expensive=self.expensive, level=self.level)
+        reproduce = reproduce_command(target, item_id, expensive=self.expensive, level=self.level,
+                                      upstream_port=getattr(session.upstream, "port", None))
         verdict = result.at(self.level)
         clean = result.verdict is Verdict.PASS and result.at("compat") is Verdict.PASS
         message = target.redact("" if clean else render(result, statement(result.rule), reproduce, self.level))

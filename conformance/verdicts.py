@@ -108,19 +108,25 @@ def render(result: CheckResult, statement: str, reproduce: str, level: str = "st
     return "\n".join(lines)
 
 
-def reproduce_command(target, item_id: str, *, expensive: bool = False, level: str = "strict") -> str:
+def reproduce_command(target, item_id: str, *, expensive: bool = False, level: str = "strict",
+                      upstream_port: int | None = None) -> str:
     """The `run` command that judges one check again against the same target with the run's settings: base URL
     (redacted), model, extra header names (their values never: `<value>`), anthropic-version when not the default,
     declared missing features, --expensive and --level when given. The key is never part of it (run reads
-    $ANTHROPIC_API_KEY)."""
+    $ANTHROPIC_API_KEY). In gateway mode (`upstream_port`: where the gateway sends) it is the `gateway` command, which
+    starts the upstream on that port again: without it the gateway has nothing to forward to."""
     import shlex
 
     from conformance.settings import DEFAULT_ANTHROPIC_VERSION
     from conformance.target import display_url
 
     parts = ["anthropic-conformance", "run"]
+    url = shlex.quote(target.redact(display_url(target.base_url))) if not target.embedded else ""
+    if upstream_port is not None and url:
+        parts = ["anthropic-conformance", "gateway", "--gateway-url", url, "--upstream-port", str(upstream_port)]
+    elif url:
+        parts += ["--base-url", url]
     if not target.embedded:
-        parts += ["--base-url", shlex.quote(target.redact(display_url(target.base_url)))]
         if target.model:
             parts += ["--model", shlex.quote(target.model)]
         parts += [arg for name, _ in target.headers for arg in ("--header", shlex.quote(f"{name}:<value>"))]

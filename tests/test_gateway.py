@@ -175,6 +175,24 @@ def test_the_command_runs_the_gateway_area_through_a_transparent_proxy(capsys, t
     assert {r["verdict"] for r in report["results"]} == {"pass", "skipped"}
 
 
+def test_a_gateway_failure_reproduces_with_the_gateway_command_it_prints(capsys):
+    """Its reproduce line is the gateway command on the same upstream port (a plain `run` would leave the gateway
+    with no upstream to send to); run as printed, it fails the same check again."""
+    import shlex
+
+    port = free_port()
+    with Served(Proxy(f"http://127.0.0.1:{port}", "known-ratelimit-headers-only")) as gateway:
+        code, out, err = gateway_command(capsys, "--gateway-url", gateway.base_url, "--upstream-port", str(port),
+                                         "-k", "ratelimit-headers and success", "--wait", "5")
+        assert code == 1, out + err
+        (line,) = [x for x in out.splitlines() if x.startswith("  reproduce ")]
+        argv = shlex.split(line.removeprefix("  reproduce "))
+        assert argv[:6] == ["anthropic-conformance", "gateway", "--gateway-url", gateway.base_url, "--upstream-port",
+                            str(port)], argv
+        again, out, err = gateway_command(capsys, *argv[2:], "--wait", "5")
+    assert again == 1 and "FAIL gateway/ratelimit-headers[success]" in out, out + err
+
+
 class Html:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

@@ -141,6 +141,7 @@ class Recorder:
         self._bytes = 0
         self._changed = threading.Condition()
         self.dropped = 0
+        self.port: int | None = None  # the port of the upstream that records here, once it listens
 
     def add(self, record: Record) -> int:
         with self._changed:

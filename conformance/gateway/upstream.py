@@ -218,6 +218,7 @@ class Upstream:
         self._served = InThread(self.app.app, self.app, what="recording upstream",
                                 startup_timeout=self.startup_timeout).start(self.host, self.port)
         self.base_url, self.port = self._served.base_url, self._served.port
+        self.recorder.port = self.port  # a finding's reproduce line names it (conformance.verdicts.reproduce_command)
         return self
 
     def stop(self) -> None:
