@@ -10,6 +10,7 @@ from conformance.checks.gateway import PAUSE_MS, short, upstream_record
 from conformance.engine import Context, Skip, check, fail
 from conformance.gateway.link import Sent, pass_through_only, probe
 from conformance.gateway.records import Record
+from conformance.gateway.upstream import LONG_WORDS
 from conformance.sse import SSEDecoder
 from conformance.verdicts import Finding
 
@@ -35,9 +36,9 @@ def is_ping(event: tuple[str | None, Any]) -> bool:
     return event[0] == "ping" or (isinstance(event[1], dict) and event[1].get("type") == "ping")
 
 
-def stream_probe(ctx: Context, name: str, directive: str = "") -> tuple[Sent, Record]:
+def stream_probe(ctx: Context, name: str, directive: str = "", max_tokens: int = 64) -> tuple[Sent, Record]:
     pass_through_only(ctx)
-    sent = probe(ctx, name, directive, stream=True, max_tokens=64)
+    sent = probe(ctx, name, directive, stream=True, max_tokens=max_tokens)
     record, findings = upstream_record(ctx, sent, "a stream probe")
     if record is None:
         raise Skip(f"not judged: {findings[0].got}")
@@ -141,5 +142,6 @@ def stop_reason(ctx: Context, reason: str):
 @check("gateway/long-stream", rule="GW-BACK-LONG-STREAM", tier="cheap")
 def long_stream(ctx: Context):
     """A very long stream (about a thousand deltas) reaches the client whole and unchanged."""
-    sent, record = stream_probe(ctx, "long", "long")
+    # room for the whole stream: a real upstream never answers more output tokens than max_tokens allows
+    sent, record = stream_probe(ctx, "long", "long", max_tokens=LONG_WORDS + 64)
     return same_events(upstream_events(record), client_events(sent))
