@@ -101,6 +101,7 @@ ORDER = (
     "model-gated-500",
     # a fixed model catalogue
     "narrow-model-catalogue",
+    # a refusal of role: system messages in a layer's own words
     "role-system-rejected-own-words",
 )
 
